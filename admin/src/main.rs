@@ -1,0 +1,75 @@
+//! teaminbox-admin: how a mail admin sets up and runs the hosted inbox.
+
+mod channel;
+mod cli;
+mod output;
+mod queue;
+
+use clap::Parser;
+use std::process::ExitCode;
+use teaminbox_milter::{config::Config, store::StoreError};
+
+/// A command that could not be carried out: exit code 1 for a refusal or
+/// something not found, 2 for usage and configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        Self::Refused(e.to_string())
+    }
+}
+
+pub type AdminResult = Result<(), AdminError>;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("teaminbox-admin: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command, &config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("teaminbox-admin: {e}");
+            ExitCode::from(match e {
+                AdminError::Refused(_) => 1,
+                AdminError::Usage(_) => 2,
+            })
+        }
+    }
+}
+
+fn run(command: cli::Command, config: &Config) -> AdminResult {
+    let store = teaminbox_milter::open_store(config);
+    match command {
+        cli::Command::Migrate => {
+            let applied = store.migrate()?;
+            if applied.is_empty() {
+                println!("The database schema is up to date.");
+            }
+            for name in applied {
+                println!("applied {name}");
+            }
+            Ok(())
+        }
+        command => {
+            // Every other command works on an up-to-date schema, so a fresh
+            // install needs no separate step.
+            store.migrate()?;
+            match command {
+                cli::Command::Channel(c) => channel::run(c, &store, config),
+                cli::Command::Queue(c) => queue::run(c, &store),
+                cli::Command::Migrate => unreachable!("handled above"),
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `teaminbox-admin queue ...`: what the milter has stored.
+
+use crate::{cli::QueueCommand, output, AdminError, AdminResult};
+use teaminbox_milter::store::Store;
+
+pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
+    match command {
+        QueueCommand::Status(flag) => {
+            let counts = store.inbound().counts()?;
+            if flag.json {
+                output::json(&counts);
+            } else {
+                output::table(
+                    &["PENDING", "PROCESSING", "DONE", "FAILED"],
+                    &[[counts.pending, counts.processing, counts.done, counts.failed]
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()],
+                );
+            }
+            Ok(())
+        }
+        QueueCommand::List(args) => {
+            if args.limit < 0 {
+                return Err(AdminError::Usage("--limit must be 0 or more".into()));
+            }
+            let limit = if args.limit == 0 { i64::MAX } else { args.limit };
+            let messages = store.inbound().list(limit)?;
+            let mut listed = Vec::with_capacity(messages.len());
+            for m in messages {
+                let recipients = store.inbound().recipients(m.id)?;
+                listed.push(Listed { message: m, recipients: recipients.into_iter().map(|r| r.address).collect() });
+            }
+            if args.json.json {
+                output::json(&listed);
+            } else {
+                let rows: Vec<Vec<String>> = listed
+                    .iter()
+                    .map(|l| {
+                        let m = &l.message;
+                        vec![
+                            m.id.to_string(),
+                            m.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                            m.queue_id.clone().unwrap_or_else(|| "-".into()),
+                            if m.mail_from.is_empty() { "<>".into() } else { m.mail_from.clone() },
+                            l.recipients.join(", "),
+                            m.message_size.to_string(),
+                            m.state.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["ID", "RECEIVED (UTC)", "QUEUE ID", "MAIL FROM", "RECIPIENTS", "SIZE", "STATE"], &rows);
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    message: teaminbox_milter::store::inbound::InboundMessage,
+    recipients: Vec<String>,
+}

@@ -1,0 +1,3 @@
+DROP TABLE inbound_recipients;
+DROP TABLE inbound_messages;
+DROP TABLE channels;

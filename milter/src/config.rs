@@ -1,0 +1,425 @@
+//! Configuration: one TOML file plus `TEAMINBOX_` environment variables.
+//!
+//! Every key has a default, so the daemon starts with no file at all: embedded
+//! SQLite and a UNIX socket in the working directory, hosted domain
+//! `inbox.localhost`. Values are checked once, at start, and a bad one is
+//! refused with a message naming the key.
+
+use bytesize::ByteSize;
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+/// The environment variable that names the configuration file.
+pub const CONFIG_ENV: &str = "TEAMINBOX_CONFIG";
+
+/// The largest message the milter takes by default: 30 MiB, headers and
+/// attachments included.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 30 * 1024 * 1024;
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub milter: MilterConfig,
+    pub database: DatabaseConfig,
+    pub dns: DnsConfig,
+    pub outbound: OutboundConfig,
+    pub processor: ProcessorConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MilterConfig {
+    /// Where the milter listens: `unix:PATH` or `inet:HOST:PORT`.
+    pub listen: ListenAddress,
+    /// Permissions of the UNIX socket, in octal, so that Postfix can connect.
+    pub socket_mode: Option<SocketMode>,
+    /// Group of the UNIX socket (for example `postfix`).
+    pub socket_group: Option<String>,
+    /// The largest message accepted, as bytes or a size with a unit ("30MiB").
+    pub max_message_size: ByteSize,
+    /// Domains whose addresses are hosted forwarding addresses.
+    pub hosted_domains: Vec<String>,
+    /// Bodies larger than this are spooled to a temporary file instead of memory.
+    pub memory_spool_limit: ByteSize,
+    /// How many MTA connections are served at once.
+    pub max_connections: usize,
+}
+
+impl Default for MilterConfig {
+    fn default() -> Self {
+        Self {
+            listen: ListenAddress::Unix(PathBuf::from("teaminbox-milter.sock")),
+            socket_mode: None,
+            socket_group: None,
+            max_message_size: ByteSize::b(DEFAULT_MAX_MESSAGE_SIZE),
+            hosted_domains: vec!["inbox.localhost".into()],
+            memory_spool_limit: ByteSize::kib(256),
+            max_connections: 100,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://user@host/db`.
+    pub url: String,
+    /// Most connections the daemon keeps open to the database.
+    pub pool_size: u32,
+    /// How long a caller waits for a connection before it gives up (and the
+    /// milter answers with a temporary failure).
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://teaminbox.db".into(),
+            pool_size: 8,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Name servers as `IP:PORT` or `IP`; empty means the system resolver.
+    pub nameservers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    pub smtp_url: String,
+    pub default_from_domain: String,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: "smtp://127.0.0.1:25".into(),
+            default_from_domain: "inbox.localhost".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessorConfig {
+    pub workers: usize,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self { workers: 2 }
+    }
+}
+
+/// Where the milter listens.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ListenAddress {
+    Unix(PathBuf),
+    Inet(String),
+}
+
+impl FromStr for ListenAddress {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("`unix:` needs a socket path, as in unix:/run/teaminbox/milter.sock".into());
+            }
+            Ok(Self::Unix(PathBuf::from(path)))
+        } else if let Some(addr) = s.strip_prefix("inet:") {
+            let (host, port) = addr
+                .rsplit_once(':')
+                .ok_or_else(|| format!("`{s}` has no port; write inet:HOST:PORT"))?;
+            port.parse::<u16>()
+                .map_err(|_| format!("`{port}` is not a port number in `{s}`"))?;
+            if host.is_empty() {
+                return Err(format!("`{s}` has no host; write inet:127.0.0.1:{port}"));
+            }
+            Ok(Self::Inet(addr.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is neither unix:PATH nor inet:HOST:PORT (for example unix:/run/teaminbox/milter.sock)"
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for ListenAddress {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ListenAddress> for String {
+    fn from(a: ListenAddress) -> String {
+        a.to_string()
+    }
+}
+
+impl fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+            Self::Inet(addr) => write!(f, "inet:{addr}"),
+        }
+    }
+}
+
+/// UNIX permission bits, written in octal ("0660").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SocketMode(pub u32);
+
+impl TryFrom<String> for SocketMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match u32::from_str_radix(&s, 8) {
+            Ok(mode) if mode <= 0o777 => Ok(Self(mode)),
+            _ => Err(format!(
+                "`{s}` is not an octal permission like \"0660\" (at most 0777)"
+            )),
+        }
+    }
+}
+
+impl From<SocketMode> for String {
+    fn from(m: SocketMode) -> String {
+        format!("{:04o}", m.0)
+    }
+}
+
+/// Where the database lives, as parsed from `database.url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl FromStr for DatabaseTarget {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("`sqlite://` needs a file path, as in sqlite:///var/lib/teaminbox/teaminbox.db".into());
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err(format!(
+                "`{url}` is neither sqlite://PATH nor postgres://USER@HOST/DB"
+            ))
+        }
+    }
+}
+
+/// A configuration that could not be loaded, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("`{key}`: {reason}")]
+    BadValue { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads the configuration from `path` (if any) and the environment, and
+    /// checks every value.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            // Figment silently skips a missing file; a named file must exist.
+            std::fs::metadata(path).map_err(|e| ConfigError::Unreadable {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("TEAMINBOX_").ignore(&["CONFIG"]).split("__"));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
+        config.validated()
+    }
+
+    /// Parses a configuration from TOML text alone (no environment), for tests.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
+        config.validated()
+    }
+
+    fn validated(mut self) -> Result<Self, ConfigError> {
+        let bad = |key, reason: String| Err(ConfigError::BadValue { key, reason });
+        if self.milter.hosted_domains.is_empty() {
+            return bad("milter.hosted_domains", "needs at least one domain".into());
+        }
+        for domain in &mut self.milter.hosted_domains {
+            *domain = match crate::address::normalize_domain(domain) {
+                Ok(d) => d,
+                Err(reason) => return bad("milter.hosted_domains", reason),
+            };
+        }
+        if self.milter.max_message_size.as_u64() == 0 {
+            return bad("milter.max_message_size", "must be larger than 0".into());
+        }
+        if self.milter.max_connections == 0 {
+            return bad("milter.max_connections", "must be at least 1".into());
+        }
+        if let Err(reason) = self.database.url.parse::<DatabaseTarget>() {
+            return bad("database.url", reason);
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1".into());
+        }
+        for server in &self.dns.nameservers {
+            if parse_nameserver(server).is_none() {
+                return bad(
+                    "dns.nameservers",
+                    format!("`{server}` is not IP or IP:PORT (for example 127.0.0.1:5353)"),
+                );
+            }
+        }
+        if !self.outbound.smtp_url.starts_with("smtp://") {
+            return bad(
+                "outbound.smtp_url",
+                format!("`{}` must start with smtp://", self.outbound.smtp_url),
+            );
+        }
+        if let Err(reason) = crate::address::normalize_domain(&self.outbound.default_from_domain) {
+            return bad("outbound.default_from_domain", reason);
+        }
+        if self.processor.workers == 0 {
+            return bad("processor.workers", "must be at least 1".into());
+        }
+        Ok(self)
+    }
+
+    pub fn database_target(&self) -> DatabaseTarget {
+        self.database
+            .url
+            .parse()
+            .expect("database.url was checked when the configuration was loaded")
+    }
+
+    /// The effective configuration as TOML, for `--check-config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// A name server as `IP` (port 53) or `IP:PORT`.
+pub fn parse_nameserver(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(|ip| (ip, 53).into()))
+}
+
+/// Figment's errors can span lines; the daemon prints exactly one.
+fn one_line(e: &figment::Error) -> String {
+    // Figment names keys within its "default" profile; the user never
+    // wrote that part.
+    e.to_string()
+        .replace('\n', " ")
+        .replace("key \"default.", "key \"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_start_with_no_file() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.milter.max_message_size.as_u64(), 31_457_280);
+        assert_eq!(config.milter.hosted_domains, ["inbox.localhost"]);
+        assert_eq!(
+            config.database_target(),
+            DatabaseTarget::Sqlite("teaminbox.db".into())
+        );
+    }
+
+    #[test]
+    fn reads_the_documented_keys() {
+        let config = Config::from_toml(
+            r#"
+            [milter]
+            listen = "inet:127.0.0.1:7357"
+            socket_mode = "0660"
+            socket_group = "postfix"
+            max_message_size = "30MiB"
+            hosted_domains = ["Inbox.Example.com"]
+            [database]
+            url = "postgres://teaminbox@db/teaminbox"
+            [dns]
+            nameservers = ["127.0.0.1:5353"]
+            [outbound]
+            smtp_url = "smtp://127.0.0.1:25"
+            default_from_domain = "inbox.example.com"
+            [processor]
+            workers = 4
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.milter.listen, ListenAddress::Inet("127.0.0.1:7357".into()));
+        assert_eq!(config.milter.socket_mode, Some(SocketMode(0o660)));
+        assert_eq!(config.milter.max_message_size.as_u64(), 31_457_280);
+        assert_eq!(config.milter.hosted_domains, ["inbox.example.com"]);
+        assert_eq!(config.processor.workers, 4);
+    }
+
+    #[test]
+    fn sizes_may_be_plain_bytes() {
+        let config = Config::from_toml("[milter]\nmax_message_size = 1000").unwrap();
+        assert_eq!(config.milter.max_message_size.as_u64(), 1000);
+    }
+
+    fn error_of(text: &str) -> String {
+        Config::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = error_of("[milter]\nlisten = \"tcp:1\"");
+        assert!(e.contains("milter.listen") && e.contains("unix:PATH"), "{e}");
+        let e = error_of("[milter]\nsocket_mode = \"rw\"");
+        assert!(e.contains("socket_mode") && e.contains("octal"), "{e}");
+        let e = error_of("[database]\nurl = \"mysql://x\"");
+        assert!(e.contains("database.url"), "{e}");
+        let e = error_of("[milter]\nhosted_domains = [\"bad domain\"]");
+        assert!(e.contains("milter.hosted_domains"), "{e}");
+        let e = error_of("[dns]\nnameservers = [\"localhost\"]");
+        assert!(e.contains("dns.nameservers"), "{e}");
+        let e = error_of("[milter]\nmax_message_size = \"lots\"");
+        assert!(e.contains("max_message_size"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = error_of("[milter]\nlisten_on = \"unix:x\"");
+        assert!(e.contains("listen_on"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

@@ -1,0 +1,97 @@
+//! The SMTP replies the milter refuses with. Each names what was wrong and,
+//! where the sender can do something, what to do.
+
+use crate::address::printable;
+use bytesize::ByteSize;
+use indymilter::{SetErrorReply, Status};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub enhanced: &'static str,
+    pub text: String,
+}
+
+impl Refusal {
+    pub fn unknown_address(address: &str) -> Self {
+        Self {
+            code: "550",
+            enhanced: "5.1.1",
+            text: format!(
+                "<{}>: no team inbox has this hosted forwarding address",
+                printable(address)
+            ),
+        }
+    }
+
+    pub fn disabled_address(address: &str) -> Self {
+        Self {
+            code: "550",
+            enhanced: "5.2.1",
+            text: format!(
+                "<{}>: this team inbox is disabled and does not take mail",
+                printable(address)
+            ),
+        }
+    }
+
+    pub fn too_big(limit: u64) -> Self {
+        Self {
+            code: "552",
+            enhanced: "5.3.4",
+            text: format!(
+                "Message too big: hosted inboxes take at most {limit} bytes ({})",
+                ByteSize::b(limit).display().iec()
+            ),
+        }
+    }
+
+    pub fn lookup_failed(address: &str) -> Self {
+        Self {
+            code: "451",
+            enhanced: "4.3.0",
+            text: format!(
+                "<{}>: temporary failure looking up this address; try again later",
+                printable(address)
+            ),
+        }
+    }
+
+    pub fn store_failed() -> Self {
+        Self {
+            code: "451",
+            enhanced: "4.3.0",
+            text: "Temporary failure storing the message; try again later".into(),
+        }
+    }
+
+    /// Sets this reply on the MTA context and returns the matching status.
+    pub fn apply(&self, reply: &mut impl SetErrorReply) -> Status {
+        // The text is ours and printable; this cannot fail, but if it did
+        // the MTA's default reply for the status is still a refusal.
+        let _ = reply.set_error_reply(self.code, Some(self.enhanced), [self.text.as_str()]);
+        if self.code.starts_with('4') {
+            Status::Tempfail
+        } else {
+            Status::Reject
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_refusal_states_the_limit() {
+        let r = Refusal::too_big(31_457_280);
+        assert_eq!((r.code, r.enhanced), ("552", "5.3.4"));
+        assert!(r.text.contains("31457280 bytes (30.0 MiB)"), "{}", r.text);
+    }
+
+    #[test]
+    fn addresses_from_outside_cannot_break_the_reply() {
+        let r = Refusal::unknown_address("a\r\n250 ok@inbox.example.com");
+        assert!(!r.text.contains('\r') && !r.text.contains('\n'));
+    }
+}

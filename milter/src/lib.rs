@@ -1,0 +1,134 @@
+//! teaminbox-milter: a milter that takes mail for hosted forwarding
+//! addresses into a shared team inbox.
+//!
+//! The daemon binary is a thin wrapper around [`run`], so tests start the
+//! real thing in-process.
+
+pub mod address;
+pub mod config;
+pub mod filter;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use crate::{
+    config::{Config, ListenAddress},
+    filter::Filter,
+    store::{PoolOptions, Store, StoreError},
+};
+use std::{future::Future, io, path::Path, sync::Arc, time::Duration};
+use tokio::net::{TcpListener, UnixListener};
+use tracing::info;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: io::Error },
+    #[error("milter stopped: {0}")]
+    Milter(io::Error),
+}
+
+/// The current time in UTC, as stored in the database.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// Serializes a stored UTC time as RFC 3339 with its `Z`, for JSON output.
+pub fn serialize_utc<S: serde::Serializer>(
+    time: &chrono::NaiveDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Opens the configured database with the configured pool settings.
+pub fn open_store(config: &Config) -> Store {
+    Store::open(
+        &config.database_target(),
+        &PoolOptions {
+            max_size: config.database.pool_size,
+            connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
+        },
+    )
+}
+
+/// Runs the milter until `shutdown` completes, then lets sessions in flight
+/// finish. Brings the database schema up to date first.
+pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> {
+    let store = open_store(&config);
+    let migrate = store.clone();
+    let applied = tokio::task::spawn_blocking(move || migrate.migrate())
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    for name in applied {
+        info!("applied database migration {name}");
+    }
+
+    let filter = Arc::new(Filter::new(&config, store));
+    let callbacks = filter::callbacks(filter);
+    let milter_config = indymilter::Config {
+        max_connections: config.milter.max_connections,
+        ..Default::default()
+    };
+    let listen = &config.milter.listen;
+    info!("teaminbox-milter {VERSION} listening on {listen}");
+    let result = match listen {
+        ListenAddress::Unix(path) => {
+            let listener = bind_unix(path, &config).map_err(|source| RunError::Listen {
+                address: listen.to_string(),
+                source,
+            })?;
+            let result = indymilter::run(listener, callbacks, milter_config, shutdown).await;
+            let _ = std::fs::remove_file(path);
+            result
+        }
+        ListenAddress::Inet(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::Listen {
+                    address: listen.to_string(),
+                    source,
+                })?;
+            indymilter::run(listener, callbacks, milter_config, shutdown).await
+        }
+    };
+    info!("teaminbox-milter stopped");
+    result.map_err(RunError::Milter)
+}
+
+/// Binds the UNIX socket, replacing a stale one left by a killed daemon,
+/// and gives it the configured mode and group so the MTA can connect.
+fn bind_unix(path: &Path, config: &Config) -> io::Result<UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket; remove it or choose another milter.listen",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    if let Some(group) = &config.milter.socket_group {
+        let gid = nix::unistd::Group::from_name(group)
+            .map_err(io::Error::from)?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("milter.socket_group: there is no group `{group}`"),
+                )
+            })?
+            .gid;
+        std::os::unix::fs::chown(path, None, Some(gid.as_raw()))?;
+    }
+    if let Some(mode) = config.milter.socket_mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode.0))?;
+    }
+    Ok(listener)
+}

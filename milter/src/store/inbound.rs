@@ -1,0 +1,178 @@
+//! The milter's part of the store: looking up recipients and writing
+//! accepted messages into the `inbound_messages` queue.
+
+use super::{
+    schema::{channels, inbound_messages, inbound_recipients},
+    Store, StoreResult,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// How a hosted address routes, as the milter needs to know it at RCPT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub channel_id: i64,
+    pub enabled: bool,
+}
+
+/// A hosted recipient of an accepted message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostedRecipient {
+    /// The address in canonical (lower-case) form.
+    pub address: String,
+    pub channel_id: i64,
+}
+
+/// Everything the milter hands over for one accepted message.
+#[derive(Debug)]
+pub struct NewInboundMessage<'a> {
+    /// The MTA's queue id (Postfix macro `i`), for matching log lines.
+    pub queue_id: Option<&'a str>,
+    pub received_at: NaiveDateTime,
+    pub client_address: Option<&'a str>,
+    pub client_name: &'a str,
+    pub helo: &'a str,
+    pub mail_from: &'a str,
+    pub recipients: &'a [HostedRecipient],
+    pub raw_message: &'a [u8],
+}
+
+/// A queued message as stored, for the processor and for display.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[diesel(table_name = inbound_messages)]
+pub struct InboundMessage {
+    pub id: i64,
+    pub queue_id: Option<String>,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub received_at: NaiveDateTime,
+    pub client_address: Option<String>,
+    pub client_name: String,
+    pub helo: String,
+    pub mail_from: String,
+    pub message_size: i64,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+/// Queue length by state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub processing: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+pub struct Inbound<'s> {
+    pub(super) store: &'s Store,
+}
+
+impl Inbound<'_> {
+    /// The channel behind a hosted address (already in canonical form).
+    pub fn route(&self, address: &str) -> StoreResult<Option<Route>> {
+        self.store.read(|conn| {
+            let route = channels::table
+                .filter(channels::forwarding_address.eq(address))
+                .select((channels::id, channels::enabled))
+                .first::<(i64, bool)>(conn)
+                .optional()?;
+            Ok(route.map(|(channel_id, enabled)| Route {
+                channel_id,
+                enabled,
+            }))
+        })
+    }
+
+    /// Stores one message and its hosted recipients in one transaction and
+    /// returns its id. When this returns `Ok`, the message is committed.
+    pub fn enqueue(&self, message: &NewInboundMessage<'_>) -> StoreResult<i64> {
+        self.store.write(|conn| {
+            let id = diesel::insert_into(inbound_messages::table)
+                .values((
+                    inbound_messages::queue_id.eq(message.queue_id),
+                    inbound_messages::received_at.eq(message.received_at),
+                    inbound_messages::client_address.eq(message.client_address),
+                    inbound_messages::client_name.eq(message.client_name),
+                    inbound_messages::helo.eq(message.helo),
+                    inbound_messages::mail_from.eq(message.mail_from),
+                    inbound_messages::message_size.eq(message.raw_message.len() as i64),
+                    inbound_messages::raw_message.eq(message.raw_message),
+                ))
+                .returning(inbound_messages::id)
+                .get_result::<i64>(conn)?;
+            // One statement per recipient: diesel's multi-backend connection
+            // has no batch insert for SQLite, and there are rarely more than one.
+            for r in message.recipients {
+                diesel::insert_into(inbound_recipients::table)
+                    .values((
+                        inbound_recipients::inbound_message_id.eq(id),
+                        inbound_recipients::address.eq(&r.address),
+                        inbound_recipients::channel_id.eq(r.channel_id),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Stored messages, newest first.
+    pub fn list(&self, limit: i64) -> StoreResult<Vec<InboundMessage>> {
+        self.store.read(|conn| {
+            Ok(inbound_messages::table
+                .select(InboundMessage::as_select())
+                .order(inbound_messages::id.desc())
+                .limit(limit)
+                .load(conn)?)
+        })
+    }
+
+    /// The raw message as received, with the headers the MTA passed.
+    pub fn raw_message(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        self.store.read(|conn| {
+            Ok(inbound_messages::table
+                .find(id)
+                .select(inbound_messages::raw_message)
+                .first(conn)
+                .optional()?)
+        })
+    }
+
+    /// The hosted recipients of a stored message, in canonical form.
+    pub fn recipients(&self, id: i64) -> StoreResult<Vec<HostedRecipient>> {
+        self.store.read(|conn| {
+            let rows = inbound_recipients::table
+                .filter(inbound_recipients::inbound_message_id.eq(id))
+                .select((inbound_recipients::address, inbound_recipients::channel_id))
+                .order(inbound_recipients::address)
+                .load::<(String, i64)>(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(address, channel_id)| HostedRecipient {
+                    address,
+                    channel_id,
+                })
+                .collect())
+        })
+    }
+
+    pub fn counts(&self) -> StoreResult<QueueCounts> {
+        self.store.read(|conn| {
+            let rows = inbound_messages::table
+                .group_by(inbound_messages::state)
+                .select((inbound_messages::state, diesel::dsl::count_star()))
+                .load::<(String, i64)>(conn)?;
+            let mut counts = QueueCounts::default();
+            for (state, n) in rows {
+                match state.as_str() {
+                    "pending" => counts.pending = n,
+                    "processing" => counts.processing = n,
+                    "done" => counts.done = n,
+                    _ => counts.failed += n,
+                }
+            }
+            Ok(counts)
+        })
+    }
+}

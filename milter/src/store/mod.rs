@@ -1,0 +1,218 @@
+//! The store: the only module that knows the database schema.
+//!
+//! One submodule per owner, and each stage calls only its own:
+//! `inbound` for the milter (the queue it writes), `settings` for the admin
+//! (channels). Both SQLite and PostgreSQL are served by the same queries
+//! through diesel's `MultiConnection`.
+
+pub mod inbound;
+mod schema;
+pub mod settings;
+
+use crate::config::DatabaseTarget;
+use diesel::{
+    connection::SimpleConnection, pg::PgConnection, r2d2::R2D2Connection,
+    sqlite::SqliteConnection, Connection,
+};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// A connection to either database; queries are written once for both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// What went wrong in the store, worded for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migration(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Connection settings that matter to callers.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A pool of connections to the configured database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    target: DatabaseTarget,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("target", &self.target).finish()
+    }
+}
+
+type Pooled = r2d2::PooledConnection<Manager>;
+
+impl Store {
+    /// Opens a pool. No connection is made yet: the daemon starts even while
+    /// the database is down, and answers mail with a temporary failure.
+    pub fn open(target: &DatabaseTarget, options: &PoolOptions) -> Self {
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            // A broken connection shows itself on use; pinging on every
+            // checkout would add a round trip to the milter's hot path.
+            .test_on_check_out(false)
+            .error_handler(Box::new(LogPoolErrors))
+            .build_unchecked(Manager {
+                target: target.clone(),
+            });
+        Self {
+            pool,
+            target: target.clone(),
+        }
+    }
+
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        let target = url.parse().map_err(StoreError::Unavailable)?;
+        Ok(Self::open(&target, &PoolOptions::default()))
+    }
+
+    /// Applies every migration not yet applied and returns their names.
+    pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.connection()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(applied.iter().map(|m| m.to_string()).collect())
+    }
+
+    pub fn inbound(&self) -> inbound::Inbound<'_> {
+        inbound::Inbound { store: self }
+    }
+
+    pub fn settings(&self) -> settings::Settings<'_> {
+        settings::Settings { store: self }
+    }
+
+    fn connection(&self) -> StoreResult<Pooled> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` in one transaction that takes the write lock up front, so
+    /// that concurrent writers on SQLite wait (busy timeout) instead of
+    /// failing half-way.
+    fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut pooled = self.connection()?;
+        let conn: &mut DbConnection = &mut pooled;
+        match conn {
+            DbConnection::Sqlite(_) => {
+                conn.batch_execute("BEGIN IMMEDIATE")?;
+                match f(conn) {
+                    Ok(value) => {
+                        conn.batch_execute("COMMIT")?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+            DbConnection::Postgres(_) => conn.transaction(f),
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.connection()?;
+        f(&mut conn)
+    }
+}
+
+/// Opens connections for the pool, with the SQLite settings that make the
+/// embedded database safe for a daemon and an admin tool at once.
+#[derive(Debug)]
+struct Manager {
+    target: DatabaseTarget,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> StoreResult<DbConnection> {
+        match &self.target {
+            DatabaseTarget::Sqlite(path) => {
+                let url = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&url).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot open SQLite database {url}: {e}"))
+                })?;
+                // WAL lets readers run beside the writer; synchronous=FULL
+                // makes a commit durable before the milter answers the MTA.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(|e| StoreError::Unavailable(e.to_string().trim().to_owned())),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> StoreResult<()> {
+        conn.ping().map_err(StoreError::Query)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<StoreError> for LogPoolErrors {
+    fn handle_error(&self, error: StoreError) {
+        tracing::warn!("{error}");
+    }
+}
+
+/// The message of a unique-constraint violation, if `e` is one.
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        )
+    )
+}

@@ -1,0 +1,110 @@
+//! Throwaway databases for tests: every store test runs on SQLite and on
+//! PostgreSQL. `tests/run` starts a PostgreSQL cluster and exports
+//! `TEAMINBOX_TEST_POSTGRES_URL`; without it, PostgreSQL tests fail loudly
+//! rather than being skipped.
+
+use crate::store::Store;
+use diesel::{pg::PgConnection, Connection, RunQueryDsl};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const POSTGRES_URL_ENV: &str = "TEAMINBOX_TEST_POSTGRES_URL";
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("teaminbox.db").display());
+        Self {
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    pub fn postgres() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let admin_url = std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| {
+            panic!("{POSTGRES_URL_ENV} is not set: run the tests with tests/run, which starts PostgreSQL")
+        });
+        let name = format!(
+            "teaminbox_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
+        );
+        let mut conn = PgConnection::establish(&admin_url)
+            .unwrap_or_else(|e| panic!("connect to {admin_url}: {e}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let (base, _) = admin_url.rsplit_once('/').expect("URL with a database name");
+        Self {
+            url: format!("{base}/{name}"),
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
+    }
+
+    pub fn by_kind(kind: &str) -> Self {
+        match kind {
+            "sqlite" => Self::sqlite(),
+            "postgres" => Self::postgres(),
+            _ => panic!("unknown database kind {kind}"),
+        }
+    }
+
+    /// A store on this database with the schema applied.
+    pub fn store(&self) -> Store {
+        let store = Store::from_url(&self.url).expect("valid URL");
+        store.migrate().expect("migrate test database");
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// Defines a test once and runs it on both databases:
+/// `both_databases!(fn name(db: TestDatabase) { ... })` makes the tests
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_databases {
+    ($(#[$attr:meta])* fn $name:ident($db:ident : TestDatabase) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn run($db: $crate::testing::TestDatabase) $body
+            #[test]
+            fn sqlite() { run($crate::testing::TestDatabase::sqlite()) }
+            #[test]
+            fn postgres() { run($crate::testing::TestDatabase::postgres()) }
+        }
+    };
+    ($(#[$attr:meta])* async fn $name:ident($db:ident : TestDatabase) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($db: $crate::testing::TestDatabase) $body
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() { run($crate::testing::TestDatabase::sqlite()).await }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() { run($crate::testing::TestDatabase::postgres()).await }
+        }
+    };
+}
