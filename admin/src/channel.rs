@@ -41,7 +41,14 @@ pub fn run(command: ChannelCommand, store: &Store, config: &Config) -> AdminResu
     }
 }
 
-const HEADER: [&str; 6] = ["ID", "NAME", "COMPANY", "FORWARDING ADDRESS", "STATUS", "MAIL"];
+const HEADER: [&str; 6] = [
+    "ID",
+    "NAME",
+    "COMPANY",
+    "FORWARDING ADDRESS",
+    "STATUS",
+    "MAIL",
+];
 
 fn row(c: &Channel) -> Vec<String> {
     vec![
@@ -132,7 +139,9 @@ fn text_field<'a>(flag: &str, value: &'a str) -> Result<&'a str, AdminError> {
         )));
     }
     if value.chars().count() > 200 {
-        return Err(AdminError::Usage(format!("{flag} is longer than 200 characters")));
+        return Err(AdminError::Usage(format!(
+            "{flag} is longer than 200 characters"
+        )));
     }
     Ok(value)
 }

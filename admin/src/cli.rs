@@ -21,7 +21,9 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Create or update the database schema.
-    #[command(after_help = "Example:\n  teaminbox-admin --config /etc/teaminbox/teaminbox.toml migrate")]
+    #[command(
+        after_help = "Example:\n  teaminbox-admin --config /etc/teaminbox/teaminbox.toml migrate"
+    )]
     Migrate,
     /// Channels: a team inbox behind one hosted forwarding address.
     #[command(subcommand)]
@@ -34,7 +36,9 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum ChannelCommand {
     /// Create a channel (status draft). It receives mail at once.
-    #[command(after_help = "Example:\n  teaminbox-admin channel create --name Support --company Acme\n  teaminbox-admin channel create --name Sales --company Acme --forwarding-address sales@inbox.example.com")]
+    #[command(
+        after_help = "Example:\n  teaminbox-admin channel create --name Support --company Acme\n  teaminbox-admin channel create --name Sales --company Acme --forwarding-address sales@inbox.example.com"
+    )]
     Create(ChannelCreate),
     /// List channels.
     #[command(after_help = "Example:\n  teaminbox-admin channel list --json")]

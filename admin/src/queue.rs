@@ -12,10 +12,15 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
             } else {
                 output::table(
                     &["PENDING", "PROCESSING", "DONE", "FAILED"],
-                    &[[counts.pending, counts.processing, counts.done, counts.failed]
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect()],
+                    &[[
+                        counts.pending,
+                        counts.processing,
+                        counts.done,
+                        counts.failed,
+                    ]
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()],
                 );
             }
             Ok(())
@@ -24,12 +29,19 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
             if args.limit < 0 {
                 return Err(AdminError::Usage("--limit must be 0 or more".into()));
             }
-            let limit = if args.limit == 0 { i64::MAX } else { args.limit };
+            let limit = if args.limit == 0 {
+                i64::MAX
+            } else {
+                args.limit
+            };
             let messages = store.inbound().list(limit)?;
             let mut listed = Vec::with_capacity(messages.len());
             for m in messages {
                 let recipients = store.inbound().recipients(m.id)?;
-                listed.push(Listed { message: m, recipients: recipients.into_iter().map(|r| r.address).collect() });
+                listed.push(Listed {
+                    message: m,
+                    recipients: recipients.into_iter().map(|r| r.address).collect(),
+                });
             }
             if args.json.json {
                 output::json(&listed);
@@ -42,14 +54,29 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
                             m.id.to_string(),
                             m.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                             m.queue_id.clone().unwrap_or_else(|| "-".into()),
-                            if m.mail_from.is_empty() { "<>".into() } else { m.mail_from.clone() },
+                            if m.mail_from.is_empty() {
+                                "<>".into()
+                            } else {
+                                m.mail_from.clone()
+                            },
                             l.recipients.join(", "),
                             m.message_size.to_string(),
                             m.state.clone(),
                         ]
                     })
                     .collect();
-                output::table(&["ID", "RECEIVED (UTC)", "QUEUE ID", "MAIL FROM", "RECIPIENTS", "SIZE", "STATE"], &rows);
+                output::table(
+                    &[
+                        "ID",
+                        "RECEIVED (UTC)",
+                        "QUEUE ID",
+                        "MAIL FROM",
+                        "RECIPIENTS",
+                        "SIZE",
+                        "STATE",
+                    ],
+                    &rows,
+                );
             }
             Ok(())
         }

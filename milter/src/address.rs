@@ -20,12 +20,18 @@ impl ForwardingAddress {
     /// can send without quoting are taken, so the address is always safe to
     /// put in a header.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (local, domain) = s
-            .rsplit_once('@')
-            .ok_or_else(|| format!("`{}` is not an address of the form LOCAL@DOMAIN", printable(s)))?;
+        let (local, domain) = s.rsplit_once('@').ok_or_else(|| {
+            format!(
+                "`{}` is not an address of the form LOCAL@DOMAIN",
+                printable(s)
+            )
+        })?;
         let local = local.to_ascii_lowercase();
         if local.is_empty() || local.len() > 64 {
-            return Err(format!("the local part of `{}` must be 1 to 64 characters", printable(s)));
+            return Err(format!(
+                "the local part of `{}` must be 1 to 64 characters",
+                printable(s)
+            ));
         }
         let local_ok = local
             .chars()
@@ -108,7 +114,9 @@ pub fn envelope_domain(address: &str) -> Option<String> {
 /// Shows a value from outside with control characters escaped, so that an
 /// error message can never carry a line break or a terminal escape.
 pub fn printable(s: &str) -> String {
-    s.chars().flat_map(char::escape_default).collect::<String>()
+    s.chars()
+        .flat_map(char::escape_default)
+        .collect::<String>()
         .replace("\\'", "'")
         .replace("\\\"", "\"")
 }
@@ -132,7 +140,10 @@ mod tests {
         assert_eq!(ForwardingAddress::parse(&text).unwrap(), a);
         let b = ForwardingAddress::generate("Équipe ✉", "inbox.example.com");
         assert_eq!(ForwardingAddress::parse(&b.to_string()).unwrap(), b);
-        assert_ne!(a, ForwardingAddress::generate("Support Team (Acme)", "inbox.example.com"));
+        assert_ne!(
+            a,
+            ForwardingAddress::generate("Support Team (Acme)", "inbox.example.com")
+        );
     }
 
     #[test]

@@ -139,7 +139,9 @@ impl FromStr for ListenAddress {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
-                return Err("`unix:` needs a socket path, as in unix:/run/teaminbox/milter.sock".into());
+                return Err(
+                    "`unix:` needs a socket path, as in unix:/run/teaminbox/milter.sock".into(),
+                );
             }
             Ok(Self::Unix(PathBuf::from(path)))
         } else if let Some(addr) = s.strip_prefix("inet:") {
@@ -218,7 +220,10 @@ impl FromStr for DatabaseTarget {
     fn from_str(url: &str) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err("`sqlite://` needs a file path, as in sqlite:///var/lib/teaminbox/teaminbox.db".into());
+                return Err(
+                    "`sqlite://` needs a file path, as in sqlite:///var/lib/teaminbox/teaminbox.db"
+                        .into(),
+                );
             }
             Ok(Self::Sqlite(PathBuf::from(path)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -383,7 +388,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(config.milter.listen, ListenAddress::Inet("127.0.0.1:7357".into()));
+        assert_eq!(
+            config.milter.listen,
+            ListenAddress::Inet("127.0.0.1:7357".into())
+        );
         assert_eq!(config.milter.socket_mode, Some(SocketMode(0o660)));
         assert_eq!(config.milter.max_message_size.as_u64(), 31_457_280);
         assert_eq!(config.milter.hosted_domains, ["inbox.example.com"]);
@@ -403,7 +411,10 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         let e = error_of("[milter]\nlisten = \"tcp:1\"");
-        assert!(e.contains("milter.listen") && e.contains("unix:PATH"), "{e}");
+        assert!(
+            e.contains("milter.listen") && e.contains("unix:PATH"),
+            "{e}"
+        );
         let e = error_of("[milter]\nsocket_mode = \"rw\"");
         assert!(e.contains("socket_mode") && e.contains("octal"), "{e}");
         let e = error_of("[database]\nurl = \"mysql://x\"");

@@ -43,7 +43,11 @@ pub fn serialize_utc<S: serde::Serializer>(
     time: &chrono::NaiveDateTime,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    serializer.serialize_str(
+        &time
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
 }
 
 /// Opens the configured database with the configured pool settings.

@@ -5,7 +5,10 @@ use teaminbox_milter::config::{Config, CONFIG_ENV};
 /// Milter for Postfix and Sendmail that takes mail for hosted forwarding
 /// addresses into a shared team inbox.
 #[derive(Parser)]
-#[command(version, after_help = "Example:\n  teaminbox-milter --config /etc/teaminbox/teaminbox.toml")]
+#[command(
+    version,
+    after_help = "Example:\n  teaminbox-milter --config /etc/teaminbox/teaminbox.toml"
+)]
 struct Cli {
     /// Configuration file (TOML). Without one, every key has its default.
     #[arg(long, env = CONFIG_ENV, value_name = "PATH")]
@@ -30,8 +33,7 @@ fn main() -> ExitCode {
     }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

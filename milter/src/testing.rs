@@ -3,7 +3,7 @@
 //! `TEAMINBOX_TEST_POSTGRES_URL`; without it, PostgreSQL tests fail loudly
 //! rather than being skipped.
 
-use crate::store::Store;
+use crate::store::{DbConnection, Store};
 use diesel::{pg::PgConnection, Connection, RunQueryDsl};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,7 +46,9 @@ impl TestDatabase {
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .expect("create test database");
-        let (base, _) = admin_url.rsplit_once('/').expect("URL with a database name");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("URL with a database name");
         Self {
             url: format!("{base}/{name}"),
             cleanup: Cleanup::Postgres { admin_url, name },
@@ -61,12 +63,43 @@ impl TestDatabase {
         }
     }
 
+    /// Runs raw SQL on this database, behind the store's back (to break
+    /// things on purpose).
+    pub fn execute(&self, sql: &str) {
+        let mut conn = match self.url.strip_prefix("sqlite://") {
+            Some(path) => DbConnection::Sqlite(
+                diesel::sqlite::SqliteConnection::establish(path).expect("open SQLite"),
+            ),
+            None => DbConnection::Postgres(PgConnection::establish(&self.url).expect("connect")),
+        };
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The database's name on the PostgreSQL server, if it is one.
+    pub fn postgres_name(&self) -> Option<&str> {
+        match &self.cleanup {
+            Cleanup::Postgres { name, .. } => Some(name),
+            Cleanup::Sqlite(_) => None,
+        }
+    }
+
     /// A store on this database with the schema applied.
     pub fn store(&self) -> Store {
         let store = Store::from_url(&self.url).expect("valid URL");
         store.migrate().expect("migrate test database");
         store
     }
+}
+
+/// Runs SQL as the PostgreSQL superuser of the test cluster.
+pub fn postgres_admin_execute(sql: &str) {
+    let admin_url = std::env::var(POSTGRES_URL_ENV).expect("PostgreSQL test cluster");
+    let mut conn = PgConnection::establish(&admin_url).expect("connect as admin");
+    diesel::sql_query(sql)
+        .execute(&mut conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 impl Drop for TestDatabase {

@@ -116,11 +116,10 @@ async fn negotiate(
     Status::Continue
 }
 
-fn connection<T: Send>(data: &mut Option<T>) -> &mut T
-where
-    T: Default,
-{
-    data.get_or_insert_with(T::default)
+/// The connection's state; set up at negotiation, but an MTA that skips
+/// a stage must not make us panic.
+fn connection(data: &mut Option<Connection>) -> &mut Connection {
+    data.get_or_insert_with(Connection::default)
 }
 
 async fn connect(cx: &mut Context<Connection>, name: CString, socket: SocketInfo) -> Status {
@@ -143,7 +142,8 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
     let mail_from = args.next().map(|a| envelope_address(&a).to_owned());
     let declared_size = args.find_map(|a| {
         let (key, value) = a.split_once('=')?;
-        key.eq_ignore_ascii_case("SIZE").then(|| value.parse().ok())?
+        key.eq_ignore_ascii_case("SIZE")
+            .then(|| value.parse().ok())?
     });
     connection(&mut cx.data).transaction = Some(Transaction {
         mail_from: mail_from.unwrap_or_default(),
@@ -168,7 +168,10 @@ async fn rcpt_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         tx.has_other_recipients = true;
         return Status::Continue;
     }
-    if tx.declared_size.is_some_and(|size| size > filter.max_message_size) {
+    if tx
+        .declared_size
+        .is_some_and(|size| size > filter.max_message_size)
+    {
         return Refusal::too_big(filter.max_message_size).apply(&mut cx.reply);
     }
     let canonical = address.to_ascii_lowercase();
@@ -334,7 +337,14 @@ async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
     };
     let recipients: Vec<&str> = hosted.iter().map(|r| r.address.as_str()).collect();
     if !has_other_recipients {
-        info!(queue_id, id, size, ?recipients, decision = "stored", "message stored");
+        info!(
+            queue_id,
+            id,
+            size,
+            ?recipients,
+            decision = "stored",
+            "message stored"
+        );
         return Status::Discard;
     }
     for arg in &hosted_args {
@@ -342,11 +352,21 @@ async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
             // The message is committed; the MTA will tempfail on the broken
             // connection and the client's retry is a duplicate the processor
             // recognises by Message-ID.
-            warn!(queue_id, id, "cannot remove hosted recipient from delivery: {e}");
+            warn!(
+                queue_id,
+                id, "cannot remove hosted recipient from delivery: {e}"
+            );
             return Status::Tempfail;
         }
     }
-    info!(queue_id, id, size, ?recipients, decision = "stored, others delivered", "message stored");
+    info!(
+        queue_id,
+        id,
+        size,
+        ?recipients,
+        decision = "stored, others delivered",
+        "message stored"
+    );
     Status::Accept
 }
 

@@ -11,14 +11,17 @@ pub mod settings;
 
 use crate::config::DatabaseTarget;
 use diesel::{
-    connection::SimpleConnection, pg::PgConnection, r2d2::R2D2Connection,
-    sqlite::SqliteConnection, Connection,
+    connection::SimpleConnection, pg::PgConnection, r2d2::R2D2Connection, sqlite::SqliteConnection,
+    Connection,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7357001)";
+const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7357001)";
 
 /// A connection to either database; queries are written once for both.
 #[derive(diesel::MultiConnection)]
@@ -69,7 +72,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("target", &self.target).finish()
+        f.debug_struct("Store")
+            .field("target", &self.target)
+            .finish()
     }
 }
 
@@ -104,12 +109,21 @@ impl Store {
     /// Applies every migration not yet applied and returns their names.
     pub fn migrate(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.connection()?;
-        let applied = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        }
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(applied.iter().map(|m| m.to_string()).collect())
+        let names = |applied: Vec<diesel::migration::MigrationVersion<'_>>| {
+            applied.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let applied = match &mut conn.db {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
+            DbConnection::Postgres(c) => {
+                // Several daemons and admins may start at once against one
+                // shared database: one migrates, the others wait for it.
+                c.batch_execute(MIGRATION_LOCK)?;
+                let applied = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names);
+                c.batch_execute(MIGRATION_UNLOCK)?;
+                applied
+            }
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     pub fn inbound(&self) -> inbound::Inbound<'_> {
@@ -131,28 +145,57 @@ impl Store {
     /// failing half-way.
     fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut pooled = self.connection()?;
-        let conn: &mut DbConnection = &mut pooled;
-        match conn {
-            DbConnection::Sqlite(_) => {
+        let result = match &mut pooled.db {
+            conn @ DbConnection::Sqlite(_) => {
                 conn.batch_execute("BEGIN IMMEDIATE")?;
                 match f(conn) {
-                    Ok(value) => {
-                        conn.batch_execute("COMMIT")?;
-                        Ok(value)
-                    }
+                    Ok(value) => conn
+                        .batch_execute("COMMIT")
+                        .map(|_| value)
+                        .map_err(Into::into),
                     Err(e) => {
                         let _ = conn.batch_execute("ROLLBACK");
                         Err(e)
                     }
                 }
             }
-            DbConnection::Postgres(_) => conn.transaction(f),
-        }
+            conn @ DbConnection::Postgres(_) => conn.transaction(f),
+        };
+        result.inspect_err(|_| {
+            pooled.check_health();
+        })
     }
 
-    fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.connection()?;
-        f(&mut conn)
+    /// Runs `f` outside a transaction. A read is safe to repeat, so one that
+    /// failed on a connection the server had dropped (a database restart)
+    /// is tried once more on a fresh connection.
+    fn read<T>(&self, f: impl Fn(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut pooled = self.connection()?;
+        match f(&mut pooled.db) {
+            Err(StoreError::Query(_)) if pooled.check_health() => {
+                drop(pooled);
+                f(&mut self.connection()?.db)
+            }
+            result => result,
+        }
+    }
+}
+
+/// A pooled connection, marked broken once it is known to be dead so that
+/// the pool replaces it (diesel only notices broken transactions).
+pub struct PoolConnection {
+    db: DbConnection,
+    broken: bool,
+}
+
+impl PoolConnection {
+    /// After an error: finds out whether the connection itself is gone, and
+    /// returns true if it is.
+    fn check_health(&mut self) -> bool {
+        if !self.broken && self.db.ping().is_err() {
+            self.broken = true;
+        }
+        self.broken
     }
 }
 
@@ -164,10 +207,27 @@ struct Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = PoolConnection;
     type Error = StoreError;
 
-    fn connect(&self) -> StoreResult<DbConnection> {
+    fn connect(&self) -> StoreResult<PoolConnection> {
+        Ok(PoolConnection {
+            db: self.open()?,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PoolConnection) -> StoreResult<()> {
+        conn.db.ping().map_err(StoreError::Query)
+    }
+
+    fn has_broken(&self, conn: &mut PoolConnection) -> bool {
+        conn.broken || conn.db.is_broken()
+    }
+}
+
+impl Manager {
+    fn open(&self) -> StoreResult<DbConnection> {
         match &self.target {
             DatabaseTarget::Sqlite(path) => {
                 let url = path.to_string_lossy();
@@ -187,14 +247,6 @@ impl r2d2::ManageConnection for Manager {
                 .map_err(|e| StoreError::Unavailable(e.to_string().trim().to_owned())),
         }
     }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> StoreResult<()> {
-        conn.ping().map_err(StoreError::Query)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
-    }
 }
 
 #[derive(Debug)]
@@ -210,9 +262,6 @@ impl r2d2::HandleError<StoreError> for LogPoolErrors {
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _
-        )
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }

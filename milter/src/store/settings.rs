@@ -1,8 +1,6 @@
 //! The admin's part of the store: channels.
 
-use super::{
-    is_unique_violation, schema::channels, DbConnection, Store, StoreError, StoreResult,
-};
+use super::{is_unique_violation, schema::channels, DbConnection, Store, StoreError, StoreResult};
 use crate::address::ForwardingAddress;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

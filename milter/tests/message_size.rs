@@ -1,0 +1,87 @@
+//! The 30 MiB limit: refused at RCPT when declared, as soon as the message
+//! grows past it when not; a message right at the limit is stored intact
+//! (spooled through a temporary file, not memory).
+
+mod common;
+
+use common::{reply, Milter};
+use indymilter_test::Status;
+use teaminbox_milter::both_databases;
+
+const LIMIT: usize = 31_457_280;
+const CHUNK: usize = 65_535;
+
+async fn hosted_transaction(
+    milter: &Milter,
+    size_arg: Option<usize>,
+) -> indymilter_test::TestConnection {
+    milter.channel("support@inbox.example.com");
+    let mut conn = milter.connect().await;
+    let mut args = vec!["<alice@example.org>".to_owned()];
+    args.extend(size_arg.map(|s| format!("SIZE={s}")));
+    conn.mail(args).await.unwrap();
+    conn
+}
+
+both_databases! {
+    async fn declared_size_over_the_limit_is_refused_at_rcpt(db: TestDatabase) {
+        let milter = Milter::start(db, "").await;
+        let mut conn = hosted_transaction(&milter, Some(LIMIT + 1)).await;
+        let status = conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
+        let text = reply(&status);
+        assert!(text.starts_with("552 5.3.4 "), "{text}");
+        assert!(text.contains("31457280 bytes"), "{text}");
+        // Outside recipients of the same transaction are not ours to refuse.
+        assert_eq!(conn.rcpt(["<bob@example.net>"]).await.unwrap(), Status::Continue);
+        milter.stop().await;
+    }
+}
+
+both_databases! {
+    async fn undeclared_size_is_refused_as_soon_as_it_passes_the_limit(db: TestDatabase) {
+        let milter = Milter::start(db, "").await;
+        let mut conn = hosted_transaction(&milter, None).await;
+        conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
+        conn.data().await.unwrap();
+        conn.header("Subject", "big").await.unwrap();
+        conn.eoh().await.unwrap();
+        let chunk = vec![b'x'; CHUNK];
+        let mut sent = 0;
+        let refusal = loop {
+            let status = conn.body(chunk.clone()).await.unwrap();
+            sent += CHUNK;
+            if status != Status::Continue {
+                break status;
+            }
+            assert!(sent <= LIMIT, "still taking body past the limit");
+        };
+        assert!(reply(&refusal).starts_with("552 5.3.4 "), "{refusal:?}");
+        assert!(sent > LIMIT - CHUNK);
+        conn.close().await.unwrap();
+        assert_eq!(milter.store.inbound().list(1).unwrap().len(), 0);
+        milter.stop().await;
+    }
+}
+
+both_databases! {
+    async fn a_message_at_the_limit_is_stored_intact(db: TestDatabase) {
+        let milter = Milter::start(db, "").await;
+        let mut conn = hosted_transaction(&milter, Some(LIMIT)).await;
+        assert_eq!(conn.rcpt(["<support@inbox.example.com>"]).await.unwrap(), Status::Continue);
+        conn.data().await.unwrap();
+        conn.header("Subject", "exactly at the limit").await.unwrap();
+        conn.eoh().await.unwrap();
+        let head = b"Subject: exactly at the limit\r\n\r\n".len();
+        let body: Vec<u8> = (0..LIMIT - head).map(|i| b'a' + (i % 26) as u8).collect();
+        for chunk in body.chunks(CHUNK) {
+            assert_eq!(conn.body(chunk.to_vec()).await.unwrap(), Status::Continue);
+        }
+        assert_eq!(conn.eom().await.unwrap().1, Status::Discard);
+        conn.close().await.unwrap();
+        let stored = milter.store.inbound().list(1).unwrap();
+        assert_eq!(stored[0].message_size, LIMIT as i64);
+        let raw = milter.store.inbound().raw_message(stored[0].id).unwrap().unwrap();
+        assert_eq!(&raw[head..], &body[..]);
+        milter.stop().await;
+    }
+}
