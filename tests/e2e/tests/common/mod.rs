@@ -1,0 +1,125 @@
+//! The real milter, started in-process on a throwaway database, with a real
+//! Postfix in a container in front of it.
+
+#![allow(dead_code)]
+
+use std::{path::PathBuf, time::Duration};
+use teaminbox_e2e::{Postfix, PostfixOptions};
+use teaminbox_milter::{
+    address::ForwardingAddress,
+    config::Config,
+    store::{settings::NewChannel, Store},
+    testing::TestDatabase,
+};
+use tokio::{runtime::Runtime, sync::oneshot, task::JoinHandle};
+
+pub const HOSTED: &str = "inbox.example.com";
+
+pub struct Milter {
+    pub store: Store,
+    pub db: TestDatabase,
+    config: Config,
+    socket: PathBuf,
+    runtime: Runtime,
+    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Milter {
+    pub fn start(db: TestDatabase) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("milter.sock");
+        // Postfix's smtpd runs as another user in the container.
+        let config = Config::from_toml(&format!(
+            "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
+             hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{}\"\n",
+            socket.display(),
+            db.url
+        ))
+        .unwrap();
+        let store = db.store();
+        let mut milter = Self {
+            store,
+            db,
+            config,
+            socket,
+            runtime: Runtime::new().unwrap(),
+            running: None,
+            _dir: dir,
+        };
+        milter.resume();
+        milter
+    }
+
+    /// Starts the milter (again) and waits for its socket.
+    pub fn resume(&mut self) {
+        assert!(self.running.is_none(), "milter already running");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let config = self.config.clone();
+        let task = self.runtime.spawn(async move {
+            teaminbox_milter::run(config, stopped).await.unwrap();
+        });
+        self.running = Some((shutdown, task));
+        for _ in 0..250 {
+            if self.socket.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "milter did not start listening on {}",
+            self.socket.display()
+        );
+    }
+
+    /// Stops the milter; its socket goes away with it.
+    pub fn stop(&mut self) {
+        let (shutdown, task) = self.running.take().expect("milter running");
+        let _ = shutdown.send(());
+        self.runtime.block_on(task).unwrap();
+    }
+
+    pub fn channel(&self, address: &str) -> i64 {
+        self.store
+            .settings()
+            .create_channel(&NewChannel {
+                name: "Support",
+                company: "Acme",
+                forwarding_address: &ForwardingAddress::parse(address).unwrap(),
+            })
+            .unwrap()
+            .id
+    }
+
+    /// A Postfix container whose smtpd uses this milter.
+    pub fn postfix(&self) -> Postfix {
+        Postfix::start(PostfixOptions {
+            milter: Some(format!("unix:{}", self.socket.display())),
+            socket_dir: Some(self.socket.parent().unwrap().to_owned()),
+            hosted_domains: vec![HOSTED.into()],
+            ..Default::default()
+        })
+    }
+
+    pub fn stored(&self) -> Vec<teaminbox_milter::store::inbound::InboundMessage> {
+        self.store.inbound().list(1000).unwrap()
+    }
+}
+
+impl Drop for Milter {
+    fn drop(&mut self) {
+        if self.running.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// A small, ordinary message.
+pub fn message(subject: &str) -> Vec<u8> {
+    format!(
+        "From: Alice <alice@example.org>\r\nTo: support@{HOSTED}\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@example.org>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\n\
+         Hello,\r\nthe printer is on fire.\r\n.\r\nA line with a dot.\r\n"
+    )
+    .into_bytes()
+}

@@ -1,0 +1,68 @@
+//! Through a real Postfix: mail to a hosted address is committed, then the
+//! client sees 250, and Postfix delivers nothing (the message is discarded
+//! from its queue, not deferred).
+
+mod common;
+
+use common::{message, Milter, HOSTED};
+use std::time::Duration;
+use teaminbox_e2e::{send_message, swaks};
+use teaminbox_milter::both_databases;
+
+both_databases! {
+    fn hosted_mail_is_stored_and_discarded_from_delivery(db: TestDatabase) {
+        let milter = Milter::start(db);
+        let channel = milter.channel(&format!("support@{HOSTED}"));
+        let postfix = milter.postfix();
+
+        let t = send_message(
+            postfix.smtp_addr(),
+            "alice@example.org",
+            &[&format!("Support@{HOSTED}")],
+            &message("stored"),
+        );
+        assert!(t.accepted(), "{:?}", t.all);
+        assert_eq!(t.outcome().code, 250);
+
+        let stored = milter.stored();
+        assert_eq!(stored.len(), 1, "stored before the 250");
+        let m = &stored[0];
+        assert_eq!(m.mail_from, "alice@example.org");
+        assert_eq!(m.client_address.as_deref(), Some("127.0.0.1"));
+        let queue_id = m.queue_id.clone().expect("Postfix queue id");
+        assert!(t.outcome().text.contains(&queue_id), "{} vs {queue_id}", t.outcome().text);
+        let recipients = milter.store.inbound().recipients(m.id).unwrap();
+        assert_eq!(recipients[0].address, format!("support@{HOSTED}"));
+        assert_eq!(recipients[0].channel_id, channel);
+        let raw = milter.store.inbound().raw_message(m.id).unwrap().unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        assert!(raw.contains("\r\nSubject: stored\r\n"), "{raw}");
+        assert!(raw.contains("\r\n\r\nHello,\r\nthe printer is on fire.\r\n.\r\nA line with a dot.\r\n"), "{raw}");
+        // The message as the client sent it: Postfix does not pass its own
+        // Received: header to milters.
+        assert!(raw.starts_with("From: Alice <alice@example.org>\r\n"), "{raw}");
+
+        assert!(postfix.wait_queue_empty(Duration::from_secs(10)), "{}", postfix.queue());
+        assert!(postfix.logs().contains("discard"), "{}", postfix.logs());
+    }
+}
+
+both_databases! {
+    fn swaks_as_a_second_client_is_stored_too(db: TestDatabase) {
+        let milter = Milter::start(db);
+        milter.channel(&format!("support@{HOSTED}"));
+        let postfix = milter.postfix();
+        let server = postfix.smtp_addr().to_string();
+        let to = format!("support@{HOSTED}");
+        let output = swaks(&[
+            "--server", &server, "--from", "bob@example.org", "--to", &to,
+            "--header", "Subject: via swaks",
+        ]);
+        let transcript = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{transcript}");
+        assert!(transcript.contains("<-  250 2.0.0 Ok: queued"), "{transcript}");
+        let stored = milter.stored();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].mail_from, "bob@example.org");
+    }
+}

@@ -1,0 +1,53 @@
+# shellcheck shell=bash
+# Debian packages the test suite needs on the host.  Sourced by tests/run.
+#
+# Postfix itself is NOT installed on the host: it runs in the container built
+# by postfix/image/build.
+
+# shellcheck disable=SC2034 # used by tests/run
+TEST_PACKAGES=(
+    docker.io       # dockerd + client: the Postfix container
+    debootstrap     # builds the Postfix image from the Debian mirror
+    postgresql      # throwaway PostgreSQL cluster (initdb, pg_ctl)
+    swaks           # a third-party SMTP client for the e2e tests
+    python3         # free_port and small test helpers
+    python3-dkim    # independent DKIM/ARC signing and verification in tests
+    python3-nacl    # ... including ed25519 keys
+    opendkim-tools  # opendkim-genkey / opendkim-testmsg
+    gcc             # C parts of Rust dependencies (bundled SQLite, libpq)
+    libc6-dev
+    make
+    pkg-config
+)
+
+# ensure_packages PKG...: installs the packages that are not installed yet;
+# runs 'apt-get update' once, and only if something is missing.  Dies with a
+# clear message on failure: a missing tool must never make tests skip.
+ensure_packages() {
+    local pkg missing=()
+    for pkg in "$@"; do
+        if [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) != "install ok installed" ]]; then
+            missing+=("$pkg")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    [[ $EUID -eq 0 ]] || die "missing Debian packages (${missing[*]}); run tests/run as root or install them"
+    say "installing Debian packages: ${missing[*]}"
+    # Wait for a concurrent apt/dpkg run instead of failing on its lock.
+    local apt=(apt-get -q -y -o DPkg::Lock::Timeout=600)
+    local log
+    log=$(mktemp /tmp/teaminbox-test-apt.XXXXXX)
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        die "apt-get update failed (full log: $log)"
+    fi
+    # --no-install-recommends: only what is listed above, quickly.
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends \
+            "${missing[@]}" </dev/null >>"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "apt-get install ${missing[*]} failed (full log: $log)"
+    fi
+    rm -f "$log"
+}
