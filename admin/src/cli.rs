@@ -31,6 +31,13 @@ pub enum Command {
     /// The queue of received messages waiting for the processor.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Allow and deny lists: sender addresses, sender domains and client IP
+    /// addresses or networks.
+    #[command(subcommand)]
+    Filter(FilterCommand),
+    /// The messages the milter refused, and why.
+    #[command(subcommand)]
+    Rejection(RejectionCommand),
 }
 
 #[derive(Subcommand)]
@@ -98,6 +105,76 @@ pub enum QueueCommand {
 #[derive(Args)]
 pub struct QueueList {
     /// How many messages to show, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum FilterCommand {
+    /// Put a sender address, a sender domain (with its subdomains) or a
+    /// client IP address or network on the allow or deny list. The deny list
+    /// wins; the milter sees a change within a few seconds.
+    #[command(after_help = "Examples:\n  \
+        teaminbox-admin filter add deny spammer@example.com\n  \
+        teaminbox-admin filter add deny example.net          # and every subdomain\n  \
+        teaminbox-admin filter add deny 192.0.2.0/24\n  \
+        teaminbox-admin filter add allow 2001:db8::25")]
+    Add(FilterEntry),
+    /// Take an entry off the allow or deny list.
+    #[command(after_help = "Example:\n  teaminbox-admin filter remove deny 192.0.2.0/24")]
+    Remove(FilterEntry),
+    /// List the entries of both lists, or of one.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin filter list\n  teaminbox-admin filter list deny --json"
+    )]
+    List(FilterListArgs),
+}
+
+/// The allow or the deny list.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ListName {
+    Allow,
+    Deny,
+}
+
+#[derive(Args)]
+pub struct FilterEntry {
+    /// Which list.
+    #[arg(value_enum)]
+    pub list: ListName,
+    /// An address (user@example.com), a domain (example.com), an IP address
+    /// (192.0.2.7, 2001:db8::7) or a network (192.0.2.0/24, 2001:db8::/32).
+    pub value: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct FilterListArgs {
+    /// Only this list.
+    #[arg(value_enum)]
+    pub list: Option<ListName>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum RejectionCommand {
+    /// List refused messages, newest first, with the reason for each.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin rejection list --since 1h\n  teaminbox-admin rejection list --since 7d --limit 0 --json"
+    )]
+    List(RejectionList),
+}
+
+#[derive(Args)]
+pub struct RejectionList {
+    /// Only refusals in this past time, like 30m, 1h, 7d or "1h 30m".
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+    /// How many refusals to show, newest first; 0 for all.
     #[arg(long, default_value_t = 100)]
     pub limit: i64,
     #[command(flatten)]

@@ -2,8 +2,10 @@
 
 mod channel;
 mod cli;
+mod filter;
 mod output;
 mod queue;
+mod rejection;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -68,6 +70,8 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
             match command {
                 cli::Command::Channel(c) => channel::run(c, &store, config),
                 cli::Command::Queue(c) => queue::run(c, &store),
+                cli::Command::Filter(c) => filter::run(c, &store),
+                cli::Command::Rejection(c) => rejection::run(c, &store),
                 cli::Command::Migrate => unreachable!("handled above"),
             }
         }

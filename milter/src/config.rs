@@ -33,6 +33,7 @@ pub struct Config {
     pub dns: DnsConfig,
     pub outbound: OutboundConfig,
     pub processor: ProcessorConfig,
+    pub security: SecurityConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -123,6 +124,50 @@ impl Default for ProcessorConfig {
     fn default() -> Self {
         Self { workers: 2 }
     }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Run SPF, DKIM, ARC and DMARC checks on mail for hosted addresses.
+    pub enabled: bool,
+    /// The authserv-id of our Authentication-Results headers; default: the
+    /// host name.
+    pub authserv_id: String,
+    /// Forwarders whose valid ARC seal vouches for a message that fails
+    /// DMARC after forwarding (Google Groups, Microsoft 365). A sealer
+    /// matches its domain and subdomains.
+    pub trusted_arc_sealers: Vec<String>,
+    /// What a DNS failure that decides the outcome leads to.
+    pub on_dns_error: OnDnsError,
+    /// Client networks (CIDR or address) whose mail skips the checks.
+    pub trusted_networks: Vec<String>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            authserv_id: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "localhost".into()),
+            trusted_arc_sealers: ["google.com", "outlook.com", "microsoft.com"]
+                .map(String::from)
+                .into(),
+            on_dns_error: OnDnsError::Tempfail,
+            trusted_networks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDnsError {
+    /// Answer 451 and let the sender retry: never a guess.
+    Tempfail,
+    /// Accept as if the failed check had not been made.
+    Accept,
 }
 
 /// Where the milter listens.
@@ -260,7 +305,14 @@ impl Config {
             })?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("TEAMINBOX_").ignore(&["CONFIG"]).split("__"));
+        // TEAMINBOX_CONFIG names the file; TEAMINBOX_TEST_* belong to the
+        // test suite. Neither is a configuration key.
+        let env = Env::prefixed("TEAMINBOX_")
+            .filter(|key| {
+                key != "config" && !key.as_str().to_ascii_lowercase().starts_with("test_")
+            })
+            .split("__");
+        figment = figment.merge(env);
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
@@ -316,6 +368,36 @@ impl Config {
         if let Err(reason) = crate::address::normalize_domain(&self.outbound.default_from_domain) {
             return bad("outbound.default_from_domain", reason);
         }
+        for domain in &mut self.security.trusted_arc_sealers {
+            *domain = match crate::address::normalize_domain(domain) {
+                Ok(d) => d,
+                Err(reason) => return bad("security.trusted_arc_sealers", reason),
+            };
+        }
+        for network in &self.security.trusted_networks {
+            if parse_network(network).is_none() {
+                return bad(
+                    "security.trusted_networks",
+                    format!(
+                        "`{network}` is not an address or CIDR network (for example 192.0.2.0/24)"
+                    ),
+                );
+            }
+        }
+        let id = &self.security.authserv_id;
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+        {
+            return bad(
+                "security.authserv_id",
+                format!(
+                    "`{}` must be a host name (letters, digits, dots, hyphens)",
+                    crate::address::printable(id)
+                ),
+            );
+        }
         if self.processor.workers == 0 {
             return bad("processor.workers", "must be at least 1".into());
         }
@@ -340,6 +422,13 @@ pub fn parse_nameserver(s: &str) -> Option<SocketAddr> {
     s.parse::<SocketAddr>()
         .ok()
         .or_else(|| s.parse::<std::net::IpAddr>().ok().map(|ip| (ip, 53).into()))
+}
+
+/// A network as `ADDRESS/PREFIX`, or one address.
+pub fn parse_network(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// Figment's errors can span lines; the daemon prints exactly one.

@@ -5,13 +5,16 @@
 //! real thing in-process.
 
 pub mod address;
+pub mod auth;
 pub mod config;
 pub mod filter;
+pub mod refusal;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use crate::{
+    auth::{Authenticator, ResolverError},
     config::{Config, ListenAddress},
     filter::Filter,
     store::{PoolOptions, Store, StoreError},
@@ -27,6 +30,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum RunError {
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Resolver(#[from] ResolverError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: io::Error },
     #[error("milter stopped: {0}")]
@@ -73,20 +78,32 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         info!("applied database migration {name}");
     }
 
-    let filter = Arc::new(Filter::new(&config, store));
+    let authenticator = if config.security.enabled {
+        let nameservers: Vec<_> = config
+            .dns
+            .nameservers
+            .iter()
+            .filter_map(|s| config::parse_nameserver(s))
+            .collect();
+        Some(Authenticator::new(&config.security, &nameservers)?)
+    } else {
+        None
+    };
+    let filter = Arc::new(Filter::new(&config, store, authenticator));
     let callbacks = filter::callbacks(filter);
     let milter_config = indymilter::Config {
         max_connections: config.milter.max_connections,
         ..Default::default()
     };
     let listen = &config.milter.listen;
-    info!("teaminbox-milter {VERSION} listening on {listen}");
+    let listening = || info!("teaminbox-milter {VERSION} listening on {listen}");
     let result = match listen {
         ListenAddress::Unix(path) => {
             let listener = bind_unix(path, &config).map_err(|source| RunError::Listen {
                 address: listen.to_string(),
                 source,
             })?;
+            listening();
             let result = indymilter::run(listener, callbacks, milter_config, shutdown).await;
             let _ = std::fs::remove_file(path);
             result
@@ -98,6 +115,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
                     address: listen.to_string(),
                     source,
                 })?;
+            listening();
             indymilter::run(listener, callbacks, milter_config, shutdown).await
         }
     };

@@ -34,7 +34,7 @@ async fn send_message(conn: &mut TestConnection) {
 
 both_databases! {
     async fn all_hosted_recipients_are_stored_then_discarded(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         let support = milter.channel("support@inbox.example.com");
         let sales = milter.channel("sales@inbox.example.com");
         let mut conn = milter.connect().await;
@@ -59,8 +59,11 @@ both_databases! {
         assert_eq!(m.helo, "mail.example.org");
         assert_eq!(m.mail_from, "alice@example.org");
         assert_eq!(m.state, "pending");
-        assert_eq!(m.message_size, MESSAGE.len() as i64);
-        assert_eq!(inbound.raw_message(m.id).unwrap().unwrap(), MESSAGE);
+        // The message as it came, under our Authentication-Results header.
+        let raw = inbound.raw_message(m.id).unwrap().unwrap();
+        assert_eq!(m.message_size, raw.len() as i64);
+        assert!(raw.starts_with(b"Authentication-Results: mx.inbox.example.com;"));
+        assert!(raw.ends_with(MESSAGE), "{}", String::from_utf8_lossy(&raw));
         let recipients: Vec<_> = inbound
             .recipients(m.id)
             .unwrap()
@@ -77,7 +80,7 @@ both_databases! {
 
 both_databases! {
     async fn mixed_recipients_keep_the_others_and_remove_the_hosted(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         milter.channel("support@inbox.example.com");
         let mut conn = milter.connect().await;
         conn.mail(["<alice@example.org>"]).await.unwrap();
@@ -96,7 +99,7 @@ both_databases! {
 
 both_databases! {
     async fn a_failed_commit_is_a_tempfail_and_stores_nothing(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         milter.channel("support@inbox.example.com");
         let mut conn = milter.connect().await;
         conn.mail(["<alice@example.org>"]).await.unwrap();
@@ -115,7 +118,7 @@ both_databases! {
 
 both_databases! {
     async fn a_failed_lookup_is_a_tempfail(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         milter.db.execute("DROP TABLE inbound_recipients");
         milter.db.execute("DROP TABLE channels");
         let mut conn = milter.connect().await;
@@ -130,7 +133,7 @@ both_databases! {
 /// taken again once the database is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_unavailable_is_a_tempfail_until_it_returns() {
-    let milter = Milter::start(TestDatabase::postgres(), "").await;
+    let milter = Milter::start(TestDatabase::postgres()).await;
     milter.channel("support@inbox.example.com");
     let name = milter.db.postgres_name().unwrap().to_owned();
     postgres_admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));

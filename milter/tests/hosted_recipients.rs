@@ -9,7 +9,7 @@ use teaminbox_milter::both_databases;
 
 both_databases! {
     async fn unknown_hosted_address_is_refused_with_5_1_1(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         milter.channel("support@inbox.example.com");
         let mut conn = milter.connect().await;
         conn.mail(["<alice@example.org>"]).await.unwrap();
@@ -24,7 +24,7 @@ both_databases! {
 
 both_databases! {
     async fn disabled_channel_is_refused_with_5_2_1(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         let id = milter.channel("support@inbox.example.com");
         milter.store.settings().set_enabled(id, false).unwrap();
         let mut conn = milter.connect().await;
@@ -40,7 +40,7 @@ both_databases! {
 
 both_databases! {
     async fn hosted_lookup_ignores_case(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         milter.channel("support@inbox.example.com");
         let mut conn = milter.connect().await;
         conn.mail(["<alice@example.org>"]).await.unwrap();
@@ -52,7 +52,7 @@ both_databases! {
 
 both_databases! {
     async fn mail_without_hosted_recipients_passes_untouched_and_unstored(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         milter.channel("support@inbox.example.com");
         let mut conn = milter.connect().await;
         conn.mail(["<alice@example.org>", "SIZE=999999999999"]).await.unwrap();

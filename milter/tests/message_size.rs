@@ -25,7 +25,7 @@ async fn hosted_transaction(
 
 both_databases! {
     async fn declared_size_over_the_limit_is_refused_at_rcpt(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         let mut conn = hosted_transaction(&milter, Some(LIMIT + 1)).await;
         let status = conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
         let text = reply(&status);
@@ -39,7 +39,7 @@ both_databases! {
 
 both_databases! {
     async fn undeclared_size_is_refused_as_soon_as_it_passes_the_limit(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         let mut conn = hosted_transaction(&milter, None).await;
         conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
         conn.data().await.unwrap();
@@ -65,7 +65,7 @@ both_databases! {
 
 both_databases! {
     async fn a_message_at_the_limit_is_stored_intact(db: TestDatabase) {
-        let milter = Milter::start(db, "").await;
+        let milter = Milter::start(db).await;
         let mut conn = hosted_transaction(&milter, Some(LIMIT)).await;
         assert_eq!(conn.rcpt(["<support@inbox.example.com>"]).await.unwrap(), Status::Continue);
         conn.data().await.unwrap();
@@ -79,9 +79,13 @@ both_databases! {
         assert_eq!(conn.eom().await.unwrap().1, Status::Discard);
         conn.close().await.unwrap();
         let stored = milter.store.inbound().list(1).unwrap();
-        assert_eq!(stored[0].message_size, LIMIT as i64);
         let raw = milter.store.inbound().raw_message(stored[0].id).unwrap().unwrap();
-        assert_eq!(&raw[head..], &body[..]);
+        assert_eq!(stored[0].message_size, raw.len() as i64);
+        // Exactly the LIMIT bytes that came, under our Authentication-Results.
+        let ours = raw.len() - LIMIT;
+        assert!(raw.starts_with(b"Authentication-Results: "));
+        assert_eq!(&raw[ours..ours + head], b"Subject: exactly at the limit\r\n\r\n");
+        assert_eq!(&raw[ours + head..], &body[..]);
         milter.stop().await;
     }
 }

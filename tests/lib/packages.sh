@@ -13,6 +13,10 @@ TEST_PACKAGES=(
     python3         # free_port and small test helpers
     python3-dkim    # independent DKIM/ARC signing and verification in tests
     python3-nacl    # ... including ed25519 keys
+    python3-authres # dkimpy's ARC sealing needs it
+    python3-dnspython # dkimpy's verification against the test DNS server
+    bind9-dnsutils  # dig: a second, third-party DNS client for the test server
+    openssl         # DKIM test keys
     opendkim-tools  # opendkim-genkey / opendkim-testmsg
     gcc             # C parts of Rust dependencies (bundled SQLite, libpq)
     libc6-dev

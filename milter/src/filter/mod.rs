@@ -6,24 +6,27 @@
 //! it to the inbound queue *before* answering: all recipients hosted means
 //! Discard (the client sees 250, Postfix delivers nothing), mixed means the
 //! hosted recipients are deleted and the rest delivered. Any failure is a
-//! 4xx, never an accept.
+//! 4xx, never an accept. Before storing, the authentication checks and the
+//! allow and deny lists decide (see `end_of_message`), and every refusal is
+//! written to the rejection log.
 
-mod refusal;
+mod end_of_message;
+pub mod lists;
 mod spool;
 
-pub use refusal::Refusal;
-
 use crate::{
-    address::{envelope_address, envelope_domain},
-    config::Config,
+    address::{envelope_address, envelope_domain, printable},
+    auth::Authenticator,
+    config::{parse_network, Config},
+    refusal::Refusal,
     store::{
-        inbound::{HostedRecipient, NewInboundMessage, Route},
+        inbound::{HostedRecipient, Route},
+        rejections::NewRejection,
         Store,
     },
 };
 use indymilter::{
-    Actions, Callbacks, Context, ContextActions, EomContext, MacroStage, NegotiateContext,
-    ProtoOpts, SocketInfo, Status,
+    Actions, Callbacks, Context, MacroStage, NegotiateContext, ProtoOpts, SocketInfo, Status,
 };
 use spool::Spool;
 use std::{ffi::CString, net::IpAddr, sync::Arc};
@@ -36,20 +39,108 @@ pub struct Filter {
     max_message_size: u64,
     memory_spool_limit: usize,
     store: Store,
+    /// `None` when `security.enabled` is off.
+    authenticator: Option<Authenticator>,
+    authserv_id: String,
+    trusted_networks: Vec<ipnet::IpNet>,
+    lists: lists::FilterCache,
 }
 
 impl Filter {
-    pub fn new(config: &Config, store: Store) -> Self {
+    pub fn new(config: &Config, store: Store, authenticator: Option<Authenticator>) -> Self {
         Self {
             hosted_domains: config.milter.hosted_domains.clone(),
             max_message_size: config.milter.max_message_size.as_u64(),
             memory_spool_limit: config.milter.memory_spool_limit.as_u64() as usize,
             store,
+            authenticator,
+            authserv_id: config.security.authserv_id.to_ascii_lowercase(),
+            trusted_networks: config
+                .security
+                .trusted_networks
+                .iter()
+                .filter_map(|n| parse_network(n))
+                .collect(),
+            lists: lists::FilterCache::default(),
         }
     }
 
     fn is_hosted(&self, address: &str) -> bool {
         envelope_domain(address).is_some_and(|d| self.hosted_domains.contains(&d))
+    }
+
+    /// An `Authentication-Results` header that claims to be ours but came
+    /// from outside: a spoofing attempt, removed before anyone trusts it.
+    fn is_forged_auth_results(&self, name: &[u8], value: &[u8]) -> bool {
+        if !name.eq_ignore_ascii_case(b"Authentication-Results") {
+            return false;
+        }
+        let value = String::from_utf8_lossy(value);
+        let id = value.split(';').next().unwrap_or("").trim();
+        // The authserv-id may be followed by a version number.
+        let id = id.split_whitespace().next().unwrap_or("");
+        id.eq_ignore_ascii_case(&self.authserv_id)
+    }
+
+    /// Writes a refusal to the rejection log. Logging must not change the
+    /// answer: a failure here is only reported.
+    async fn log_refusal(&self, entry: RefusalRecord) {
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            store.rejections().record(&NewRejection {
+                queue_id: entry.queue_id.as_deref(),
+                client_address: entry.client_address.as_deref(),
+                client_name: &entry.client_name,
+                helo: &entry.helo,
+                mail_from: &entry.mail_from,
+                header_from: entry.header_from.as_deref(),
+                recipients: &entry.recipients,
+                smtp_code: entry.refusal.code,
+                enhanced_code: entry.refusal.enhanced,
+                reason: &entry.refusal.text,
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!("cannot record rejection: {e}"),
+            Err(e) => warn!("cannot record rejection: {e}"),
+        }
+    }
+}
+
+/// Everything the rejection log keeps about one refusal.
+#[derive(Debug)]
+struct RefusalRecord {
+    queue_id: Option<String>,
+    client_address: Option<String>,
+    client_name: String,
+    helo: String,
+    mail_from: String,
+    header_from: Option<String>,
+    recipients: Vec<String>,
+    refusal: Refusal,
+}
+
+impl Connection {
+    /// A refusal of this connection's current message, for the log.
+    fn refusal_record(
+        &self,
+        recipients: Vec<String>,
+        header_from: Option<String>,
+        refusal: &Refusal,
+    ) -> RefusalRecord {
+        let tx = self.transaction.as_ref();
+        RefusalRecord {
+            queue_id: tx.and_then(|t| t.queue_id.clone()),
+            client_address: self.client_address.map(|ip| ip.to_string()),
+            client_name: self.client_name.clone(),
+            helo: self.helo.clone(),
+            mail_from: tx.map(|t| t.mail_from.clone()).unwrap_or_default(),
+            header_from,
+            recipients,
+            refusal: refusal.clone(),
+        }
     }
 }
 
@@ -67,6 +158,10 @@ pub struct Connection {
 #[derive(Debug)]
 struct Transaction {
     mail_from: String,
+    /// The MTA's queue id, known from DATA on (Postfix macro `i`).
+    queue_id: Option<String>,
+    /// Authenticated submission (`{auth_authen}` set): no checks.
+    authenticated: bool,
     declared_size: Option<u64>,
     /// Canonical hosted recipients, each once.
     hosted: Vec<HostedRecipient>,
@@ -75,6 +170,10 @@ struct Transaction {
     hosted_args: Vec<CString>,
     has_other_recipients: bool,
     spool: Spool,
+    /// How many `Authentication-Results` headers came before, and which of
+    /// them (1-based, as the MTA counts) claimed our authserv-id.
+    auth_results_seen: usize,
+    forged_auth_results: Vec<usize>,
 }
 
 pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
@@ -91,7 +190,7 @@ pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
         .on_header(move |cx, name, value| Box::pin(header_cb(header.clone(), cx, name, value)))
         .on_eoh(|cx| Box::pin(eoh_cb(cx)))
         .on_body(move |cx, chunk| Box::pin(body_cb(body.clone(), cx, chunk)))
-        .on_eom(move |cx| Box::pin(eom_cb(eom.clone(), cx)))
+        .on_eom(move |cx| Box::pin(end_of_message::eom_cb(eom.clone(), cx)))
         .on_abort(|cx| Box::pin(abort_cb(cx)))
 }
 
@@ -100,15 +199,18 @@ async fn negotiate(
     _actions: Actions,
     opts: ProtoOpts,
 ) -> Status {
-    cx.requested_actions = Actions::DELETE_RCPT | Actions::ADD_HEADER;
+    cx.requested_actions = Actions::DELETE_RCPT | Actions::ADD_HEADER | Actions::CHANGE_HEADER;
     let leading_space = opts.contains(ProtoOpts::LEADING_SPACE);
     if leading_space {
         // Header values exactly as sent, so the stored message is the
         // message that arrived.
         cx.requested_opts |= ProtoOpts::LEADING_SPACE;
     }
+    let macros = |names: &str| CString::new(names).expect("no NUL");
     cx.requested_macros
-        .insert(MacroStage::Eom, CString::new("i").expect("no NUL"));
+        .insert(MacroStage::Mail, macros("{auth_authen}"));
+    cx.requested_macros.insert(MacroStage::Data, macros("i"));
+    cx.requested_macros.insert(MacroStage::Eom, macros("i"));
     cx.data = Some(Connection {
         leading_space,
         ..Default::default()
@@ -145,13 +247,21 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         key.eq_ignore_ascii_case("SIZE")
             .then(|| value.parse().ok())?
     });
+    let authenticated = cx
+        .macros
+        .get(c"{auth_authen}")
+        .is_some_and(|user| !user.is_empty());
     connection(&mut cx.data).transaction = Some(Transaction {
         mail_from: mail_from.unwrap_or_default(),
+        queue_id: None,
+        authenticated,
         declared_size,
         hosted: Vec::new(),
         hosted_args: Vec::new(),
         has_other_recipients: false,
         spool: Spool::new(filter.memory_spool_limit),
+        auth_results_seen: 0,
+        forged_auth_results: Vec::new(),
     });
     Status::Continue
 }
@@ -160,29 +270,48 @@ async fn rcpt_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
     let Some(arg) = args.into_iter().next() else {
         return Status::Continue;
     };
-    let Some(tx) = connection(&mut cx.data).transaction.as_mut() else {
+    let address = envelope_address(&arg.to_string_lossy()).to_owned();
+    let Some(refusal) = check_recipient(&filter, connection(&mut cx.data), arg, &address).await
+    else {
         return Status::Continue;
     };
-    let address = envelope_address(&arg.to_string_lossy()).to_owned();
-    if !filter.is_hosted(&address) {
+    info!(recipient = %printable(&address), decision = "refused", code = refusal.code, reason = %refusal.text, "recipient refused");
+    let conn = connection(&mut cx.data);
+    let record = conn.refusal_record(vec![address.to_ascii_lowercase()], None, &refusal);
+    filter.log_refusal(record).await;
+    refusal.apply(&mut cx.reply)
+}
+
+/// Looks a recipient up; `None` means it is taken (or not ours).
+async fn check_recipient(
+    filter: &Filter,
+    conn: &mut Connection,
+    arg: CString,
+    address: &str,
+) -> Option<Refusal> {
+    let tx = conn.transaction.as_mut()?;
+    if !filter.is_hosted(address) {
         tx.has_other_recipients = true;
-        return Status::Continue;
+        return None;
     }
     if tx
         .declared_size
         .is_some_and(|size| size > filter.max_message_size)
     {
-        return Refusal::too_big(filter.max_message_size).apply(&mut cx.reply);
+        return Some(Refusal::too_big(filter.max_message_size));
     }
     let canonical = address.to_ascii_lowercase();
     let store = filter.store.clone();
     let lookup = canonical.clone();
-    let route = tokio::task::spawn_blocking(move || store.inbound().route(&lookup)).await;
-    let refusal = match route {
-        Ok(Ok(Some(Route {
+    let route = tokio::task::spawn_blocking(move || store.inbound().route(&lookup))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match route {
+        Ok(Some(Route {
             channel_id,
             enabled: true,
-        }))) => {
+        })) => {
             if !tx.hosted.iter().any(|r| r.address == canonical) {
                 tx.hosted.push(HostedRecipient {
                     address: canonical,
@@ -190,26 +319,28 @@ async fn rcpt_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
                 });
             }
             tx.hosted_args.push(arg);
-            return Status::Continue;
+            None
         }
-        Ok(Ok(Some(_))) => Refusal::disabled_address(&address),
-        Ok(Ok(None)) => Refusal::unknown_address(&address),
-        Ok(Err(e)) => {
-            warn!(address = %canonical, "recipient lookup failed: {e}");
-            Refusal::lookup_failed(&address)
-        }
+        Ok(Some(_)) => Some(Refusal::disabled_address(address)),
+        Ok(None) => Some(Refusal::unknown_address(address)),
         Err(e) => {
             warn!(address = %canonical, "recipient lookup failed: {e}");
-            Refusal::lookup_failed(&address)
+            Some(Refusal::lookup_failed(address))
         }
-    };
-    refusal.apply(&mut cx.reply)
+    }
 }
 
 async fn data_cb(cx: &mut Context<Connection>) -> Status {
+    let queue_id = cx
+        .macros
+        .get(c"i")
+        .map(|id| id.to_string_lossy().into_owned());
     let conn = connection(&mut cx.data);
-    match &conn.transaction {
-        Some(tx) if !tx.hosted.is_empty() => Status::Continue,
+    match &mut conn.transaction {
+        Some(tx) if !tx.hosted.is_empty() => {
+            tx.queue_id = queue_id;
+            Status::Continue
+        }
         // Nothing for us in this message: let the MTA carry on without
         // sending us its content.
         _ => {
@@ -226,7 +357,20 @@ async fn header_cb(
     value: CString,
 ) -> Status {
     let conn = connection(&mut cx.data);
-    let separator: &[u8] = if conn.leading_space { b":" } else { b": " };
+    let leading_space = conn.leading_space;
+    if let Some(tx) = conn.transaction.as_mut() {
+        if name
+            .as_bytes()
+            .eq_ignore_ascii_case(b"Authentication-Results")
+        {
+            tx.auth_results_seen += 1;
+            if filter.is_forged_auth_results(name.as_bytes(), value.as_bytes()) {
+                tx.forged_auth_results.push(tx.auth_results_seen);
+                return Status::Continue;
+            }
+        }
+    }
+    let separator: &[u8] = if leading_space { b":" } else { b": " };
     let mut line = Vec::with_capacity(name.as_bytes().len() + value.as_bytes().len() + 4);
     line.extend_from_slice(name.as_bytes());
     line.extend_from_slice(separator);
@@ -258,8 +402,17 @@ async fn spool_write(filter: &Filter, cx: &mut Context<Connection>, bytes: &[u8]
         return Status::Continue;
     };
     if tx.spool.len() + bytes.len() as u64 > filter.max_message_size {
-        connection(&mut cx.data).transaction = None;
-        return Refusal::too_big(filter.max_message_size).apply(&mut cx.reply);
+        let refusal = Refusal::too_big(filter.max_message_size);
+        let conn = connection(&mut cx.data);
+        let recipients = conn
+            .transaction
+            .as_ref()
+            .map(Transaction::recipient_addresses)
+            .unwrap_or_default();
+        let record = conn.refusal_record(recipients, None, &refusal);
+        conn.transaction = None;
+        filter.log_refusal(record).await;
+        return refusal.apply(&mut cx.reply);
     }
     match tx.spool.write(bytes).await {
         Ok(()) => Status::Continue,
@@ -284,90 +437,10 @@ fn push_crlf_normalized(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
-async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status {
-    let conn = connection(&mut cx.data);
-    let Some(tx) = conn.transaction.take() else {
-        return Status::Continue;
-    };
-    let queue_id = cx
-        .macros
-        .get(c"i")
-        .map(|id| id.to_string_lossy().into_owned());
-    let client_address = conn.client_address.map(|ip| ip.to_string());
-    let (client_name, helo) = (conn.client_name.clone(), conn.helo.clone());
-    let Transaction {
-        mail_from,
-        hosted,
-        hosted_args,
-        has_other_recipients,
-        spool,
-        ..
-    } = tx;
-    let stored = async {
-        let raw = spool.into_bytes().await.map_err(|e| e.to_string())?;
-        let store = filter.store.clone();
-        let queue_id = queue_id.clone();
-        let hosted = hosted.clone();
-        tokio::task::spawn_blocking(move || {
-            store
-                .inbound()
-                .enqueue(&NewInboundMessage {
-                    queue_id: queue_id.as_deref(),
-                    received_at: crate::now(),
-                    client_address: client_address.as_deref(),
-                    client_name: &client_name,
-                    helo: &helo,
-                    mail_from: &mail_from,
-                    recipients: &hosted,
-                    raw_message: &raw,
-                })
-                .map(|id| (id, raw.len()))
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-    };
-    let queue_id = queue_id.as_deref().unwrap_or("-");
-    let (id, size) = match stored.await {
-        Ok(stored) => stored,
-        Err(e) => {
-            warn!(queue_id, decision = "tempfail", "cannot store message: {e}");
-            return Refusal::store_failed().apply(&mut cx.reply);
-        }
-    };
-    let recipients: Vec<&str> = hosted.iter().map(|r| r.address.as_str()).collect();
-    if !has_other_recipients {
-        info!(
-            queue_id,
-            id,
-            size,
-            ?recipients,
-            decision = "stored",
-            "message stored"
-        );
-        return Status::Discard;
+impl Transaction {
+    fn recipient_addresses(&self) -> Vec<String> {
+        self.hosted.iter().map(|r| r.address.clone()).collect()
     }
-    for arg in &hosted_args {
-        if let Err(e) = cx.actions.delete_recipient(arg.as_c_str()).await {
-            // The message is committed; the MTA will tempfail on the broken
-            // connection and the client's retry is a duplicate the processor
-            // recognises by Message-ID.
-            warn!(
-                queue_id,
-                id, "cannot remove hosted recipient from delivery: {e}"
-            );
-            return Status::Tempfail;
-        }
-    }
-    info!(
-        queue_id,
-        id,
-        size,
-        ?recipients,
-        decision = "stored, others delivered",
-        "message stored"
-    );
-    Status::Accept
 }
 
 async fn abort_cb(cx: &mut Context<Connection>) -> Status {

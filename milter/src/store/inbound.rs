@@ -36,6 +36,21 @@ pub struct NewInboundMessage<'a> {
     pub mail_from: &'a str,
     pub recipients: &'a [HostedRecipient],
     pub raw_message: &'a [u8],
+    /// The SMTP-time checks' results; `None` when they did not run.
+    pub verdicts: Option<Verdicts<'a>>,
+}
+
+/// The SMTP-time authentication results, one word each ("pass", "fail",
+/// "none", ...), as the processor and the admin read them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Verdicts<'a> {
+    pub spf: &'a str,
+    pub dkim: &'a str,
+    pub arc: &'a str,
+    pub dmarc: &'a str,
+    /// DMARC failed with policy quarantine.
+    pub spam: bool,
+    pub header_from: Option<&'a str>,
 }
 
 /// A queued message as stored, for the processor and for display.
@@ -54,6 +69,12 @@ pub struct InboundMessage {
     pub state: String,
     pub attempts: i32,
     pub last_error: Option<String>,
+    pub spf: Option<String>,
+    pub dkim: Option<String>,
+    pub arc: Option<String>,
+    pub dmarc: Option<String>,
+    pub spam: bool,
+    pub header_from: Option<String>,
 }
 
 /// Queue length by state.
@@ -99,6 +120,12 @@ impl Inbound<'_> {
                     inbound_messages::mail_from.eq(message.mail_from),
                     inbound_messages::message_size.eq(message.raw_message.len() as i64),
                     inbound_messages::raw_message.eq(message.raw_message),
+                    inbound_messages::spf.eq(message.verdicts.map(|v| v.spf)),
+                    inbound_messages::dkim.eq(message.verdicts.map(|v| v.dkim)),
+                    inbound_messages::arc.eq(message.verdicts.map(|v| v.arc)),
+                    inbound_messages::dmarc.eq(message.verdicts.map(|v| v.dmarc)),
+                    inbound_messages::spam.eq(message.verdicts.is_some_and(|v| v.spam)),
+                    inbound_messages::header_from.eq(message.verdicts.and_then(|v| v.header_from)),
                 ))
                 .returning(inbound_messages::id)
                 .get_result::<i64>(conn)?;
@@ -173,6 +200,25 @@ impl Inbound<'_> {
                 }
             }
             Ok(counts)
+        })
+    }
+
+    /// Every allow and deny list entry, for
+    /// [`FilterSet`](crate::filter::lists::FilterSet) (through its cache,
+    /// not once per message).
+    pub fn filters(&self) -> StoreResult<Vec<super::settings::Filter>> {
+        self.store.read(|conn| {
+            use super::{
+                schema::filters,
+                settings::{Filter, FilterRow, FILTER_COLUMNS},
+            };
+            filters::table
+                .select(FILTER_COLUMNS)
+                .order(filters::id)
+                .load::<FilterRow>(conn)?
+                .into_iter()
+                .map(Filter::from_row)
+                .collect()
         })
     }
 }

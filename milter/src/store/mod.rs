@@ -2,10 +2,12 @@
 //!
 //! One submodule per owner, and each stage calls only its own:
 //! `inbound` for the milter (the queue it writes), `settings` for the admin
-//! (channels). Both SQLite and PostgreSQL are served by the same queries
-//! through diesel's `MultiConnection`.
+//! (channels, allow and deny lists), `rejections` for the refusal log the
+//! milter writes and the admin reads. Both SQLite and PostgreSQL are served
+//! by the same queries through diesel's `MultiConnection`.
 
 pub mod inbound;
+pub mod rejections;
 mod schema;
 pub mod settings;
 
@@ -81,8 +83,9 @@ impl std::fmt::Debug for Store {
 type Pooled = r2d2::PooledConnection<Manager>;
 
 impl Store {
-    /// Opens a pool. No connection is made yet: the daemon starts even while
-    /// the database is down, and answers mail with a temporary failure.
+    /// Opens a pool. No connection is made yet; each caller connects on
+    /// demand and gets `StoreError::Unavailable` while the database is down
+    /// (the milter answers such mail with a temporary failure).
     pub fn open(target: &DatabaseTarget, options: &PoolOptions) -> Self {
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
@@ -134,10 +137,20 @@ impl Store {
         settings::Settings { store: self }
     }
 
+    pub fn rejections(&self) -> rejections::Rejections<'_> {
+        rejections::Rejections { store: self }
+    }
+
     fn connection(&self) -> StoreResult<Pooled> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool.get().map_err(|e| {
+            // r2d2 wraps the last connection error ("timed out waiting for
+            // connection: database unavailable: ..."): keep the cause once.
+            let text = e.to_string();
+            let cause = text
+                .rsplit_once("database unavailable: ")
+                .map_or(text.as_str(), |(_, cause)| cause);
+            StoreError::Unavailable(cause.to_owned())
+        })
     }
 
     /// Runs `f` in one transaction that takes the write lock up front, so
@@ -244,7 +257,8 @@ impl Manager {
             }
             DatabaseTarget::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Postgres)
-                .map_err(|e| StoreError::Unavailable(e.to_string().trim().to_owned())),
+                // libpq's messages span lines; ours are one line.
+                .map_err(|e| StoreError::Unavailable(one_line(&e.to_string()))),
         }
     }
 }
@@ -256,6 +270,10 @@ impl r2d2::HandleError<StoreError> for LogPoolErrors {
     fn handle_error(&self, error: StoreError) {
         tracing::warn!("{error}");
     }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The message of a unique-constraint violation, if `e` is one.

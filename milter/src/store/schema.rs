@@ -28,6 +28,12 @@ diesel::table! {
         claimed_at -> Nullable<Timestamp>,
         attempts -> Integer,
         last_error -> Nullable<Text>,
+        spf -> Nullable<Text>,
+        dkim -> Nullable<Text>,
+        arc -> Nullable<Text>,
+        dmarc -> Nullable<Text>,
+        spam -> Bool,
+        header_from -> Nullable<Text>,
     }
 }
 
@@ -41,4 +47,37 @@ diesel::table! {
 
 diesel::joinable!(inbound_recipients -> inbound_messages (inbound_message_id));
 diesel::joinable!(inbound_recipients -> channels (channel_id));
-diesel::allow_tables_to_appear_in_same_query!(channels, inbound_messages, inbound_recipients);
+diesel::allow_tables_to_appear_in_same_query!(
+    channels,
+    inbound_messages,
+    inbound_recipients,
+    rejections,
+    filters,
+);
+
+diesel::table! {
+    rejections (id) {
+        id -> BigInt,
+        rejected_at -> Timestamp,
+        queue_id -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        client_name -> Text,
+        helo -> Text,
+        mail_from -> Text,
+        header_from -> Nullable<Text>,
+        recipients -> Text,
+        smtp_code -> Text,
+        enhanced_code -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    filters (id) {
+        id -> BigInt,
+        list -> Text,
+        kind -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -9,7 +9,7 @@ use teaminbox_milter::{
     address::ForwardingAddress,
     config::Config,
     store::{settings::NewChannel, Store},
-    testing::TestDatabase,
+    testing::{dns::TestDns, TestDatabase},
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -17,22 +17,32 @@ pub struct Milter {
     pub socket: PathBuf,
     pub store: Store,
     pub db: TestDatabase,
+    pub dns: TestDns,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl Milter {
-    /// Starts the milter with `extra` TOML appended to a test configuration
-    /// (hosted domain `inbox.example.com`).
-    pub async fn start(db: TestDatabase, extra: &str) -> Self {
+    /// Starts the milter with a test configuration (hosted domain
+    /// `inbox.example.com`) and a DNS server that knows no names.
+    pub async fn start(db: TestDatabase) -> Self {
+        Self::start_with(db, TestDns::builder().start(), "").await
+    }
+
+    /// Starts the milter on `dns`, with `security` keys for the
+    /// `[security]` section (authserv-id `mx.inbox.example.com`).
+    pub async fn start_with(db: TestDatabase, dns: TestDns, security: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
         let config = Config::from_toml(&format!(
             "[milter]\nlisten = \"unix:{}\"\nhosted_domains = [\"inbox.example.com\"]\n\
-             memory_spool_limit = 4096\n{extra}\n[database]\nurl = \"{}\"\n",
+             memory_spool_limit = 4096\n[database]\nurl = \"{}\"\n\
+             [dns]\nnameservers = [\"{}\"]\n\
+             [security]\nauthserv_id = \"mx.inbox.example.com\"\n{security}\n",
             socket.display(),
-            db.url
+            db.url,
+            dns.nameserver(),
         ))
         .unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -51,6 +61,7 @@ impl Milter {
             socket,
             store,
             db,
+            dns,
             shutdown: Some(shutdown),
             task: Some(task),
             _dir: dir,
@@ -71,21 +82,20 @@ impl Milter {
 
     /// An MTA connection that has passed connect and HELO.
     pub async fn connect(&self) -> TestConnection {
+        self.connect_from([192, 0, 2, 7], "mail.example.org").await
+    }
+
+    /// An MTA connection from a given client address and HELO name.
+    pub async fn connect_from(&self, ip: [u8; 4], helo: &str) -> TestConnection {
         let mut conn = TestConnection::configure()
             .read_timeout(Duration::from_secs(20))
             .write_timeout(Duration::from_secs(20))
             .open_unix(&self.socket)
             .await
             .unwrap();
-        let status = conn
-            .connect("client.example.org", [192, 0, 2, 7])
-            .await
-            .unwrap();
+        let status = conn.connect("client.example.org", ip).await.unwrap();
         assert_eq!(status, Status::Continue);
-        assert_eq!(
-            conn.helo("mail.example.org").await.unwrap(),
-            Status::Continue
-        );
+        assert_eq!(conn.helo(helo).await.unwrap(), Status::Continue);
         conn
     }
 
@@ -107,4 +117,40 @@ pub fn reply(status: &Status) -> String {
 
 pub fn c(s: &str) -> CString {
     CString::new(s).unwrap()
+}
+
+/// Feeds a whole message through DATA, headers, body and end of message, as
+/// Postfix would: header values without the space after the colon (the
+/// test connection adds it back) and with LF between folded lines.
+pub async fn send_raw(
+    conn: &mut TestConnection,
+    raw: &[u8],
+) -> (indymilter_test::EomActions, Status) {
+    let text = String::from_utf8(raw.to_vec()).expect("test messages are UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers and body");
+    assert_eq!(conn.data().await.unwrap(), Status::Continue);
+    let mut fields: Vec<String> = Vec::new();
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            let last = fields.last_mut().expect("continuation after a field");
+            last.push('\n');
+            last.push_str(line);
+        } else {
+            fields.push(line.to_owned());
+        }
+    }
+    for field in fields {
+        let (name, value) = field.split_once(':').expect("header field");
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        let status = conn.header(name, value).await.unwrap();
+        assert_eq!(status, Status::Continue, "header {name}");
+    }
+    assert_eq!(conn.eoh().await.unwrap(), Status::Continue);
+    if !body.is_empty() {
+        assert_eq!(
+            conn.body(body.as_bytes().to_vec()).await.unwrap(),
+            Status::Continue
+        );
+    }
+    conn.eom().await.unwrap()
 }

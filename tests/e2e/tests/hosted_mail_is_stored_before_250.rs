@@ -38,9 +38,11 @@ both_databases! {
         let raw = String::from_utf8(raw).unwrap();
         assert!(raw.contains("\r\nSubject: stored\r\n"), "{raw}");
         assert!(raw.contains("\r\n\r\nHello,\r\nthe printer is on fire.\r\n.\r\nA line with a dot.\r\n"), "{raw}");
-        // The message as the client sent it: Postfix does not pass its own
-        // Received: header to milters.
-        assert!(raw.starts_with("From: Alice <alice@example.org>\r\n"), "{raw}");
+        // Our Authentication-Results on top of the message as the client
+        // sent it (Postfix does not pass its own Received: header to milters).
+        assert!(raw.starts_with(&format!("Authentication-Results: mx.{HOSTED};")), "{raw}");
+        let sent = &raw[raw.find("\r\nFrom: ").expect("the client's headers") + 2..];
+        assert!(sent.starts_with("From: Alice <alice@example.org>\r\nTo: "), "{raw}");
 
         assert!(postfix.wait_queue_empty(Duration::from_secs(10)), "{}", postfix.queue());
         assert!(postfix.logs().contains("discard"), "{}", postfix.logs());

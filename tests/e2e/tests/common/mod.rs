@@ -9,7 +9,7 @@ use teaminbox_milter::{
     address::ForwardingAddress,
     config::Config,
     store::{settings::NewChannel, Store},
-    testing::TestDatabase,
+    testing::{dns::TestDns, TestDatabase},
 };
 use tokio::{runtime::Runtime, sync::oneshot, task::JoinHandle};
 
@@ -18,6 +18,7 @@ pub const HOSTED: &str = "inbox.example.com";
 pub struct Milter {
     pub store: Store,
     pub db: TestDatabase,
+    pub dns: TestDns,
     config: Config,
     socket: PathBuf,
     runtime: Runtime,
@@ -26,21 +27,30 @@ pub struct Milter {
 }
 
 impl Milter {
+    /// The milter with a DNS server that knows no names: nothing is ever
+    /// asked of the machine's resolver.
     pub fn start(db: TestDatabase) -> Self {
+        Self::start_with(db, TestDns::builder().start())
+    }
+
+    pub fn start_with(db: TestDatabase, dns: TestDns) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
         // Postfix's smtpd runs as another user in the container.
         let config = Config::from_toml(&format!(
             "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
-             hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{}\"\n",
+             hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{}\"\n\
+             [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n",
             socket.display(),
-            db.url
+            db.url,
+            dns.nameserver(),
         ))
         .unwrap();
         let store = db.store();
         let mut milter = Self {
             store,
             db,
+            dns,
             config,
             socket,
             runtime: Runtime::new().unwrap(),

@@ -2,6 +2,13 @@
 //! PostgreSQL. `tests/run` starts a PostgreSQL cluster and exports
 //! `TEAMINBOX_TEST_POSTGRES_URL`; without it, PostgreSQL tests fail loudly
 //! rather than being skipped.
+//!
+//! Also, for the SMTP-time authentication checks: [`dns`] (a real DNS
+//! server on 127.0.0.1 serving generated records) and [`dkim`] (messages
+//! signed and verified by a third party, Debian's dkimpy).
+
+pub mod dkim;
+pub mod dns;
 
 use crate::store::{DbConnection, Store};
 use diesel::{pg::PgConnection, Connection, RunQueryDsl};

@@ -57,6 +57,44 @@ impl Refusal {
         }
     }
 
+    pub fn dmarc_reject(domain: &str, why: &str) -> Self {
+        Self {
+            code: "550",
+            enhanced: "5.7.1",
+            text: format!("DMARC policy of {domain} rejects this message: {why}"),
+        }
+    }
+
+    pub fn spf_reject(spf_domain: &str, from_domain: &str) -> Self {
+        Self {
+            code: "550",
+            enhanced: "5.7.23",
+            text: format!(
+                "SPF of {spf_domain} does not allow this server to send its mail, and no DKIM signature of {from_domain} vouches for it"
+            ),
+        }
+    }
+
+    /// A DNS lookup that would decide the outcome failed: never a guess.
+    pub fn dns_failure(what: &str, domain: &str) -> Self {
+        Self {
+            code: "451",
+            enhanced: "4.7.24",
+            text: format!("Temporary DNS failure checking {what} for {domain}; try again later"),
+        }
+    }
+
+    pub fn denied(matched: &str) -> Self {
+        Self {
+            code: "550",
+            enhanced: "5.7.1",
+            text: format!(
+                "Refused by this server's deny list ({})",
+                printable(matched)
+            ),
+        }
+    }
+
     pub fn store_failed() -> Self {
         Self {
             code: "451",

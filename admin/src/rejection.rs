@@ -1,0 +1,89 @@
+//! `teaminbox-admin rejection ...`: the messages the milter refused, and why.
+
+use crate::{
+    cli::{RejectionCommand, RejectionList},
+    output, AdminError, AdminResult,
+};
+use teaminbox_milter::{
+    address::printable,
+    store::{rejections::Rejection, Store},
+};
+
+pub fn run(command: RejectionCommand, store: &Store) -> AdminResult {
+    match command {
+        RejectionCommand::List(args) => list(args, store),
+    }
+}
+
+fn list(args: RejectionList, store: &Store) -> AdminResult {
+    if args.limit < 0 {
+        return Err(AdminError::Usage("--limit must be 0 or more".into()));
+    }
+    let limit = if args.limit == 0 {
+        i64::MAX
+    } else {
+        args.limit
+    };
+    let since = match &args.since {
+        Some(text) => {
+            let duration = humantime::parse_duration(text.trim()).map_err(|_| {
+                AdminError::Usage(format!(
+                    "--since `{}` is not a duration; write it like 30m, 1h, 7d or \"1h 30m\"",
+                    printable(text)
+                ))
+            })?;
+            // A duration longer than the calendar goes back to the start.
+            chrono::TimeDelta::from_std(duration)
+                .ok()
+                .and_then(|delta| teaminbox_milter::now().checked_sub_signed(delta))
+        }
+        None => None,
+    };
+    let rejections = store.rejections().list(since, limit)?;
+    if args.json.json {
+        output::json(&rejections);
+    } else {
+        let rows = rejections.iter().map(row).collect::<Vec<_>>();
+        output::table(
+            &[
+                "TIME (UTC)",
+                "CLIENT",
+                "MAIL FROM",
+                "HEADER FROM",
+                "RECIPIENTS",
+                "CODE",
+                "REASON",
+            ],
+            &rows,
+        );
+    }
+    Ok(())
+}
+
+/// One line per refusal. Everything that came from the SMTP client is
+/// escaped, so a hostile header cannot move the cursor or clear the screen.
+fn row(r: &Rejection) -> Vec<String> {
+    let client = match &r.client_address {
+        Some(address) => format!("{}[{}]", printable(&r.client_name), printable(address)),
+        None => printable(&r.client_name),
+    };
+    vec![
+        r.rejected_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        client,
+        if r.mail_from.is_empty() {
+            "<>".into()
+        } else {
+            printable(&r.mail_from)
+        },
+        r.header_from
+            .as_deref()
+            .map_or_else(|| "-".into(), printable),
+        r.recipients
+            .iter()
+            .map(|a| printable(a))
+            .collect::<Vec<_>>()
+            .join(", "),
+        format!("{} {}", r.smtp_code, r.enhanced_code),
+        printable(&r.reason),
+    ]
+}

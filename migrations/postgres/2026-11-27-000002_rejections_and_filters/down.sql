@@ -1,0 +1,2 @@
+DROP TABLE filters;
+DROP TABLE rejections;

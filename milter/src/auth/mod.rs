@@ -1,0 +1,207 @@
+//! SMTP-time authentication: SPF, DKIM, ARC and DMARC with mail-auth, and
+//! the policy that turns their results into accept, refuse or tempfail.
+//!
+//! DNS answers are cached for as long as their TTLs say (hickory's own
+//! cache for raw answers, [`cache::TtlCache`] for parsed records), so the
+//! checks of a message from a known sender cost no network round trip.
+
+mod cache;
+mod policy;
+
+pub use policy::{Decision, Findings};
+
+use crate::{address::envelope_domain, config::SecurityConfig};
+use cache::TtlCache;
+use mail_auth::{
+    dmarc::verify::DmarcParameters,
+    hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts},
+    spf::verify::SpfParameters,
+    AuthenticatedMessage, AuthenticationResults, MessageAuthenticator, Parameters, RecordSet, Txt,
+    MX,
+};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::Duration,
+};
+
+/// What the checks need to know about the SMTP session.
+#[derive(Clone, Copy, Debug)]
+pub struct Envelope<'a> {
+    pub client_ip: IpAddr,
+    pub helo: &'a str,
+    /// The MAIL FROM address, empty for the null sender.
+    pub mail_from: &'a str,
+}
+
+/// The outcome of the checks for one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub spf: String,
+    pub dkim: String,
+    pub arc: String,
+    pub dmarc: String,
+    /// DMARC failed with policy quarantine: the processor files it as spam.
+    pub spam: bool,
+    /// The RFC5322.From address, when the message has exactly one.
+    pub header_from: Option<String>,
+    /// The value of our Authentication-Results header (folded with CRLF).
+    pub authentication_results: String,
+    pub decision: Decision,
+}
+
+/// Why the checks could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the DNS resolver: {0}")]
+pub struct ResolverError(String);
+
+pub struct Authenticator {
+    dns: MessageAuthenticator,
+    settings: SecurityConfig,
+    txt: TtlCache<Box<str>, Txt>,
+    mx: TtlCache<Box<str>, RecordSet<MX>>,
+    ipv4: TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
+    ipv6: TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
+    ptr: TtlCache<IpAddr, RecordSet<Box<str>>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("authserv_id", &self.settings.authserv_id)
+            .finish_non_exhaustive()
+    }
+}
+
+const CACHE_ENTRIES: usize = 10_000;
+
+/// mail-auth's parameters with our caches for every record type.
+type CachedParameters<'x, P> = Parameters<
+    'x,
+    P,
+    TtlCache<Box<str>, Txt>,
+    TtlCache<Box<str>, RecordSet<MX>>,
+    TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
+    TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
+    TtlCache<IpAddr, RecordSet<Box<str>>>,
+>;
+
+impl Authenticator {
+    /// `nameservers` empty means the system resolver (/etc/resolv.conf).
+    pub fn new(
+        settings: &SecurityConfig,
+        nameservers: &[SocketAddr],
+    ) -> Result<Self, ResolverError> {
+        let dns = if nameservers.is_empty() {
+            MessageAuthenticator::new_system_conf()
+        } else {
+            let servers = nameservers.iter().map(|addr| {
+                let with_port = |mut c: ConnectionConfig| {
+                    c.port = addr.port();
+                    c
+                };
+                NameServerConfig::new(
+                    addr.ip(),
+                    true,
+                    vec![
+                        with_port(ConnectionConfig::udp()),
+                        with_port(ConnectionConfig::tcp()),
+                    ],
+                )
+            });
+            let mut options = ResolverOpts::default();
+            // A message waits for these answers inside an SMTP session.
+            options.timeout = Duration::from_secs(5);
+            options.attempts = 2;
+            MessageAuthenticator::new(
+                ResolverConfig::from_parts(None, vec![], servers.collect()),
+                options,
+            )
+        }
+        .map_err(|e| ResolverError(e.to_string()))?;
+        Ok(Self {
+            dns,
+            settings: settings.clone(),
+            txt: TtlCache::new(CACHE_ENTRIES),
+            mx: TtlCache::new(CACHE_ENTRIES),
+            ipv4: TtlCache::new(CACHE_ENTRIES),
+            ipv6: TtlCache::new(CACHE_ENTRIES),
+            ptr: TtlCache::new(CACHE_ENTRIES),
+        })
+    }
+
+    pub fn authserv_id(&self) -> &str {
+        &self.settings.authserv_id
+    }
+
+    fn params<'x, P>(&'x self, params: P) -> CachedParameters<'x, P> {
+        Parameters {
+            params,
+            cache_txt: Some(&self.txt),
+            cache_mx: Some(&self.mx),
+            cache_ptr: Some(&self.ptr),
+            cache_ipv4: Some(&self.ipv4),
+            cache_ipv6: Some(&self.ipv6),
+        }
+    }
+
+    /// Runs every check on a message and decides. `allowed` (an
+    /// allow-list match) keeps the results but never refuses.
+    pub async fn check(
+        &self,
+        envelope: &Envelope<'_>,
+        message: &AuthenticatedMessage<'_>,
+        allowed: bool,
+    ) -> Verdict {
+        let helo = envelope.helo;
+        let host = self.settings.authserv_id.as_str();
+        let spf = if envelope.mail_from.is_empty() {
+            self.dns
+                .verify_spf(self.params(SpfParameters::verify_ehlo(envelope.client_ip, helo, host)))
+                .await
+        } else {
+            self.dns
+                .verify_spf(self.params(SpfParameters::verify_mail_from(
+                    envelope.client_ip,
+                    helo,
+                    host,
+                    envelope.mail_from,
+                )))
+                .await
+        };
+        let dkim = self.dns.verify_dkim(self.params(message)).await;
+        let arc = self.dns.verify_arc(self.params(message)).await;
+        let spf_domain =
+            envelope_domain(envelope.mail_from).unwrap_or_else(|| helo.to_ascii_lowercase());
+        let dmarc = self
+            .dns
+            .verify_dmarc(self.params(DmarcParameters::new(message, &dkim, &spf_domain, &spf)))
+            .await;
+
+        let header_from = (message.from.len() == 1).then(|| message.from[0].to_ascii_lowercase());
+        let findings = Findings::new(
+            &spf,
+            &spf_domain,
+            &dkim,
+            &arc,
+            &dmarc,
+            &self.settings.trusted_arc_sealers,
+        );
+        let (decision, spam) = policy::decide(&findings, allowed, self.settings.on_dns_error);
+        let authentication_results = AuthenticationResults::new(host)
+            .with_spf_mailfrom_result(&spf, envelope.client_ip, envelope.mail_from, helo)
+            .with_dkim_results(&dkim, header_from.as_deref().unwrap_or(""))
+            .with_arc_result(&arc, envelope.client_ip)
+            .with_dmarc_result(&dmarc)
+            .to_string();
+        Verdict {
+            spf: findings.spf_word(),
+            dkim: findings.dkim_word(),
+            arc: findings.arc_word(),
+            dmarc: findings.dmarc_word(),
+            spam,
+            header_from,
+            authentication_results,
+            decision,
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! End of message: decide, then commit, then answer.
+//!
+//! 1. The allow and deny lists and the authentication checks decide. A
+//!    refusal is logged and answered; a refused message is never stored.
+//! 2. The message, with our `Authentication-Results` header on top, is
+//!    committed to the inbound queue with the verdicts.
+//! 3. Only then the MTA hears: Discard (all recipients hosted) or, for mixed
+//!    recipients, the hosted ones are deleted, our header is added for the
+//!    others, and the message accepted.
+
+use super::{connection, lists::ListDecision, Connection, Filter, Transaction};
+use crate::{
+    auth::{Decision, Envelope, Verdict},
+    refusal::Refusal,
+    store::inbound::{NewInboundMessage, Verdicts},
+};
+use indymilter::{ContextActions, EomContext, Status};
+use mail_auth::AuthenticatedMessage;
+use std::{net::IpAddr, sync::Arc};
+use tracing::{info, warn};
+
+pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status {
+    let conn = connection(&mut cx.data);
+    let leading_space = conn.leading_space;
+    let Some(mut tx) = conn.transaction.take() else {
+        return Status::Continue;
+    };
+    if let Some(id) = cx.macros.get(c"i") {
+        tx.queue_id = Some(id.to_string_lossy().into_owned());
+    }
+    let session = Session {
+        client_address: conn.client_address,
+        client_name: conn.client_name.clone(),
+        helo: conn.helo.clone(),
+    };
+    let queue_id = tx.queue_id.clone().unwrap_or_else(|| "-".into());
+    let raw = match std::mem::replace(&mut tx.spool, super::spool::Spool::new(0))
+        .into_bytes()
+        .await
+    {
+        Ok(raw) => raw,
+        Err(e) => {
+            warn!(
+                queue_id,
+                decision = "tempfail",
+                "cannot read spooled message: {e}"
+            );
+            return Refusal::store_failed().apply(&mut cx.reply);
+        }
+    };
+
+    let verdict = match judge(&filter, &session, &tx, &raw).await {
+        Judgement::Refuse {
+            refusal,
+            header_from,
+        } => {
+            info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
+            // Put the transaction back just long enough to describe it.
+            let conn = connection(&mut cx.data);
+            conn.transaction = Some(tx);
+            let recipients = conn
+                .transaction
+                .as_ref()
+                .map(Transaction::recipient_addresses)
+                .unwrap_or_default();
+            let record = conn.refusal_record(recipients, header_from, &refusal);
+            conn.transaction = None;
+            filter.log_refusal(record).await;
+            return refusal.apply(&mut cx.reply);
+        }
+        Judgement::Accept(verdict) => verdict,
+    };
+
+    let stored = store(&filter, &session, &tx, verdict.as_ref(), raw).await;
+    let (id, size) = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            warn!(queue_id, decision = "tempfail", "cannot store message: {e}");
+            return Refusal::store_failed().apply(&mut cx.reply);
+        }
+    };
+    let recipients = tx.recipient_addresses();
+    let verdicts = verdict.as_ref().map(|v| {
+        format!(
+            "spf={} dkim={} arc={} dmarc={} spam={}",
+            v.spf, v.dkim, v.arc, v.dmarc, v.spam
+        )
+    });
+    if !tx.has_other_recipients {
+        info!(
+            queue_id,
+            id,
+            size,
+            ?recipients,
+            verdicts,
+            decision = "stored",
+            "message stored"
+        );
+        return Status::Discard;
+    }
+    if let Err(e) = hand_back_to_mta(cx, &tx, verdict.as_ref(), leading_space).await {
+        // The message is committed; the MTA tempfails on the broken milter
+        // connection, and the client's retry is a duplicate the processor
+        // recognises by Message-ID.
+        warn!(
+            queue_id,
+            id, "cannot change the message for its other recipients: {e}"
+        );
+        return Status::Tempfail;
+    }
+    info!(
+        queue_id,
+        id,
+        size,
+        ?recipients,
+        verdicts,
+        decision = "stored, others delivered",
+        "message stored"
+    );
+    Status::Accept
+}
+
+struct Session {
+    client_address: Option<IpAddr>,
+    client_name: String,
+    helo: String,
+}
+
+enum Judgement {
+    /// Accepted; the verdict is `None` when the checks did not run.
+    Accept(Option<Verdict>),
+    Refuse {
+        refusal: Refusal,
+        header_from: Option<String>,
+    },
+}
+
+async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8]) -> Judgement {
+    let trusted = tx.authenticated
+        || session
+            .client_address
+            .is_some_and(|ip| filter.trusted_networks.iter().any(|n| n.contains(&ip)));
+    if trusted {
+        return Judgement::Accept(None);
+    }
+    let message = AuthenticatedMessage::parse(raw);
+    let header_from = message
+        .as_ref()
+        .filter(|m| m.from.len() == 1)
+        .map(|m| m.from[0].to_ascii_lowercase());
+    let lists = match filter.lists.get(&filter.store).await {
+        Ok(lists) => lists,
+        Err(e) => {
+            warn!("cannot read the allow and deny lists: {e}");
+            return Judgement::Refuse {
+                refusal: Refusal::store_failed(),
+                header_from,
+            };
+        }
+    };
+    let listed = lists.decide(
+        session.client_address,
+        &tx.mail_from,
+        header_from.as_deref(),
+    );
+    let allowed = match listed {
+        Some(ListDecision::Deny { matched }) => {
+            return Judgement::Refuse {
+                refusal: Refusal::denied(&matched),
+                header_from,
+            }
+        }
+        Some(ListDecision::Allow { .. }) => true,
+        None => false,
+    };
+    let (Some(authenticator), Some(client_ip), Some(message)) = (
+        &filter.authenticator,
+        session.client_address,
+        message.as_ref(),
+    ) else {
+        return Judgement::Accept(None);
+    };
+    let envelope = Envelope {
+        client_ip,
+        helo: &session.helo,
+        mail_from: &tx.mail_from,
+    };
+    let verdict = authenticator.check(&envelope, message, allowed).await;
+    match &verdict.decision {
+        Decision::Refuse(refusal) => Judgement::Refuse {
+            refusal: refusal.clone(),
+            header_from: verdict.header_from.clone(),
+        },
+        Decision::Accept => Judgement::Accept(Some(verdict)),
+    }
+}
+
+/// Commits the message with our `Authentication-Results` header on top.
+async fn store(
+    filter: &Filter,
+    session: &Session,
+    tx: &Transaction,
+    verdict: Option<&Verdict>,
+    raw: Vec<u8>,
+) -> Result<(i64, usize), String> {
+    let raw = match verdict {
+        Some(v) => {
+            let mut with_header =
+                format!("Authentication-Results: {}\r\n", v.authentication_results).into_bytes();
+            with_header.extend_from_slice(&raw);
+            with_header
+        }
+        None => raw,
+    };
+    let store = filter.store.clone();
+    let queue_id = tx.queue_id.clone();
+    let client_address = session.client_address.map(|ip| ip.to_string());
+    let (client_name, helo, mail_from) = (
+        session.client_name.clone(),
+        session.helo.clone(),
+        tx.mail_from.clone(),
+    );
+    let hosted = tx.hosted.clone();
+    let verdict = verdict.cloned();
+    tokio::task::spawn_blocking(move || {
+        let verdicts = verdict.as_ref().map(|v| Verdicts {
+            spf: &v.spf,
+            dkim: &v.dkim,
+            arc: &v.arc,
+            dmarc: &v.dmarc,
+            spam: v.spam,
+            header_from: v.header_from.as_deref(),
+        });
+        store
+            .inbound()
+            .enqueue(&NewInboundMessage {
+                queue_id: queue_id.as_deref(),
+                received_at: crate::now(),
+                client_address: client_address.as_deref(),
+                client_name: &client_name,
+                helo: &helo,
+                mail_from: &mail_from,
+                recipients: &hosted,
+                raw_message: &raw,
+                verdicts,
+            })
+            .map(|id| (id, raw.len()))
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// For the other recipients: drop forged `Authentication-Results`, add ours,
+/// and take the hosted recipients out of delivery.
+async fn hand_back_to_mta(
+    cx: &EomContext<Connection>,
+    tx: &Transaction,
+    verdict: Option<&Verdict>,
+    leading_space: bool,
+) -> Result<(), indymilter::ActionError> {
+    // Highest index first, so earlier indexes stay valid.
+    for index in tx.forged_auth_results.iter().rev() {
+        cx.actions
+            .change_header("Authentication-Results", *index as i32, None::<&str>)
+            .await?;
+    }
+    if let Some(v) = verdict {
+        // Milter header values fold with a bare LF; with the leading-space
+        // option the MTA takes the value exactly, space after the colon too.
+        let space = if leading_space { " " } else { "" };
+        let value = format!("{space}{}", v.authentication_results.replace("\r\n", "\n"));
+        cx.actions
+            .insert_header(0, "Authentication-Results", value)
+            .await?;
+    }
+    for arg in &tx.hosted_args {
+        cx.actions.delete_recipient(arg.as_c_str()).await?;
+    }
+    Ok(())
+}

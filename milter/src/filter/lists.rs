@@ -1,0 +1,944 @@
+//! The allow and deny lists, as the milter applies them once per message.
+//!
+//! An admin lists a sender address (`user@example.com`), a sender domain
+//! (`example.com`) or a client IP address or network (`192.0.2.7`,
+//! `192.0.2.0/24`, `2001:db8::/32`) on the allow or the deny list
+//! (`teaminbox-admin filter add`). Here those entries are parsed into
+//! [`FilterValue`]s, gathered into a [`FilterSet`] that answers in a few hash
+//! lookups, and kept in a [`FilterCache`] that reloads them from the store at
+//! most every [`FILTER_CACHE_TTL`], so a change takes effect within seconds
+//! without a database read per message.
+//!
+//! Matching:
+//! - an **address** entry matches the envelope sender or the address of the
+//!   From header, ignoring case;
+//! - a **domain** entry matches the domain of the envelope sender or of the
+//!   From header, **and every subdomain of it**: `example.com` matches
+//!   `alice@example.com` and `bob@mail.example.com`, not
+//!   `carol@notexample.com`;
+//! - an **ip** entry matches the SMTP client's address (an IPv4 client seen
+//!   as an IPv4-mapped IPv6 address counts as IPv4).
+//!
+//! The deny list wins: a message that matches both lists is denied.
+
+use crate::{
+    address::{envelope_address, normalize_domain, printable},
+    store::{
+        settings::{Filter, FilterKind, FilterList},
+        Store, StoreError, StoreResult,
+    },
+};
+use ipnet::IpNet;
+use std::{
+    collections::HashSet,
+    fmt,
+    net::IpAddr,
+    sync::{Arc, PoisonError, RwLock},
+    time::{Duration, Instant},
+};
+
+/// What every parse error ends with, so the admin sees the accepted forms.
+const FORMS: &str = "give an address (user@example.com), a domain (example.com), \
+    an IP address (192.0.2.7, 2001:db8::7) or a network (192.0.2.0/24, 2001:db8::/32)";
+
+/// The characters of an unquoted local part besides letters and digits
+/// (RFC 5322 `atext`, and dots between them).
+const LOCAL_PART_SYMBOLS: &str = "!#$%&'*+-/=?^_`{|}~.";
+
+/// One allow or deny list entry, parsed and in canonical form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FilterValue {
+    /// A sender address, lower case.
+    Address(String),
+    /// A sender domain, lower case, without a trailing dot; it also stands
+    /// for every subdomain.
+    Domain(String),
+    /// A client network with its host bits cleared; a single address is a
+    /// `/32` or `/128`. IPv4-mapped IPv6 addresses are kept as IPv4.
+    Ip(IpNet),
+}
+
+impl FilterValue {
+    /// Parses what an admin typed; the kind is told from the form. Errors
+    /// name what is wrong and show an example.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(format!("the value is empty; {FORMS}"));
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "`{}` contains a blank or a control character; {FORMS}",
+                printable(s)
+            ));
+        }
+        if s.contains('@') {
+            return parse_address(s).map(Self::Address);
+        }
+        if s.contains('/') {
+            return parse_network(s).map(Self::Ip);
+        }
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(s);
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(Self::Ip(IpNet::from(canonical_ip(ip))));
+        }
+        if s.contains(':') || s.starts_with('[') {
+            return Err(format!(
+                "`{}` is not an IPv6 address (example: 2001:db8::7)",
+                printable(s)
+            ));
+        }
+        if s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(format!(
+                "`{}` is not an IPv4 address (example: 192.0.2.7)",
+                printable(s)
+            ));
+        }
+        if let Some(rest) = s.strip_prefix("*.").or_else(|| s.strip_prefix('.')) {
+            return Err(format!(
+                "`{}`: a domain entry already matches every subdomain, so give the domain alone (example: {})",
+                printable(s),
+                printable(rest)
+            ));
+        }
+        let domain = normalize_domain(s).map_err(|e| format!("{e}; {FORMS}"))?;
+        if domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(format!(
+                "`{}` is neither an IP address nor a domain name (examples: 192.0.2.7, example.com)",
+                printable(s)
+            ));
+        }
+        Ok(Self::Domain(domain))
+    }
+
+    pub fn kind(&self) -> FilterKind {
+        match self {
+            Self::Address(_) => FilterKind::Address,
+            Self::Domain(_) => FilterKind::Domain,
+            Self::Ip(_) => FilterKind::Ip,
+        }
+    }
+}
+
+/// The canonical text, as stored: `user@example.com`, `example.com`,
+/// `192.0.2.0/24`, `192.0.2.7/32`, `2001:db8::/32`.
+impl fmt::Display for FilterValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(a) => f.write_str(a),
+            Self::Domain(d) => f.write_str(d),
+            Self::Ip(net) => write!(f, "{net}"),
+        }
+    }
+}
+
+impl std::str::FromStr for FilterValue {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
+fn parse_address(s: &str) -> Result<String, String> {
+    let s = s
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(s);
+    let (local, domain) = s.rsplit_once('@').expect("called with an @");
+    if local.is_empty() {
+        return Err(format!(
+            "`{}` has no local part; to list a whole domain give the domain alone (example: {})",
+            printable(s),
+            printable(domain)
+        ));
+    }
+    let local_ok = local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || LOCAL_PART_SYMBOLS.contains(c))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    if !local_ok {
+        return Err(format!(
+            "the local part of `{}` must be 1 to 64 letters, digits, dots (not leading, trailing or doubled) \
+             or any of {} (example: user@example.com)",
+            printable(s),
+            &LOCAL_PART_SYMBOLS[..LOCAL_PART_SYMBOLS.len() - 1],
+        ));
+    }
+    let domain = normalize_domain(domain).map_err(|e| {
+        format!(
+            "in the address `{}`: {e} (example: user@example.com)",
+            printable(s)
+        )
+    })?;
+    Ok(format!("{}@{domain}", local.to_ascii_lowercase()))
+}
+
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    let net: IpNet = s.parse().map_err(|_| {
+        format!(
+            "`{}` is not an IP network; write ADDRESS/PREFIX with a prefix of at most 32 for IPv4 \
+             or 128 for IPv6 (examples: 192.0.2.0/24, 2001:db8::/32)",
+            printable(s)
+        )
+    })?;
+    Ok(canonical_net(net.trunc()))
+}
+
+/// IPv4 clients may reach a dual-stack listener as `::ffff:192.0.2.7`.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// An IPv4-mapped network (`::ffff:192.0.2.0/120`) as the IPv4 network it
+/// stands for (`192.0.2.0/24`).
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => {
+                IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).expect("a prefix of at most 32")
+            }
+            None => net,
+        },
+        _ => net,
+    }
+}
+
+/// What the lists say about a message. `matched` explains it in words, as
+/// `<kind> <entry> matches the <what> <value>`, for example `domain
+/// example.com matches the envelope sender alice@mail.example.com` or `ip
+/// 192.0.2.0/24 matches the client address 192.0.2.7`. It is printable
+/// ASCII (what came from the message is escaped with
+/// [`printable`]), so it can go into a log line or a reply text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListDecision {
+    Allow { matched: String },
+    Deny { matched: String },
+}
+
+/// The entries of one list, arranged for lookups.
+#[derive(Debug, Default)]
+struct Entries {
+    addresses: HashSet<String>,
+    domains: HashSet<String>,
+    hosts: HashSet<IpAddr>,
+    networks: Vec<IpNet>,
+}
+
+impl Entries {
+    fn insert(&mut self, value: FilterValue) {
+        match value {
+            FilterValue::Address(a) => {
+                self.addresses.insert(a);
+            }
+            FilterValue::Domain(d) => {
+                self.domains.insert(d);
+            }
+            FilterValue::Ip(net) if net.prefix_len() == net.max_prefix_len() => {
+                self.hosts.insert(net.addr());
+            }
+            FilterValue::Ip(net) => self.networks.push(net),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.addresses.len() + self.domains.len() + self.hosts.len() + self.networks.len()
+    }
+
+    /// The first entry that matches, most specific first: client address,
+    /// envelope sender, header From, then the senders' domains.
+    fn matches(&self, sender: &Sender<'_>) -> Option<String> {
+        if let Some(ip) = sender.client_ip {
+            if self.hosts.contains(&ip) {
+                let prefix = if ip.is_ipv4() { 32 } else { 128 };
+                return Some(format!("ip {ip}/{prefix} matches the client address {ip}"));
+            }
+            if let Some(net) = self.networks.iter().find(|net| net.contains(&ip)) {
+                return Some(format!("ip {net} matches the client address {ip}"));
+            }
+        }
+        let identities = [
+            ("envelope sender", &sender.mail_from),
+            ("header From", &sender.header_from),
+        ];
+        for (what, identity) in identities {
+            if let Some(identity) = identity {
+                if self.addresses.contains(&identity.address) {
+                    return Some(format!(
+                        "address {} matches the {what} {}",
+                        identity.address,
+                        printable(identity.original)
+                    ));
+                }
+            }
+        }
+        for (what, identity) in identities {
+            if let Some(identity) = identity {
+                if let Some(domain) = identity.domain().find(|d| self.domains.contains(*d)) {
+                    return Some(format!(
+                        "domain {domain} matches the {what} {}",
+                        printable(identity.original)
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A sender identity (envelope or header), lower case for lookups.
+struct Identity<'a> {
+    original: &'a str,
+    address: String,
+    /// Where the domain starts in `address`.
+    at: usize,
+}
+
+impl<'a> Identity<'a> {
+    fn new(original: &'a str) -> Option<Self> {
+        let original = original.trim();
+        if original.is_empty() {
+            return None;
+        }
+        let address = original.to_ascii_lowercase();
+        let at = address.rfind('@')? + 1;
+        Some(Self {
+            original,
+            address,
+            at,
+        })
+    }
+
+    /// The domain, then each parent domain: `a.b.example.com`,
+    /// `b.example.com`, `example.com`, `com`.
+    fn domain(&self) -> impl Iterator<Item = &str> {
+        let domain = self.address[self.at..].trim_end_matches('.');
+        std::iter::successors((!domain.is_empty()).then_some(domain), |d| {
+            d.split_once('.').map(|(_, parent)| parent)
+        })
+    }
+}
+
+struct Sender<'a> {
+    client_ip: Option<IpAddr>,
+    mail_from: Option<Identity<'a>>,
+    header_from: Option<Identity<'a>>,
+}
+
+/// The allow and deny lists, ready to answer for one message.
+#[derive(Debug, Default)]
+pub struct FilterSet {
+    allow: Entries,
+    deny: Entries,
+}
+
+impl FilterSet {
+    /// Arranges the stored entries. An entry whose value does not parse
+    /// (only possible if someone wrote to the table by hand) is left out
+    /// with a warning rather than stopping the milter.
+    pub fn new(filters: &[Filter]) -> Self {
+        let mut set = Self::default();
+        for filter in filters {
+            let value = match FilterValue::parse(&filter.value) {
+                Ok(value) if value.kind() == filter.kind => value,
+                Ok(value) => {
+                    tracing::warn!(
+                        "ignoring {} list entry {}: it is stored as kind {} but reads as {} {value}",
+                        filter.list,
+                        filter.id,
+                        filter.kind,
+                        value.kind()
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("ignoring {} list entry {}: {e}", filter.list, filter.id);
+                    continue;
+                }
+            };
+            match filter.list {
+                FilterList::Allow => set.allow.insert(value),
+                FilterList::Deny => set.deny.insert(value),
+            }
+        }
+        set
+    }
+
+    /// The number of entries on both lists.
+    pub fn len(&self) -> usize {
+        self.allow.len() + self.deny.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What the lists say about a message: `Deny` if any deny entry
+    /// matches (deny wins), else `Allow` if an allow entry matches, else
+    /// `None`.
+    ///
+    /// `mail_from` is the envelope sender (angle brackets are taken off;
+    /// empty for the null sender `<>`, which no address or domain entry
+    /// matches). `header_from` is the address of the From header
+    /// (`user@example.com`; a `Name <user@example.com>` form is also read).
+    ///
+    /// Address and domain entries match identities the client chooses
+    /// freely; an allow entry for them should only spare a message checks
+    /// that authentication (SPF, DKIM, DMARC) backs up.
+    pub fn decide(
+        &self,
+        client_ip: Option<IpAddr>,
+        mail_from: &str,
+        header_from: Option<&str>,
+    ) -> Option<ListDecision> {
+        if self.is_empty() {
+            return None;
+        }
+        let sender = Sender {
+            client_ip: client_ip.map(canonical_ip),
+            mail_from: Identity::new(envelope_address(mail_from)),
+            header_from: header_from.map(header_address).and_then(Identity::new),
+        };
+        if let Some(matched) = self.deny.matches(&sender) {
+            return Some(ListDecision::Deny { matched });
+        }
+        self.allow
+            .matches(&sender)
+            .map(|matched| ListDecision::Allow { matched })
+    }
+}
+
+impl From<Vec<Filter>> for FilterSet {
+    fn from(filters: Vec<Filter>) -> Self {
+        Self::new(&filters)
+    }
+}
+
+/// The address in `Name <user@example.com>`, or the text as it is.
+fn header_address(from: &str) -> &str {
+    match from.rfind('<') {
+        Some(start) => {
+            let rest = &from[start + 1..];
+            rest.find('>').map_or(rest, |end| &rest[..end])
+        }
+        None => from,
+    }
+}
+
+/// How long [`FilterCache`] uses the lists before reading them again.
+pub const FILTER_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The lists as the milter holds them: read from the store at most once per
+/// TTL (by default [`FILTER_CACHE_TTL`], 2 s), shared by every connection.
+#[derive(Debug)]
+pub struct FilterCache {
+    ttl: Duration,
+    current: RwLock<Option<Loaded>>,
+    /// Held by the one caller that reloads.
+    loading: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    at: Instant,
+    set: Arc<FilterSet>,
+}
+
+impl Default for FilterCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FilterCache {
+    pub fn new() -> Self {
+        Self::with_ttl(FILTER_CACHE_TTL)
+    }
+
+    pub fn with_ttl(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            current: RwLock::new(None),
+            loading: tokio::sync::Mutex::const_new(()),
+        }
+    }
+
+    /// The lists if they were read less than a TTL ago, without waiting.
+    pub fn fresh(&self) -> Option<Arc<FilterSet>> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        current
+            .as_ref()
+            .filter(|loaded| loaded.at.elapsed() < self.ttl)
+            .map(|loaded| Arc::clone(&loaded.set))
+    }
+
+    fn previous(&self) -> Option<Arc<FilterSet>> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().map(|loaded| Arc::clone(&loaded.set))
+    }
+
+    fn replace(&self, set: Arc<FilterSet>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Loaded {
+            at: Instant::now(),
+            set,
+        });
+    }
+
+    /// The lists, read from `store` (on a blocking thread) if the cached
+    /// ones are older than the TTL.
+    ///
+    /// One caller reloads at a time; the others meanwhile use the previous
+    /// lists. If the reload fails and there are previous lists, they are
+    /// used for another TTL (with a warning); only without any is the
+    /// error returned.
+    pub async fn get(&self, store: &Store) -> StoreResult<Arc<FilterSet>> {
+        if let Some(set) = self.fresh() {
+            return Ok(set);
+        }
+        let _loading = match self.loading.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match self.previous() {
+                Some(set) => return Ok(set),
+                None => self.loading.lock().await,
+            },
+        };
+        // Another caller may have reloaded while this one waited.
+        if let Some(set) = self.fresh() {
+            return Ok(set);
+        }
+        let reader = store.clone();
+        let loaded = tokio::task::spawn_blocking(move || reader.inbound().filters())
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Unavailable(format!(
+                    "reading the allow and deny lists stopped: {e}"
+                )))
+            });
+        match loaded {
+            Ok(filters) => {
+                let set = Arc::new(FilterSet::new(&filters));
+                self.replace(Arc::clone(&set));
+                Ok(set)
+            }
+            Err(e) => match self.previous() {
+                Some(set) => {
+                    tracing::warn!(
+                        "cannot reload the allow and deny lists, using the previous ones: {e}"
+                    );
+                    self.replace(Arc::clone(&set));
+                    Ok(set)
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDateTime;
+
+    fn value(s: &str) -> FilterValue {
+        FilterValue::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn canonical(s: &str) -> (FilterKind, String) {
+        let v = value(s);
+        (v.kind(), v.to_string())
+    }
+
+    fn set(entries: &[(FilterList, &str)]) -> FilterSet {
+        let filters: Vec<Filter> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (list, text))| {
+                let v = value(text);
+                Filter {
+                    id: i as i64 + 1,
+                    list: *list,
+                    kind: v.kind(),
+                    value: v.to_string(),
+                    created_at: NaiveDateTime::default(),
+                }
+            })
+            .collect();
+        FilterSet::from(filters)
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    fn deny(matched: &str) -> Option<ListDecision> {
+        Some(ListDecision::Deny {
+            matched: matched.into(),
+        })
+    }
+
+    fn allow(matched: &str) -> Option<ListDecision> {
+        Some(ListDecision::Allow {
+            matched: matched.into(),
+        })
+    }
+
+    use FilterList::{Allow, Deny};
+
+    #[test]
+    fn addresses_are_lower_case() {
+        assert_eq!(
+            canonical("Alice.Smith+Tag@Example.COM"),
+            (FilterKind::Address, "alice.smith+tag@example.com".into())
+        );
+        assert_eq!(
+            canonical("  <o'brien=x@mail.example.org.>  "),
+            (FilterKind::Address, "o'brien=x@mail.example.org".into())
+        );
+        assert_eq!(
+            value("bob@example.com"),
+            FilterValue::Address("bob@example.com".into())
+        );
+    }
+
+    #[test]
+    fn domains_are_lower_case_without_a_trailing_dot() {
+        assert_eq!(
+            canonical("Mail.Example.COM."),
+            (FilterKind::Domain, "mail.example.com".into())
+        );
+        assert_eq!(
+            value("example.com"),
+            FilterValue::Domain("example.com".into())
+        );
+        assert_eq!(
+            canonical("localhost"),
+            (FilterKind::Domain, "localhost".into())
+        );
+        assert_eq!(
+            canonical("xn--bcher-kva.example"),
+            (FilterKind::Domain, "xn--bcher-kva.example".into())
+        );
+    }
+
+    #[test]
+    fn ips_become_networks_in_canonical_form() {
+        for (input, expected) in [
+            ("192.0.2.7", "192.0.2.7/32"),
+            ("192.0.2.0/24", "192.0.2.0/24"),
+            // Host bits are cleared.
+            ("192.0.2.77/24", "192.0.2.0/24"),
+            ("0.0.0.0/0", "0.0.0.0/0"),
+            ("2001:DB8::7", "2001:db8::7/128"),
+            ("[2001:db8::7]", "2001:db8::7/128"),
+            ("2001:db8:0:0:0:0:0:0/32", "2001:db8::/32"),
+            ("2001:db8::1/32", "2001:db8::/32"),
+            // IPv4-mapped IPv6 is IPv4.
+            ("::ffff:192.0.2.7", "192.0.2.7/32"),
+            ("::ffff:192.0.2.0/120", "192.0.2.0/24"),
+        ] {
+            assert_eq!(
+                canonical(input),
+                (FilterKind::Ip, expected.into()),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            value("198.51.100.0/24"),
+            FilterValue::Ip("198.51.100.0/24".parse().unwrap())
+        );
+        // Canonical text parses back to itself.
+        for text in [
+            "192.0.2.7/32",
+            "2001:db8::/32",
+            "a@example.com",
+            "example.com",
+        ] {
+            assert_eq!(value(text).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn bad_values_say_what_is_wrong_and_show_an_example() {
+        for (input, expected) in [
+            ("", "the value is empty; give an address (user@example.com), a domain (example.com)"),
+            ("   ", "the value is empty"),
+            ("a b@example.com", "`a b@example.com` contains a blank or a control character"),
+            ("evil\r\n@example.com", "`evil\\r\\n@example.com` contains a blank or a control character"),
+            ("@example.com", "`@example.com` has no local part; to list a whole domain give the domain alone (example: example.com)"),
+            ("a..b@example.com", "the local part of `a..b@example.com` must be 1 to 64 letters"),
+            (".a@example.com", "the local part of `.a@example.com`"),
+            ("\"quoted\"@example.com", "the local part of `\"quoted\"@example.com`"),
+            ("a(b)@example.com", "(example: user@example.com)"),
+            ("user@", "in the address `user@`: `` is not a domain name"),
+            ("user@exa_mple.com", "in the address `user@exa_mple.com`: `exa_mple.com` is not a domain name"),
+            ("192.0.2.0/33", "`192.0.2.0/33` is not an IP network; write ADDRESS/PREFIX"),
+            ("192.0.2.0/", "`192.0.2.0/` is not an IP network"),
+            ("example.com/24", "`example.com/24` is not an IP network"),
+            ("2001:db8::/129", "(examples: 192.0.2.0/24, 2001:db8::/32)"),
+            ("2001:db8:::1", "`2001:db8:::1` is not an IPv6 address (example: 2001:db8::7)"),
+            ("[192.0.2.7", "`[192.0.2.7` is not an IPv6 address"),
+            ("192.0.2.256", "`192.0.2.256` is not an IPv4 address (example: 192.0.2.7)"),
+            ("192.0.2", "`192.0.2` is not an IPv4 address"),
+            ("*.example.com", "`*.example.com`: a domain entry already matches every subdomain, so give the domain alone (example: example.com)"),
+            (".example.com", "(example: example.com)"),
+            ("exa_mple.com", "`exa_mple.com` is not a domain name"),
+            ("-example.com", "is not a domain name"),
+            ("example..com", "is not a domain name"),
+            ("b\u{fc}cher.example", "`b\\u{fc}cher.example` is not a domain name"),
+            ("example.123", "`example.123` is neither an IP address nor a domain name (examples: 192.0.2.7, example.com)"),
+        ] {
+            let e = FilterValue::parse(input).unwrap_err();
+            assert!(e.contains(expected), "{input:?}: {e}");
+            assert!(!e.contains('\n') && !e.contains('\r'), "{e}");
+        }
+        let long = format!("{}@example.com", "a".repeat(65));
+        assert!(FilterValue::parse(&long).unwrap_err().contains("1 to 64"));
+        assert!(FilterValue::parse(&format!("{}@example.com", "a".repeat(64))).is_ok());
+        // Domain errors list the accepted forms too.
+        assert!(FilterValue::parse("exa_mple.com")
+            .unwrap_err()
+            .contains("an IP address (192.0.2.7"));
+    }
+
+    #[test]
+    fn empty_lists_decide_nothing() {
+        let empty = FilterSet::default();
+        assert!(empty.is_empty());
+        assert_eq!(
+            empty.decide(ip("192.0.2.7"), "a@example.com", Some("a@example.com")),
+            None
+        );
+        assert_eq!(FilterSet::new(&[]).len(), 0);
+    }
+
+    #[test]
+    fn ip_entries_match_the_client_address() {
+        let lists = set(&[
+            (Deny, "192.0.2.0/24"),
+            (Deny, "198.51.100.7"),
+            (Deny, "2001:db8::/32"),
+        ]);
+        assert_eq!(lists.len(), 3);
+        assert_eq!(
+            lists.decide(ip("192.0.2.200"), "a@example.com", None),
+            deny("ip 192.0.2.0/24 matches the client address 192.0.2.200")
+        );
+        assert_eq!(
+            lists.decide(ip("198.51.100.7"), "", None),
+            deny("ip 198.51.100.7/32 matches the client address 198.51.100.7")
+        );
+        assert_eq!(lists.decide(ip("198.51.100.8"), "", None), None);
+        assert_eq!(lists.decide(ip("192.0.3.1"), "", None), None);
+        assert_eq!(
+            lists.decide(ip("2001:db8:1::25"), "", None),
+            deny("ip 2001:db8::/32 matches the client address 2001:db8:1::25")
+        );
+        assert_eq!(lists.decide(ip("2001:db9::1"), "", None), None);
+        // An IPv4 client seen through a dual-stack socket.
+        assert_eq!(
+            lists.decide(ip("::ffff:192.0.2.9"), "", None),
+            deny("ip 192.0.2.0/24 matches the client address 192.0.2.9")
+        );
+        // No client address (a local submission): no IP match.
+        assert_eq!(lists.decide(None, "a@example.com", None), None);
+
+        let v6host = set(&[(Allow, "2001:db8::25")]);
+        assert_eq!(
+            v6host.decide(ip("2001:db8::25"), "", None),
+            allow("ip 2001:db8::25/128 matches the client address 2001:db8::25")
+        );
+        let everything = set(&[(Deny, "0.0.0.0/0")]);
+        assert!(everything.decide(ip("203.0.113.1"), "", None).is_some());
+        assert_eq!(everything.decide(ip("2001:db8::1"), "", None), None);
+    }
+
+    #[test]
+    fn address_entries_match_either_sender_ignoring_case() {
+        let lists = set(&[(Deny, "Spammer@Example.com")]);
+        assert_eq!(
+            lists.decide(None, "SPAMMER@example.COM", None),
+            deny("address spammer@example.com matches the envelope sender SPAMMER@example.COM")
+        );
+        assert_eq!(
+            lists.decide(None, "<spammer@example.com>", None),
+            deny("address spammer@example.com matches the envelope sender spammer@example.com")
+        );
+        assert_eq!(
+            lists.decide(
+                None,
+                "bounce@lists.example.net",
+                Some("Spammer@example.com")
+            ),
+            deny("address spammer@example.com matches the header From Spammer@example.com")
+        );
+        assert_eq!(
+            lists.decide(None, "", Some("The Spammer <spammer@example.com>")),
+            deny("address spammer@example.com matches the header From spammer@example.com")
+        );
+        // Other addresses at the same domain are not matched.
+        assert_eq!(
+            lists.decide(None, "friend@example.com", Some("friend@example.com")),
+            None
+        );
+        assert_eq!(lists.decide(None, "spammer@example.com.evil", None), None);
+        assert_eq!(lists.decide(None, "xspammer@example.com", None), None);
+    }
+
+    #[test]
+    fn domain_entries_match_the_domain_and_its_subdomains() {
+        let lists = set(&[(Deny, "example.com")]);
+        assert_eq!(
+            lists.decide(None, "alice@example.com", None),
+            deny("domain example.com matches the envelope sender alice@example.com")
+        );
+        assert_eq!(
+            lists.decide(None, "bob@Mail.EU.Example.com.", None),
+            deny("domain example.com matches the envelope sender bob@Mail.EU.Example.com.")
+        );
+        assert_eq!(
+            lists.decide(None, "", Some("carol@news.example.com")),
+            deny("domain example.com matches the header From carol@news.example.com")
+        );
+        for other in [
+            "a@notexample.com",
+            "a@example.com.au",
+            "a@example.co",
+            "a@com",
+            "example.com",
+            "",
+        ] {
+            assert_eq!(lists.decide(None, other, Some(other)), None, "{other}");
+        }
+        // A subdomain entry does not cover its parent.
+        let sub = set(&[(Deny, "mail.example.com")]);
+        assert_eq!(sub.decide(None, "a@example.com", None), None);
+        assert!(sub.decide(None, "a@x.mail.example.com", None).is_some());
+        // The most specific domain entry is named.
+        let both = set(&[(Deny, "example.com"), (Deny, "mail.example.com")]);
+        assert_eq!(
+            both.decide(None, "a@mail.example.com", None),
+            deny("domain mail.example.com matches the envelope sender a@mail.example.com")
+        );
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let lists = set(&[
+            (Allow, "example.com"),
+            (Allow, "192.0.2.0/24"),
+            (Deny, "mallory@example.com"),
+            (Deny, "192.0.2.66"),
+        ]);
+        assert_eq!(
+            lists.decide(ip("203.0.113.1"), "alice@example.com", None),
+            allow("domain example.com matches the envelope sender alice@example.com")
+        );
+        assert_eq!(
+            lists.decide(ip("192.0.2.1"), "", None),
+            allow("ip 192.0.2.0/24 matches the client address 192.0.2.1")
+        );
+        // The sender is allowed by its domain, but denied by its address.
+        assert_eq!(
+            lists.decide(ip("192.0.2.1"), "mallory@example.com", None),
+            deny("address mallory@example.com matches the envelope sender mallory@example.com")
+        );
+        // The header From alone is enough to deny.
+        assert_eq!(
+            lists.decide(
+                ip("192.0.2.1"),
+                "alice@example.com",
+                Some("mallory@example.com")
+            ),
+            deny("address mallory@example.com matches the header From mallory@example.com")
+        );
+        assert_eq!(
+            lists.decide(ip("192.0.2.66"), "alice@example.com", None),
+            deny("ip 192.0.2.66/32 matches the client address 192.0.2.66")
+        );
+        // The same value on both lists: denied.
+        let same = set(&[(Allow, "example.org"), (Deny, "example.org")]);
+        assert!(matches!(
+            same.decide(None, "a@example.org", None),
+            Some(ListDecision::Deny { .. })
+        ));
+    }
+
+    #[test]
+    fn the_most_specific_match_is_named() {
+        let lists = set(&[
+            (Deny, "example.com"),
+            (Deny, "a@example.com"),
+            (Deny, "192.0.2.1"),
+        ]);
+        assert_eq!(
+            lists.decide(ip("192.0.2.1"), "a@example.com", None),
+            deny("ip 192.0.2.1/32 matches the client address 192.0.2.1")
+        );
+        assert_eq!(
+            lists.decide(None, "b@example.com", Some("a@example.com")),
+            deny("address a@example.com matches the header From a@example.com")
+        );
+    }
+
+    #[test]
+    fn the_null_sender_and_odd_senders_match_no_address_or_domain() {
+        let lists = set(&[(Deny, "example.com"), (Allow, "postmaster@example.org")]);
+        assert_eq!(lists.decide(None, "<>", None), None);
+        assert_eq!(lists.decide(None, "", Some("")), None);
+        assert_eq!(lists.decide(None, "postmaster", None), None);
+        assert_eq!(lists.decide(None, "a@", None), None);
+        assert_eq!(lists.decide(None, "a@.", None), None);
+        // Text from the message is escaped in the explanation.
+        assert_eq!(
+            lists.decide(None, "", Some("x\u{1b}[2J@Example.com")),
+            deny("domain example.com matches the header From x\\u{1b}[2J@Example.com")
+        );
+    }
+
+    #[test]
+    fn entries_that_do_not_parse_are_left_out() {
+        let filter = |id, kind, value: &str| Filter {
+            id,
+            list: Deny,
+            kind,
+            value: value.into(),
+            created_at: NaiveDateTime::default(),
+        };
+        let lists = FilterSet::new(&[
+            filter(1, FilterKind::Domain, "not a domain"),
+            filter(2, FilterKind::Domain, "192.0.2.1"),
+            filter(3, FilterKind::Domain, "Example.ORG"),
+        ]);
+        assert_eq!(lists.len(), 1);
+        assert_eq!(lists.decide(ip("192.0.2.1"), "", None), None);
+        assert!(lists.decide(None, "a@example.org", None).is_some());
+    }
+
+    #[test]
+    fn header_addresses_are_taken_from_name_and_brackets() {
+        assert_eq!(header_address("a@example.com"), "a@example.com");
+        assert_eq!(header_address("Alice <a@example.com>"), "a@example.com");
+        assert_eq!(header_address("\"x <y>\" <a@example.com>"), "a@example.com");
+        assert_eq!(header_address("Alice <a@example.com"), "a@example.com");
+    }
+
+    #[test]
+    fn the_cache_starts_empty() {
+        let cache = FilterCache::new();
+        assert!(cache.fresh().is_none());
+        assert_eq!(cache.ttl, Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,143 @@
+//! Through a real Postfix: the SMTP-time checks' answers reach the client,
+//! on messages signed and sealed by dkimpy, against a real DNS server.
+//! Postfix connects from 127.0.0.1, so that is the address SPF judges.
+
+mod common;
+
+use common::{message, Milter, HOSTED};
+use std::time::Duration;
+use teaminbox_e2e::send_message;
+use teaminbox_milter::{
+    both_databases,
+    testing::{
+        dkim::{arc_seal, dkim_sign, DkimKey},
+        dns::TestDns,
+        TestDatabase,
+    },
+};
+
+struct Keys {
+    example: DkimKey,
+    google: DkimKey,
+    untrusted: DkimKey,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| Keys {
+        example: DkimKey::generate("example.com", "s1"),
+        google: DkimKey::generate("google.com", "arc-2016"),
+        untrusted: DkimKey::generate("lists.untrusted.example", "arc"),
+    })
+}
+
+/// example.com and quarantine.example do not send from 127.0.0.1;
+/// forwarder.example does.
+fn start(db: TestDatabase) -> Milter {
+    let k = keys();
+    let dns = TestDns::builder()
+        .txt("example.com", "v=spf1 ip4:192.0.2.7 -all")
+        .txt("_dmarc.example.com", "v=DMARC1; p=reject")
+        .txt(&k.example.record_name(), &k.example.dns_txt)
+        .txt("quarantine.example", "v=spf1 ip4:192.0.2.7 -all")
+        .txt("_dmarc.quarantine.example", "v=DMARC1; p=quarantine")
+        .txt("forwarder.example", "v=spf1 ip4:127.0.0.1 -all")
+        .txt(&k.google.record_name(), &k.google.dns_txt)
+        .txt(&k.untrusted.record_name(), &k.untrusted.dns_txt)
+        .servfail("servfail.example")
+        .start();
+    let milter = Milter::start_with(db, dns);
+    milter.channel(&format!("support@{HOSTED}"));
+    milter
+}
+
+fn from(author: &str, subject: &str) -> Vec<u8> {
+    let text = String::from_utf8(message(subject)).unwrap();
+    text.replace("alice@example.org", author).into_bytes()
+}
+
+fn list_message(sealer: &DkimKey) -> Vec<u8> {
+    let mut modified = dkim_sign(&from("alice@example.com", "via-list"), &keys().example);
+    modified.extend_from_slice(b"--\r\nYou received this because you are subscribed.\r\n");
+    arc_seal(
+        &modified,
+        sealer,
+        &format!("mx.{}", sealer.domain),
+        "dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com",
+    )
+}
+
+fn to() -> String {
+    format!("support@{HOSTED}")
+}
+
+both_databases! {
+    fn the_client_sees_each_decision(db: TestDatabase) {
+        let milter = start(db);
+        let postfix = milter.postfix();
+        let send = |mail_from: &str, raw: &[u8]| send_message(postfix.smtp_addr(), mail_from, &[&to()], raw);
+
+        // Aligned DKIM from a server SPF does not list: DMARC passes.
+        let t = send("alice@example.com", &dkim_sign(&from("alice@example.com", "signed"), &keys().example));
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+
+        // A Gmail-style forward: original signature, forwarder's envelope.
+        let forwarded = dkim_sign(&from("alice@example.com", "forwarded"), &keys().example);
+        let t = send("alice+caf_=support@forwarder.example", &forwarded);
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+
+        // A spoof of a p=reject domain.
+        let t = send("alice@example.com", &from("alice@example.com", "spoof"));
+        let o = t.outcome();
+        assert_eq!((o.code, o.enhanced_code()), (550, Some("5.7.1")), "{:?}", t.all);
+        assert!(o.text.contains("DMARC policy of example.com rejects this message"), "{}", o.text);
+
+        // The same spoof of a p=quarantine domain is taken, as spam.
+        let t = send("bob@quarantine.example", &from("bob@quarantine.example", "quarantined"));
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+
+        // A list that broke the signature, sealed by a trusted forwarder...
+        let t = send("support-group@forwarder.example", &list_message(&keys().google));
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+        // ... and by one nobody trusts.
+        let t = send("list-bounces@forwarder.example", &list_message(&keys().untrusted));
+        assert_eq!(t.outcome().code, 550, "{:?}", t.all);
+
+        // DNS failing for the author's domain: try again later.
+        let t = send("dave@servfail.example", &from("dave@servfail.example", "servfail"));
+        let o = t.outcome();
+        assert_eq!((o.code, o.enhanced_code()), (451, Some("4.7.24")), "{:?}", t.all);
+
+        let stored = milter.stored();
+        let subjects_spam: Vec<(bool, Option<String>)> = stored.iter().rev().map(|m| (m.spam, m.dmarc.clone())).collect();
+        assert_eq!(
+            subjects_spam,
+            [
+                (false, Some("pass".into())),
+                (false, Some("pass".into())),
+                (true, Some("fail".into())),
+                (false, Some("fail".into())),
+            ]
+        );
+        let rejections = milter.store.rejections().list(None, 10).unwrap();
+        let codes: Vec<&str> = rejections.iter().rev().map(|r| r.enhanced_code.as_str()).collect();
+        assert_eq!(codes, ["5.7.1", "5.7.1", "4.7.24"]);
+        assert!(rejections.iter().all(|r| r.client_address.as_deref() == Some("127.0.0.1")));
+    }
+}
+
+both_databases! {
+    fn other_recipients_get_our_authentication_results(db: TestDatabase) {
+        let milter = start(db);
+        let postfix = milter.postfix();
+        let signed = dkim_sign(&from("alice@example.com", "mixed-signed"), &keys().example);
+        let forged = [b"Authentication-Results: mx.inbox.example.com; dmarc=pass\r\n".as_slice(), &signed].concat();
+        let t = send_message(postfix.smtp_addr(), "alice@example.com", &["bob@example.net", &to()], &forged);
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+        let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
+        let text = captured[0].text();
+        assert_eq!(text.matches("Authentication-Results: mx.inbox.example.com;").count(), 1, "{text}");
+        assert!(text.contains("dkim=pass"), "{text}");
+        assert!(!text.contains("mx.inbox.example.com; dmarc=pass\n"), "the forged header is gone: {text}");
+    }
+}
