@@ -1,14 +1,15 @@
 //! `teaminbox-admin channel ...`
 
 use crate::{
-    cli::{ChannelCommand, ChannelCreate},
+    cli::{AssignArg, ChannelCommand, ChannelCreate, ChannelUpdate, OnOff},
+    input::{address, one_line, text_field},
     output, AdminError, AdminResult,
 };
 use teaminbox_milter::{
     address::{printable, ForwardingAddress},
     config::Config,
     store::{
-        settings::{Channel, NewChannel},
+        settings::{AssignMode, Channel, NewChannel, RoutingUpdate},
         Store, StoreError,
     },
 };
@@ -27,9 +28,15 @@ pub fn run(command: ChannelCommand, store: &Store, config: &Config) -> AdminResu
             Ok(())
         }
         ChannelCommand::Show(id) => {
-            show(&store.settings().channel(id.id)?, id.json.json);
+            let channel = store.settings().channel(id.id)?;
+            if id.json.json {
+                output::json(&channel);
+            } else {
+                show_routing(&channel);
+            }
             Ok(())
         }
+        ChannelCommand::Update(args) => update(args, store),
         ChannelCommand::Disable(id) => {
             show(&store.settings().set_enabled(id.id, false)?, id.json.json);
             Ok(())
@@ -126,22 +133,145 @@ fn create_with_generated_address(
     Err(last_error.expect("at least one attempt").into())
 }
 
-/// Names and companies end up in From headers: one line of printable text.
-fn text_field<'a>(flag: &str, value: &'a str) -> Result<&'a str, AdminError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AdminError::Usage(format!("{flag} must not be empty")));
+/// The table line, then how the channel routes and tickets, and its latest
+/// forwarding confirmation.
+fn show_routing(c: &Channel) {
+    output::table(&HEADER, &[row(c)]);
+    println!();
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let availability = if c.assign_any_availability {
+        "away users too"
+    } else {
+        "available users only"
+    };
+    let properties = c
+        .ticket_properties
+        .iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => format!("{key}={text}"),
+            other => format!("{key}={other}"),
+        })
+        .collect::<Vec<_>>();
+    let mut fields = vec![
+        (
+            "Assignment",
+            match c.assign_mode {
+                AssignMode::Off => "off".to_owned(),
+                mode => format!("{mode} ({availability})"),
+            },
+        ),
+        ("Assign to users", list(&c.assign_users)),
+        ("Assign to teams", list(&c.assign_teams)),
+        (
+            "Tickets",
+            if c.tickets_enabled { "on" } else { "off" }.into(),
+        ),
+        ("Ticket properties", printable(&list(&properties))),
+    ];
+    match (&c.verification_code, c.verification_received_at) {
+        (Some(code), Some(at)) => {
+            fields.push((
+                "Verification",
+                format!(
+                    "code {} requested by {}, received {} UTC",
+                    printable(code),
+                    printable(c.verification_requested_by.as_deref().unwrap_or("?")),
+                    output::time(&at)
+                ),
+            ));
+            if let Some(link) = &c.verification_link {
+                fields.push(("Verification link", printable(link)));
+            }
+        }
+        _ => fields.push(("Verification", "none received".into())),
     }
-    if value.chars().any(char::is_control) {
-        return Err(AdminError::Usage(format!(
-            "{flag} `{}` contains a control character (line break, tab or similar); use plain text",
-            printable(value)
-        )));
+    output::fields(&fields);
+}
+
+fn update(args: ChannelUpdate, store: &Store) -> AdminResult {
+    let given = args.assign.is_some()
+        || !args.assign_users.is_empty()
+        || !args.assign_teams.is_empty()
+        || args.clear_assignees
+        || args.any_availability
+        || args.only_available
+        || args.tickets.is_some()
+        || !args.ticket_properties.is_empty();
+    if !given {
+        return Err(AdminError::Usage(
+            "nothing to change: give --assign, --assign-user, --assign-team, --clear-assignees, \
+             --any-availability, --only-available, --tickets or --ticket-property"
+                .into(),
+        ));
     }
-    if value.chars().count() > 200 {
-        return Err(AdminError::Usage(format!(
-            "{flag} is longer than 200 characters"
-        )));
+    let users = args
+        .assign_users
+        .iter()
+        .map(|u| address("--assign-user", u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let teams = args
+        .assign_teams
+        .iter()
+        .map(|t| text_field("--assign-team", t).map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut properties = Vec::with_capacity(args.ticket_properties.len());
+    for given in &args.ticket_properties {
+        let Some((key, value)) = given.split_once('=') else {
+            return Err(AdminError::Usage(format!(
+                "--ticket-property `{}` is not KEY=VALUE, like priority=high (KEY= removes the key)",
+                printable(given)
+            )));
+        };
+        let key = text_field("--ticket-property key", key)?;
+        let value = one_line("--ticket-property value", value.trim())?;
+        properties.push((key.to_owned(), value.to_owned()));
     }
-    Ok(value)
+    let (assign_users, assign_teams) = if args.clear_assignees {
+        (Some(users), Some(teams))
+    } else {
+        (
+            (!users.is_empty()).then_some(users),
+            (!teams.is_empty()).then_some(teams),
+        )
+    };
+    let update = RoutingUpdate {
+        assign_mode: args.assign.map(|mode| match mode {
+            AssignArg::Off => AssignMode::Off,
+            AssignArg::UsersAndTeams => AssignMode::UsersAndTeams,
+            AssignArg::ContactOwner => AssignMode::ContactOwner,
+        }),
+        any_availability: if args.any_availability {
+            Some(true)
+        } else if args.only_available {
+            Some(false)
+        } else {
+            None
+        },
+        assign_users,
+        assign_teams,
+        tickets_enabled: args.tickets.map(|t| matches!(t, OnOff::On)),
+        ticket_properties: (!properties.is_empty()).then_some(properties),
+    };
+    let channel = store.settings().set_channel_routing(args.id, &update)?;
+    if args.json.json {
+        output::json(&channel);
+    } else {
+        show_routing(&channel);
+        if channel.assign_mode == AssignMode::UsersAndTeams
+            && channel.assign_users.is_empty()
+            && channel.assign_teams.is_empty()
+        {
+            println!(
+                "Note: the channel names no users or teams yet, so its conversations stay unassigned; \
+                 add some with --assign-user or --assign-team."
+            );
+        }
+    }
+    Ok(())
 }

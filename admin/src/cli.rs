@@ -38,6 +38,21 @@ pub enum Command {
     /// The messages the milter refused, and why.
     #[command(subcommand)]
     Rejection(RejectionCommand),
+    /// Users: the team members conversations are assigned to.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Teams of users, which a channel can assign to.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Contacts: the people who write to the channels, and their owners.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Conversations in the inbox: list, read, assign, close, reopen.
+    #[command(subcommand)]
+    Conversation(ConversationCommand),
+    /// Tickets the channels made for new conversations.
+    #[command(subcommand)]
+    Ticket(TicketCommand),
 }
 
 #[derive(Subcommand)]
@@ -59,6 +74,69 @@ pub enum ChannelCommand {
     /// Take mail to the channel's address again.
     #[command(after_help = "Example:\n  teaminbox-admin channel enable 1")]
     Enable(ChannelId),
+    /// Change how a channel assigns and tickets new conversations. Settings
+    /// not given stay as they are.
+    #[command(after_help = "Examples:\n  \
+        teaminbox-admin channel update 1 --assign users-and-teams --assign-user alice@example.com --assign-team Support\n  \
+        teaminbox-admin channel update 1 --assign contact-owner --any-availability\n  \
+        teaminbox-admin channel update 1 --tickets on --ticket-property pipeline=Support --ticket-property priority=high\n  \
+        teaminbox-admin channel update 1 --ticket-property priority=    # removes the key\n  \
+        teaminbox-admin channel update 1 --clear-assignees --assign off")]
+    Update(ChannelUpdate),
+}
+
+/// How a channel assigns new conversations.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AssignArg {
+    /// Nobody: conversations stay unassigned.
+    Off,
+    /// Round robin over the channel's users and its teams' members.
+    UsersAndTeams,
+    /// The contact's owner.
+    ContactOwner,
+}
+
+/// A switch.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Args)]
+pub struct ChannelUpdate {
+    /// The channel's id, as `channel list` shows it.
+    pub id: i64,
+    /// Who gets a new conversation.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub assign: Option<AssignArg>,
+    /// A user the channel assigns to (users-and-teams); repeat for several.
+    /// Replaces the channel's users.
+    #[arg(long = "assign-user", value_name = "EMAIL")]
+    pub assign_users: Vec<String>,
+    /// A team whose members the channel assigns to (users-and-teams);
+    /// repeat for several. Replaces the channel's teams.
+    #[arg(long = "assign-team", value_name = "NAME")]
+    pub assign_teams: Vec<String>,
+    /// Remove every user and team the channel assigns to (before adding
+    /// those given with --assign-user and --assign-team).
+    #[arg(long)]
+    pub clear_assignees: bool,
+    /// Assign to users who are away too.
+    #[arg(long, conflicts_with = "only_available")]
+    pub any_availability: bool,
+    /// Assign to available users only (the default for a new channel).
+    #[arg(long)]
+    pub only_available: bool,
+    /// Whether a new conversation gets a ticket.
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub tickets: Option<OnOff>,
+    /// A property new tickets get: name, pipeline, stage, priority or a
+    /// custom key; an empty value removes the key. Repeat for several.
+    #[arg(long = "ticket-property", value_name = "KEY=VALUE")]
+    pub ticket_properties: Vec<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Args)]
@@ -100,6 +178,10 @@ pub enum QueueCommand {
     /// List the most recently received messages.
     #[command(after_help = "Example:\n  teaminbox-admin queue list --limit 20")]
     List(QueueList),
+    /// Put every message the processor gave up on (failed) back in the
+    /// queue, with its attempts reset.
+    #[command(after_help = "Example:\n  teaminbox-admin queue retry")]
+    Retry(JsonFlag),
 }
 
 #[derive(Args)]
@@ -177,6 +259,220 @@ pub struct RejectionList {
     /// How many refusals to show, newest first; 0 for all.
     #[arg(long, default_value_t = 100)]
     pub limit: i64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user, available. The email is how every other command names
+    /// them.
+    #[command(
+        after_help = "Example:\n  teaminbox-admin user add alice@example.com --first-name Alice --last-name Smith\n  teaminbox-admin user add bob@example.com --first-name Bob --last-name Jones --username bjones"
+    )]
+    Add(UserAdd),
+    /// List users.
+    #[command(after_help = "Example:\n  teaminbox-admin user list --json")]
+    List(JsonFlag),
+    /// Mark a user available or away. Round robin skips users who are away
+    /// (unless the channel assigns regardless); an away contact owner gets
+    /// a notification instead of the conversation.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin user availability alice@example.com away\n  teaminbox-admin user availability alice@example.com available"
+    )]
+    Availability(UserAvailability),
+}
+
+#[derive(Args)]
+pub struct UserAdd {
+    /// The user's email address.
+    pub email: String,
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// Default: the part of the email before the @.
+    #[arg(long)]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// Whether a user takes conversations now.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Availability {
+    Available,
+    Away,
+}
+
+#[derive(Args)]
+pub struct UserAvailability {
+    /// The user's email address.
+    pub email: String,
+    #[arg(value_enum)]
+    pub availability: Availability,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// Add a team, with no members yet.
+    #[command(after_help = "Example:\n  teaminbox-admin team add Support")]
+    Add(TeamAdd),
+    /// Add a user to a team.
+    #[command(
+        after_help = "Example:\n  teaminbox-admin team add-member Support alice@example.com"
+    )]
+    AddMember(TeamAddMember),
+    /// List teams and their members.
+    #[command(after_help = "Example:\n  teaminbox-admin team list --json")]
+    List(JsonFlag),
+}
+
+#[derive(Args)]
+pub struct TeamAdd {
+    /// The team's name, unique.
+    pub name: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct TeamAddMember {
+    /// The team's name.
+    pub team: String,
+    /// The user's email address.
+    pub email: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum ContactCommand {
+    /// List contacts, in the order first seen.
+    #[command(after_help = "Example:\n  teaminbox-admin contact list --json")]
+    List(JsonFlag),
+    /// Show one contact, by email address or id, with its owner and
+    /// conversations.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin contact show customer@example.org\n  teaminbox-admin contact show 3 --json"
+    )]
+    Show(ContactShow),
+    /// Make a user the owner of a contact; a contact-owner channel assigns
+    /// the contact's new conversations to them. A contact not seen yet is
+    /// created.
+    #[command(
+        after_help = "Example:\n  teaminbox-admin contact set-owner customer@example.org alice@example.com"
+    )]
+    SetOwner(ContactSetOwner),
+}
+
+#[derive(Args)]
+pub struct ContactShow {
+    /// The contact's email address, or its id.
+    #[arg(value_name = "EMAIL|ID")]
+    pub contact: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct ContactSetOwner {
+    /// The contact's email address.
+    #[arg(value_name = "CONTACT_EMAIL")]
+    pub contact: String,
+    /// The owner's (a user's) email address.
+    #[arg(value_name = "USER_EMAIL")]
+    pub user: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum ConversationCommand {
+    /// List conversations, the most recent message first.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin conversation list\n  teaminbox-admin conversation list --channel 1 --status open --unassigned\n  teaminbox-admin conversation list --assignee alice@example.com --limit 0 --json"
+    )]
+    List(ConversationList),
+    /// Show a conversation: contact, assignee, ticket, and every message with
+    /// its attachments and the reasons it was filed as it was.
+    #[command(after_help = "Example:\n  teaminbox-admin conversation show 12")]
+    Show(ConversationId),
+    /// Assign a conversation (and its ticket) to a user.
+    #[command(after_help = "Example:\n  teaminbox-admin conversation assign 12 alice@example.com")]
+    Assign(ConversationAssign),
+    /// Close a conversation. A new message from the contact opens it again.
+    #[command(after_help = "Example:\n  teaminbox-admin conversation close 12")]
+    Close(ConversationId),
+    /// Open a closed (or spam) conversation again.
+    #[command(after_help = "Example:\n  teaminbox-admin conversation reopen 12")]
+    Reopen(ConversationId),
+}
+
+/// A conversation's status.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+    Spam,
+}
+
+#[derive(Args)]
+pub struct ConversationList {
+    /// Only this channel's.
+    #[arg(long, value_name = "ID")]
+    pub channel: Option<i64>,
+    /// Only conversations in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<ConversationStatus>,
+    /// Only those assigned to this user.
+    #[arg(long, value_name = "EMAIL", conflicts_with = "unassigned")]
+    pub assignee: Option<String>,
+    /// Only those assigned to nobody.
+    #[arg(long)]
+    pub unassigned: bool,
+    /// How many conversations to show; 0 for all.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct ConversationId {
+    /// The conversation's id, as `conversation list` shows it.
+    pub id: i64,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct ConversationAssign {
+    /// The conversation's id, as `conversation list` shows it.
+    pub id: i64,
+    /// The user's email address.
+    #[arg(value_name = "USER_EMAIL")]
+    pub user: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum TicketCommand {
+    /// List tickets, newest first.
+    #[command(after_help = "Example:\n  teaminbox-admin ticket list --json")]
+    List(JsonFlag),
+    /// Show one ticket.
+    #[command(after_help = "Example:\n  teaminbox-admin ticket show 4")]
+    Show(TicketId),
+}
+
+#[derive(Args)]
+pub struct TicketId {
+    /// The ticket's id, as `ticket list` shows it.
+    pub id: i64,
     #[command(flatten)]
     pub json: JsonFlag,
 }

@@ -2,10 +2,16 @@
 
 mod channel;
 mod cli;
+mod contact;
+mod conversation;
 mod filter;
+mod input;
 mod output;
 mod queue;
 mod rejection;
+mod team;
+mod ticket;
+mod user;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -72,6 +78,11 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
                 cli::Command::Queue(c) => queue::run(c, &store),
                 cli::Command::Filter(c) => filter::run(c, &store),
                 cli::Command::Rejection(c) => rejection::run(c, &store),
+                cli::Command::User(c) => user::run(c, &store),
+                cli::Command::Team(c) => team::run(c, &store),
+                cli::Command::Contact(c) => contact::run(c, &store),
+                cli::Command::Conversation(c) => conversation::run(c, &store),
+                cli::Command::Ticket(c) => ticket::run(c, &store),
                 cli::Command::Migrate => unreachable!("handled above"),
             }
         }

@@ -31,3 +31,40 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         line(row.iter().map(String::as_str).collect());
     }
 }
+
+/// Prints `label: value` lines with the values lined up.
+pub fn fields(rows: &[(&str, String)]) {
+    let width = rows
+        .iter()
+        .map(|(label, _)| label.chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+    for (label, value) in rows {
+        let label = format!("{label}:");
+        println!("{}", format!("{label:<width$}  {value}").trim_end());
+    }
+}
+
+/// A stored time as the tables show it: `2026-11-27 10:02:11`, UTC.
+pub fn time(at: &chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A text from outside (a message body) for the terminal: its lines kept,
+/// every other control character escaped, so that mail cannot move the
+/// cursor or clear the screen.
+pub fn text_block(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .split('\n')
+        .map(|line| {
+            line.chars()
+                .map(|c| match c {
+                    '\t' => "\t".to_owned(),
+                    c if c.is_control() => c.escape_default().collect(),
+                    c => c.to_string(),
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

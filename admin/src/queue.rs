@@ -25,6 +25,20 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
             }
             Ok(())
         }
+        QueueCommand::Retry(flag) => {
+            let retried = store.queue().retry_failed()?;
+            if flag.json {
+                output::json(&serde_json::json!({ "retried": retried }));
+            } else if retried == 0 {
+                println!("No failed messages to retry.");
+            } else {
+                println!(
+                    "Put {retried} failed message{} back in the queue.",
+                    if retried == 1 { "" } else { "s" }
+                );
+            }
+            Ok(())
+        }
         QueueCommand::List(args) => {
             if args.limit < 0 {
                 return Err(AdminError::Usage("--limit must be 0 or more".into()));

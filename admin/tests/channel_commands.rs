@@ -226,7 +226,25 @@ both_databases! {
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["company", "created_at", "enabled", "forwarding_address", "id", "name", "status"]
+            [
+                "assign_any_availability",
+                "assign_mode",
+                "assign_teams",
+                "assign_users",
+                "company",
+                "created_at",
+                "enabled",
+                "forwarding_address",
+                "id",
+                "name",
+                "status",
+                "ticket_properties",
+                "tickets_enabled",
+                "verification_code",
+                "verification_link",
+                "verification_received_at",
+                "verification_requested_by",
+            ]
         );
         assert_eq!(json["id"], 1);
         assert_eq!(json["name"], "Support");

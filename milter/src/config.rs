@@ -117,6 +117,8 @@ impl Default for OutboundConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessorConfig {
+    /// Processor workers in this daemon; 0 makes it a receiver only (when
+    /// several mail hosts share one PostgreSQL, some may only receive).
     pub workers: usize,
 }
 
@@ -397,9 +399,6 @@ impl Config {
                     crate::address::printable(id)
                 ),
             );
-        }
-        if self.processor.workers == 0 {
-            return bad("processor.workers", "must be at least 1".into());
         }
         Ok(self)
     }

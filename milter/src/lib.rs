@@ -8,6 +8,7 @@ pub mod address;
 pub mod auth;
 pub mod config;
 pub mod filter;
+pub mod processor;
 pub mod refusal;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -55,6 +56,12 @@ pub fn serialize_utc<S: serde::Serializer>(
     )
 }
 
+/// The `X-Loop` value of the mail we send, so that we recognise it coming
+/// back.
+pub fn loop_marker(config: &Config) -> String {
+    format!("teaminbox@{}", config.outbound.default_from_domain)
+}
+
 /// Opens the configured database with the configured pool settings.
 pub fn open_store(config: &Config) -> Store {
     Store::open(
@@ -89,7 +96,24 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     } else {
         None
     };
-    let filter = Arc::new(Filter::new(&config, store, authenticator));
+    let processor = Arc::new(processor::Processor::new(
+        store.clone(),
+        loop_marker(&config),
+    ));
+    let filter = Arc::new(Filter::new(
+        &config,
+        store,
+        authenticator,
+        processor.wake.clone(),
+    ));
+    // The processor works beside the milter and stops after it: the
+    // milter's shutdown tells the workers, which finish the message in hand.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(processor.run(config.processor.workers, stopped));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
     let callbacks = filter::callbacks(filter);
     let milter_config = indymilter::Config {
         max_connections: config.milter.max_connections,
@@ -119,6 +143,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
             indymilter::run(listener, callbacks, milter_config, shutdown).await
         }
     };
+    let _ = workers.await;
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)
 }

@@ -268,7 +268,7 @@ fn bad_values_in_the_file_exit_2_naming_the_key() {
         ("[database]\npool_size = 0\n", "database.pool_size"),
         ("[dns]\nnameservers = [\"localhost\"]\n", "dns.nameservers"),
         ("[outbound]\nsmtp_url = \"http://x\"\n", "outbound.smtp_url"),
-        ("[processor]\nworkers = 0\n", "processor.workers"),
+        ("[processor]\nworkers = -1\n", "processor.workers"),
     ];
     for (text, key) in cases {
         let file = write(dir.path(), "teaminbox.toml", text);

@@ -42,6 +42,8 @@ pub struct Verdict {
     pub dmarc: String,
     /// DMARC failed with policy quarantine: the processor files it as spam.
     pub spam: bool,
+    /// A valid ARC chain whose newest seal is a trusted sealer's.
+    pub arc_trusted: bool,
     /// The RFC5322.From address, when the message has exactly one.
     pub header_from: Option<String>,
     /// The value of our Authentication-Results header (folded with CRLF).
@@ -199,6 +201,7 @@ impl Authenticator {
             arc: findings.arc_word(),
             dmarc: findings.dmarc_word(),
             spam,
+            arc_trusted: findings.trusted_arc(),
             header_from,
             authentication_results,
             decision,

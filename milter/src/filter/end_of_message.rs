@@ -79,6 +79,7 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
             return Refusal::store_failed().apply(&mut cx.reply);
         }
     };
+    filter.stored.notify_one();
     let recipients = tx.recipient_addresses();
     let verdicts = verdict.as_ref().map(|v| {
         format!(
@@ -230,6 +231,7 @@ async fn store(
             dmarc: &v.dmarc,
             spam: v.spam,
             header_from: v.header_from.as_deref(),
+            arc_trusted: v.arc_trusted,
         });
         store
             .inbound()

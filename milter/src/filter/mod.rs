@@ -44,10 +44,17 @@ pub struct Filter {
     authserv_id: String,
     trusted_networks: Vec<ipnet::IpNet>,
     lists: lists::FilterCache,
+    /// Wakes the processor after a commit.
+    stored: Arc<tokio::sync::Notify>,
 }
 
 impl Filter {
-    pub fn new(config: &Config, store: Store, authenticator: Option<Authenticator>) -> Self {
+    pub fn new(
+        config: &Config,
+        store: Store,
+        authenticator: Option<Authenticator>,
+        stored: Arc<tokio::sync::Notify>,
+    ) -> Self {
         Self {
             hosted_domains: config.milter.hosted_domains.clone(),
             max_message_size: config.milter.max_message_size.as_u64(),
@@ -62,6 +69,7 @@ impl Filter {
                 .filter_map(|n| parse_network(n))
                 .collect(),
             lists: lists::FilterCache::default(),
+            stored,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Verdicts<'a> {
     /// DMARC failed with policy quarantine.
     pub spam: bool,
     pub header_from: Option<&'a str>,
+    /// The ARC chain validated and its newest seal is a trusted sealer's.
+    pub arc_trusted: bool,
 }
 
 /// A queued message as stored, for the processor and for display.
@@ -126,6 +128,8 @@ impl Inbound<'_> {
                     inbound_messages::dmarc.eq(message.verdicts.map(|v| v.dmarc)),
                     inbound_messages::spam.eq(message.verdicts.is_some_and(|v| v.spam)),
                     inbound_messages::header_from.eq(message.verdicts.and_then(|v| v.header_from)),
+                    inbound_messages::arc_trusted
+                        .eq(message.verdicts.is_some_and(|v| v.arc_trusted)),
                 ))
                 .returning(inbound_messages::id)
                 .get_result::<i64>(conn)?;

@@ -7,9 +7,12 @@
 //! by the same queries through diesel's `MultiConnection`.
 
 pub mod inbound;
+pub mod inbox;
+pub mod queue;
 pub mod rejections;
 mod schema;
 pub mod settings;
+pub mod views;
 
 use crate::config::DatabaseTarget;
 use diesel::{
@@ -133,8 +136,20 @@ impl Store {
         inbound::Inbound { store: self }
     }
 
+    pub fn queue(&self) -> queue::Queue<'_> {
+        queue::Queue { store: self }
+    }
+
+    pub fn inbox(&self) -> inbox::Inbox<'_> {
+        inbox::Inbox { store: self }
+    }
+
     pub fn settings(&self) -> settings::Settings<'_> {
         settings::Settings { store: self }
+    }
+
+    pub fn views(&self) -> views::Views<'_> {
+        views::Views { store: self }
     }
 
     pub fn rejections(&self) -> rejections::Rejections<'_> {

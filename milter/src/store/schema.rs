@@ -9,6 +9,14 @@ diesel::table! {
         status -> Text,
         enabled -> Bool,
         created_at -> Timestamp,
+        assign_mode -> Text,
+        assign_any_availability -> Bool,
+        tickets_enabled -> Bool,
+        ticket_properties -> Text,
+        verification_code -> Nullable<Text>,
+        verification_link -> Nullable<Text>,
+        verification_requested_by -> Nullable<Text>,
+        verification_received_at -> Nullable<Timestamp>,
     }
 }
 
@@ -34,6 +42,7 @@ diesel::table! {
         dmarc -> Nullable<Text>,
         spam -> Bool,
         header_from -> Nullable<Text>,
+        arc_trusted -> Bool,
     }
 }
 
@@ -53,6 +62,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbound_recipients,
     rejections,
     filters,
+    users,
+    teams,
+    team_members,
+    channel_assignees,
+    contacts,
+    conversations,
+    messages,
+    attachments,
+    tickets,
+    channel_assignment_state,
+    outbound_messages,
 );
 
 diesel::table! {
@@ -81,3 +101,141 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        username -> Text,
+        available -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, user_id) {
+        team_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    channel_assignees (id) {
+        id -> BigInt,
+        channel_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        team_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> BigInt,
+        address -> Text,
+        name -> Nullable<Text>,
+        owner_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> BigInt,
+        channel_id -> BigInt,
+        contact_id -> BigInt,
+        subject -> Text,
+        status -> Text,
+        kind -> Text,
+        assignee_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_message_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        channel_id -> BigInt,
+        inbound_message_id -> Nullable<BigInt>,
+        direction -> Text,
+        dedupe_key -> Text,
+        message_id_header -> Nullable<Text>,
+        from_address -> Text,
+        from_name -> Nullable<Text>,
+        forwarded_by -> Nullable<Text>,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        automated -> Bool,
+        decisions -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        content_id -> Nullable<Text>,
+        inline -> Bool,
+        content -> Binary,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        conversation_id -> BigInt,
+        name -> Text,
+        pipeline -> Nullable<Text>,
+        stage -> Nullable<Text>,
+        priority -> Nullable<Text>,
+        properties -> Text,
+        owner_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_assignment_state (channel_id, user_id) {
+        channel_id -> BigInt,
+        user_id -> BigInt,
+        last_assigned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbound_messages (id) {
+        id -> BigInt,
+        conversation_id -> Nullable<BigInt>,
+        kind -> Text,
+        to_address -> Text,
+        subject -> Text,
+        body -> Text,
+        state -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(conversations -> contacts (contact_id));
+diesel::joinable!(conversations -> channels (channel_id));
+diesel::joinable!(tickets -> conversations (conversation_id));
+diesel::joinable!(attachments -> messages (message_id));

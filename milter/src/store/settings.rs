@@ -1,18 +1,26 @@
-//! The admin's part of the store: channels, and the allow and deny lists.
+//! The admin's part of the store: channels and their routing, the allow and
+//! deny lists, users, teams and contact owners, and the admin's operations
+//! on conversations (assign, close, reopen).
 
 use super::{
     is_unique_violation,
-    schema::{channels, filters},
+    schema::{
+        channel_assignees, channels, contacts, conversations, filters, team_members, teams,
+        tickets, users,
+    },
+    views::{self, serialize_optional_utc, Contact, ConversationSummary},
     DbConnection, Store, StoreError, StoreResult,
 };
 use crate::address::ForwardingAddress;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
-/// A channel: a team inbox behind one hosted forwarding address.
-#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq)]
-#[diesel(table_name = channels)]
+/// A channel: a team inbox behind one hosted forwarding address, with how
+/// it routes and tickets new conversations and the latest forwarding
+/// confirmation it received.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Channel {
     pub id: i64,
     pub name: String,
@@ -24,6 +32,130 @@ pub struct Channel {
     pub enabled: bool,
     #[serde(serialize_with = "crate::serialize_utc")]
     pub created_at: NaiveDateTime,
+    /// Who gets a new conversation: `off` (nobody), `users-and-teams`
+    /// (round robin over `assign_users` and the members of `assign_teams`)
+    /// or `contact-owner`.
+    pub assign_mode: AssignMode,
+    /// Assign to users who are away too (`false`: available users only).
+    pub assign_any_availability: bool,
+    /// The users (by email) a `users-and-teams` channel assigns to, sorted.
+    pub assign_users: Vec<String>,
+    /// The teams (by name) whose members a `users-and-teams` channel
+    /// assigns to, sorted.
+    pub assign_teams: Vec<String>,
+    /// Whether a new conversation gets a ticket.
+    pub tickets_enabled: bool,
+    /// What a new ticket gets: `name` (default: the subject), `pipeline`,
+    /// `stage`, `priority` and custom keys, all strings.
+    pub ticket_properties: Map<String, Value>,
+    /// The latest provider forwarding confirmation (Gmail, Google Groups,
+    /// Microsoft 365): its code, its link, who asked for it, when it came.
+    pub verification_code: Option<String>,
+    pub verification_link: Option<String>,
+    pub verification_requested_by: Option<String>,
+    #[serde(serialize_with = "serialize_optional_utc")]
+    pub verification_received_at: Option<NaiveDateTime>,
+}
+
+/// The columns of `channels`, as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = channels)]
+struct ChannelRow {
+    id: i64,
+    name: String,
+    company: String,
+    forwarding_address: String,
+    status: String,
+    enabled: bool,
+    created_at: NaiveDateTime,
+    assign_mode: String,
+    assign_any_availability: bool,
+    tickets_enabled: bool,
+    ticket_properties: String,
+    verification_code: Option<String>,
+    verification_link: Option<String>,
+    verification_requested_by: Option<String>,
+    verification_received_at: Option<NaiveDateTime>,
+}
+
+impl ChannelRow {
+    fn into_channel(
+        self,
+        assign_users: Vec<String>,
+        assign_teams: Vec<String>,
+    ) -> StoreResult<Channel> {
+        let id = self.id;
+        Ok(Channel {
+            id,
+            name: self.name,
+            company: self.company,
+            forwarding_address: self.forwarding_address,
+            status: self.status,
+            enabled: self.enabled,
+            created_at: self.created_at,
+            assign_mode: self
+                .assign_mode
+                .parse()
+                .map_err(|e| views::bad_row("channels", id, e))?,
+            assign_any_availability: self.assign_any_availability,
+            assign_users,
+            assign_teams,
+            tickets_enabled: self.tickets_enabled,
+            ticket_properties: views::json_object("channels", id, &self.ticket_properties)?,
+            verification_code: self.verification_code,
+            verification_link: self.verification_link,
+            verification_requested_by: self.verification_requested_by,
+            verification_received_at: self.verification_received_at,
+        })
+    }
+}
+
+/// How a channel chooses the assignee of a new conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum AssignMode {
+    /// Nobody: conversations stay unassigned.
+    #[serde(rename = "off")]
+    Off,
+    /// Round robin over the channel's users and the members of its teams.
+    #[serde(rename = "users-and-teams")]
+    UsersAndTeams,
+    /// The contact's owner.
+    #[serde(rename = "contact-owner")]
+    ContactOwner,
+}
+
+impl AssignMode {
+    /// The name as stored and shown: `off`, `users-and-teams` or
+    /// `contact-owner`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::UsersAndTeams => "users-and-teams",
+            Self::ContactOwner => "contact-owner",
+        }
+    }
+}
+
+impl std::fmt::Display for AssignMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AssignMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(Self::Off),
+            "users-and-teams" => Ok(Self::UsersAndTeams),
+            "contact-owner" => Ok(Self::ContactOwner),
+            _ => Err(format!(
+                "`{}` is not an assignment mode; the modes are off, users-and-teams and contact-owner",
+                crate::address::printable(s)
+            )),
+        }
+    }
 }
 
 /// What the admin gives to create a channel.
@@ -69,10 +201,17 @@ impl Settings<'_> {
 
     pub fn channels(&self) -> StoreResult<Vec<Channel>> {
         self.store.read(|conn| {
-            Ok(channels::table
-                .select(Channel::as_select())
+            let rows = channels::table
+                .select(ChannelRow::as_select())
                 .order(channels::id)
-                .load(conn)?)
+                .load(conn)?;
+            let mut assignees = assignee_names(conn, None)?;
+            rows.into_iter()
+                .map(|row| {
+                    let (users, teams) = assignees.remove(&row.id).unwrap_or_default();
+                    row.into_channel(users, teams)
+                })
+                .collect()
         })
     }
 
@@ -92,12 +231,46 @@ impl Settings<'_> {
 }
 
 fn find_channel(conn: &mut DbConnection, id: i64) -> StoreResult<Channel> {
-    channels::table
+    let row = channels::table
         .find(id)
-        .select(Channel::as_select())
+        .select(ChannelRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("there is no channel {id}")))
+        .ok_or_else(|| StoreError::NotFound(format!("there is no channel {id}")))?;
+    let (users, teams) = assignee_names(conn, Some(id))?
+        .remove(&id)
+        .unwrap_or_default();
+    row.into_channel(users, teams)
+}
+
+/// Per channel id: the user emails and the team names it assigns to.
+type AssigneeNames = std::collections::HashMap<i64, (Vec<String>, Vec<String>)>;
+
+/// The user emails and team names each channel (or one) assigns to, sorted.
+fn assignee_names(conn: &mut DbConnection, channel: Option<i64>) -> StoreResult<AssigneeNames> {
+    let mut query = channel_assignees::table
+        .left_join(users::table.on(users::id.nullable().eq(channel_assignees::user_id)))
+        .left_join(teams::table.on(teams::id.nullable().eq(channel_assignees::team_id)))
+        .select((
+            channel_assignees::channel_id,
+            users::email.nullable(),
+            teams::name.nullable(),
+        ))
+        .into_boxed();
+    if let Some(id) = channel {
+        query = query.filter(channel_assignees::channel_id.eq(id));
+    }
+    let mut by_channel = AssigneeNames::new();
+    for (channel_id, user, team) in query.load::<(i64, Option<String>, Option<String>)>(conn)? {
+        let entry = by_channel.entry(channel_id).or_default();
+        entry.0.extend(user);
+        entry.1.extend(team);
+    }
+    for (users, teams) in by_channel.values_mut() {
+        users.sort();
+        teams.sort();
+    }
+    Ok(by_channel)
 }
 
 /// Which list a filter entry is on. The deny list wins over the allow list.
@@ -317,4 +490,404 @@ impl Settings<'_> {
                 .collect()
         })
     }
+}
+
+/// A team member who can be assigned conversations. `email` is lower case
+/// and unique.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub username: String,
+    /// `false` while the user is away: round robin skips them (unless the
+    /// channel assigns regardless of availability), and as a contact owner
+    /// they get a notification instead of the conversation.
+    pub available: bool,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+/// What the admin gives to add a user; `email` in canonical (lower-case)
+/// form.
+#[derive(Clone, Copy, Debug)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub username: &'a str,
+}
+
+/// A team and its members' emails, sorted.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TeamWithMembers {
+    pub id: i64,
+    pub name: String,
+    pub members: Vec<String>,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+/// A change to a channel's routing and tickets; `None` leaves a setting as
+/// it is.
+#[derive(Clone, Debug, Default)]
+pub struct RoutingUpdate {
+    pub assign_mode: Option<AssignMode>,
+    pub any_availability: Option<bool>,
+    /// Replaces the users (by email) the channel assigns to; the teams are
+    /// left alone unless `assign_teams` is given too.
+    pub assign_users: Option<Vec<String>>,
+    /// Replaces the teams (by name) the channel assigns to.
+    pub assign_teams: Option<Vec<String>>,
+    pub tickets_enabled: Option<bool>,
+    /// Merged into the channel's ticket properties: a key with an empty
+    /// value is removed, any other value set.
+    pub ticket_properties: Option<Vec<(String, String)>>,
+}
+
+impl Settings<'_> {
+    /// Adds a user, available. An email already taken is refused with
+    /// [`StoreError::Conflict`].
+    pub fn add_user(&self, user: &NewUser<'_>) -> StoreResult<User> {
+        self.store.write(|conn| {
+            diesel::insert_into(users::table)
+                .values((
+                    users::email.eq(user.email),
+                    users::first_name.eq(user.first_name),
+                    users::last_name.eq(user.last_name),
+                    users::username.eq(user.username),
+                    users::created_at.eq(crate::now()),
+                ))
+                .returning(users::id)
+                .get_result::<i64>(conn)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "a user with email {} already exists",
+                            user.email
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })
+                .and_then(|id| {
+                    Ok(users::table
+                        .find(id)
+                        .select(User::as_select())
+                        .first(conn)?)
+                })
+        })
+    }
+
+    /// Every user, in the order added.
+    pub fn users(&self) -> StoreResult<Vec<User>> {
+        self.store.read(|conn| {
+            Ok(users::table
+                .select(User::as_select())
+                .order(users::id)
+                .load(conn)?)
+        })
+    }
+
+    /// Marks a user available or away.
+    pub fn set_availability(&self, email: &str, available: bool) -> StoreResult<User> {
+        self.store.write(|conn| {
+            let id = user_id(conn, email)?;
+            diesel::update(users::table.find(id))
+                .set(users::available.eq(available))
+                .execute(conn)?;
+            Ok(users::table
+                .find(id)
+                .select(User::as_select())
+                .first(conn)?)
+        })
+    }
+
+    /// Adds a team with no members. A name already taken is refused with
+    /// [`StoreError::Conflict`].
+    pub fn add_team(&self, name: &str) -> StoreResult<TeamWithMembers> {
+        self.store.write(|conn| {
+            let id = diesel::insert_into(teams::table)
+                .values((teams::name.eq(name), teams::created_at.eq(crate::now())))
+                .returning(teams::id)
+                .get_result::<i64>(conn)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!("a team named {name} already exists"))
+                    } else {
+                        StoreError::from(e)
+                    }
+                })?;
+            find_team(conn, id)
+        })
+    }
+
+    /// Adds a user (by email) to a team (by name). Either missing is
+    /// [`StoreError::NotFound`]; a member already is a
+    /// [`StoreError::Conflict`].
+    pub fn add_team_member(&self, team: &str, email: &str) -> StoreResult<TeamWithMembers> {
+        self.store.write(|conn| {
+            let team_id = team_id(conn, team)?;
+            let user_id = user_id(conn, email)?;
+            let already = team_members::table
+                .find((team_id, user_id))
+                .count()
+                .get_result::<i64>(conn)?;
+            if already > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{email} is already a member of team {team}"
+                )));
+            }
+            diesel::insert_into(team_members::table)
+                .values((
+                    team_members::team_id.eq(team_id),
+                    team_members::user_id.eq(user_id),
+                ))
+                .execute(conn)?;
+            find_team(conn, team_id)
+        })
+    }
+
+    /// Every team with its members, in the order added.
+    pub fn teams(&self) -> StoreResult<Vec<TeamWithMembers>> {
+        self.store.read(|conn| {
+            let rows = teams::table
+                .select((teams::id, teams::name, teams::created_at))
+                .order(teams::id)
+                .load::<(i64, String, NaiveDateTime)>(conn)?;
+            let mut members = std::collections::HashMap::<i64, Vec<String>>::new();
+            for (team, email) in team_members::table
+                .inner_join(users::table.on(users::id.eq(team_members::user_id)))
+                .select((team_members::team_id, users::email))
+                .order(users::email)
+                .load::<(i64, String)>(conn)?
+            {
+                members.entry(team).or_default().push(email);
+            }
+            Ok(rows
+                .into_iter()
+                .map(|(id, name, created_at)| TeamWithMembers {
+                    id,
+                    name,
+                    members: members.remove(&id).unwrap_or_default(),
+                    created_at,
+                })
+                .collect())
+        })
+    }
+
+    /// Makes a user (by email) the owner of a contact (by address, lower
+    /// case). A contact not seen yet is created, so that an owner can be
+    /// set before the contact's first message.
+    pub fn set_contact_owner(&self, contact: &str, owner: &str) -> StoreResult<Contact> {
+        self.store.write(|conn| {
+            let owner_id = user_id(conn, owner)?;
+            let existing = contacts::table
+                .filter(contacts::address.eq(contact))
+                .select(contacts::id)
+                .first::<i64>(conn)
+                .optional()?;
+            let id = match existing {
+                Some(id) => id,
+                None => diesel::insert_into(contacts::table)
+                    .values((
+                        contacts::address.eq(contact),
+                        contacts::created_at.eq(crate::now()),
+                    ))
+                    .returning(contacts::id)
+                    .get_result::<i64>(conn)?,
+            };
+            diesel::update(contacts::table.find(id))
+                .set(contacts::owner_user_id.eq(owner_id))
+                .execute(conn)?;
+            views::find_contact(conn, &views::ContactKey::Id(id))
+        })
+    }
+
+    /// Changes how a channel routes and tickets new conversations. Users
+    /// and teams are checked first: one that does not exist is
+    /// [`StoreError::NotFound`] naming it, and nothing changes.
+    pub fn set_channel_routing(&self, id: i64, update: &RoutingUpdate) -> StoreResult<Channel> {
+        self.store.write(|conn| {
+            let properties = channels::table
+                .find(id)
+                .select(channels::ticket_properties)
+                .first::<String>(conn)
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("there is no channel {id}")))?;
+            let mut user_ids = Vec::new();
+            for email in update.assign_users.iter().flatten() {
+                user_ids.push(user_id(conn, email)?);
+            }
+            let mut team_ids = Vec::new();
+            for name in update.assign_teams.iter().flatten() {
+                team_ids.push(team_id(conn, name)?);
+            }
+            user_ids.sort_unstable();
+            user_ids.dedup();
+            team_ids.sort_unstable();
+            team_ids.dedup();
+            if let Some(mode) = update.assign_mode {
+                diesel::update(channels::table.find(id))
+                    .set(channels::assign_mode.eq(mode.as_str()))
+                    .execute(conn)?;
+            }
+            if let Some(any) = update.any_availability {
+                diesel::update(channels::table.find(id))
+                    .set(channels::assign_any_availability.eq(any))
+                    .execute(conn)?;
+            }
+            if let Some(enabled) = update.tickets_enabled {
+                diesel::update(channels::table.find(id))
+                    .set(channels::tickets_enabled.eq(enabled))
+                    .execute(conn)?;
+            }
+            if let Some(changes) = &update.ticket_properties {
+                let mut merged = views::json_object("channels", id, &properties)?;
+                for (key, value) in changes {
+                    if value.is_empty() {
+                        merged.remove(key);
+                    } else {
+                        merged.insert(key.clone(), Value::String(value.clone()));
+                    }
+                }
+                diesel::update(channels::table.find(id))
+                    .set(channels::ticket_properties.eq(Value::Object(merged).to_string()))
+                    .execute(conn)?;
+            }
+            if update.assign_users.is_some() {
+                diesel::delete(
+                    channel_assignees::table
+                        .filter(channel_assignees::channel_id.eq(id))
+                        .filter(channel_assignees::user_id.is_not_null()),
+                )
+                .execute(conn)?;
+                for user in &user_ids {
+                    diesel::insert_into(channel_assignees::table)
+                        .values((
+                            channel_assignees::channel_id.eq(id),
+                            channel_assignees::user_id.eq(user),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            if update.assign_teams.is_some() {
+                diesel::delete(
+                    channel_assignees::table
+                        .filter(channel_assignees::channel_id.eq(id))
+                        .filter(channel_assignees::team_id.is_not_null()),
+                )
+                .execute(conn)?;
+                for team in &team_ids {
+                    diesel::insert_into(channel_assignees::table)
+                        .values((
+                            channel_assignees::channel_id.eq(id),
+                            channel_assignees::team_id.eq(team),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            find_channel(conn, id)
+        })
+    }
+}
+
+/// The admin's operations on conversations. Each is one transaction and
+/// returns the conversation as it is afterwards.
+impl Settings<'_> {
+    /// Assigns a conversation to a user (by email), whatever its status and
+    /// the user's availability; its ticket, if any, gets the same owner.
+    /// Round-robin state is not touched: a manual assignment does not take
+    /// the user's turn.
+    pub fn assign_conversation(&self, id: i64, email: &str) -> StoreResult<ConversationSummary> {
+        self.store.write(|conn| {
+            conversation_exists(conn, id)?;
+            let user = user_id(conn, email)?;
+            diesel::update(conversations::table.find(id))
+                .set(conversations::assignee_user_id.eq(user))
+                .execute(conn)?;
+            diesel::update(tickets::table.filter(tickets::conversation_id.eq(id)))
+                .set(tickets::owner_user_id.eq(user))
+                .execute(conn)?;
+            views::find_summary(conn, id)
+        })
+    }
+
+    /// Closes a conversation (open or spam). Returns it and whether its
+    /// status changed: closing a closed one is harmless.
+    pub fn close_conversation(&self, id: i64) -> StoreResult<(ConversationSummary, bool)> {
+        self.set_conversation_status(id, "closed")
+    }
+
+    /// Opens a closed (or spam) conversation again. Returns it and whether
+    /// its status changed: reopening an open one is harmless.
+    pub fn reopen_conversation(&self, id: i64) -> StoreResult<(ConversationSummary, bool)> {
+        self.set_conversation_status(id, "open")
+    }
+
+    fn set_conversation_status(
+        &self,
+        id: i64,
+        status: &str,
+    ) -> StoreResult<(ConversationSummary, bool)> {
+        self.store.write(|conn| {
+            let before = conversation_exists(conn, id)?;
+            if before != status {
+                diesel::update(conversations::table.find(id))
+                    .set(conversations::status.eq(status))
+                    .execute(conn)?;
+            }
+            Ok((views::find_summary(conn, id)?, before != status))
+        })
+    }
+}
+
+/// The status of conversation `id`, or [`StoreError::NotFound`].
+fn conversation_exists(conn: &mut DbConnection, id: i64) -> StoreResult<String> {
+    conversations::table
+        .find(id)
+        .select(conversations::status)
+        .first::<String>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no conversation {id}")))
+}
+
+/// The id of the user with `email` (lower case), or [`StoreError::NotFound`].
+pub(super) fn user_id(conn: &mut DbConnection, email: &str) -> StoreResult<i64> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(users::id)
+        .first::<i64>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no user {email}")))
+}
+
+fn team_id(conn: &mut DbConnection, name: &str) -> StoreResult<i64> {
+    teams::table
+        .filter(teams::name.eq(name))
+        .select(teams::id)
+        .first::<i64>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no team {name}")))
+}
+
+fn find_team(conn: &mut DbConnection, id: i64) -> StoreResult<TeamWithMembers> {
+    let (name, created_at) = teams::table
+        .find(id)
+        .select((teams::name, teams::created_at))
+        .first::<(String, NaiveDateTime)>(conn)?;
+    let members = team_members::table
+        .inner_join(users::table.on(users::id.eq(team_members::user_id)))
+        .filter(team_members::team_id.eq(id))
+        .select(users::email)
+        .order(users::email)
+        .load::<String>(conn)?;
+    Ok(TeamWithMembers {
+        id,
+        name,
+        members,
+        created_at,
+    })
 }

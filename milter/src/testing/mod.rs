@@ -73,15 +73,40 @@ impl TestDatabase {
     /// Runs raw SQL on this database, behind the store's back (to break
     /// things on purpose).
     pub fn execute(&self, sql: &str) {
-        let mut conn = match self.url.strip_prefix("sqlite://") {
+        diesel::sql_query(sql)
+            .execute(&mut self.connect())
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Rows of a query whose columns are all named and cast to text, as
+    /// `SELECT CAST(status AS TEXT) AS a, subject AS b FROM ...` (up to
+    /// three columns `a`, `b`, `c`; missing ones read as NULL): for tests
+    /// that check what is in the database, behind the store's back.
+    pub fn rows(&self, sql: &str) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            a: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            b: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            c: Option<String>,
+        }
+        let rows: Vec<Row> = match self.connect() {
+            DbConnection::Sqlite(mut c) => diesel::sql_query(sql).load(&mut c),
+            DbConnection::Postgres(mut c) => diesel::sql_query(sql).load(&mut c),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter().map(|r| (r.a, r.b, r.c)).collect()
+    }
+
+    fn connect(&self) -> DbConnection {
+        match self.url.strip_prefix("sqlite://") {
             Some(path) => DbConnection::Sqlite(
                 diesel::sqlite::SqliteConnection::establish(path).expect("open SQLite"),
             ),
             None => DbConnection::Postgres(PgConnection::establish(&self.url).expect("connect")),
-        };
-        diesel::sql_query(sql)
-            .execute(&mut conn)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
     }
 
     /// The database's name on the PostgreSQL server, if it is one.

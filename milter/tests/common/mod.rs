@@ -39,6 +39,7 @@ impl Milter {
             "[milter]\nlisten = \"unix:{}\"\nhosted_domains = [\"inbox.example.com\"]\n\
              memory_spool_limit = 4096\n[database]\nurl = \"{}\"\n\
              [dns]\nnameservers = [\"{}\"]\n\
+             [processor]\nworkers = 0\n\
              [security]\nauthserv_id = \"mx.inbox.example.com\"\n{security}\n",
             socket.display(),
             db.url,

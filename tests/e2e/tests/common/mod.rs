@@ -33,14 +33,22 @@ impl Milter {
         Self::start_with(db, TestDns::builder().start())
     }
 
+    /// The milter alone: its processor workers stay off, so the tests see
+    /// the queue as the milter left it.
     pub fn start_with(db: TestDatabase, dns: TestDns) -> Self {
+        Self::start_full(db, dns, 0)
+    }
+
+    /// The whole daemon, milter and processor with `workers` workers.
+    pub fn start_full(db: TestDatabase, dns: TestDns, workers: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
         // Postfix's smtpd runs as another user in the container.
         let config = Config::from_toml(&format!(
             "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
              hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{}\"\n\
-             [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n",
+             [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n\
+             [processor]\nworkers = {workers}\n",
             socket.display(),
             db.url,
             dns.nameserver(),

@@ -1,0 +1,87 @@
+//! `teaminbox-admin ticket ...`: the tickets channels made.
+
+use crate::{cli::TicketCommand, output, AdminResult};
+use teaminbox_milter::{address::printable, store::Store};
+
+pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
+    match command {
+        TicketCommand::List(flag) => {
+            let tickets = store.views().tickets()?;
+            if flag.json {
+                output::json(&tickets);
+            } else {
+                let dash = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), printable);
+                let rows = tickets
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.to_string(),
+                            t.conversation_id.to_string(),
+                            t.conversation_status.clone(),
+                            dash(&t.pipeline),
+                            dash(&t.stage),
+                            dash(&t.priority),
+                            dash(&t.owner_email),
+                            printable(&t.name),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                output::table(
+                    &[
+                        "ID",
+                        "CONVERSATION",
+                        "STATUS",
+                        "PIPELINE",
+                        "STAGE",
+                        "PRIORITY",
+                        "OWNER",
+                        "NAME",
+                    ],
+                    &rows,
+                );
+            }
+            Ok(())
+        }
+        TicketCommand::Show(args) => {
+            let t = store.views().ticket(args.id)?;
+            if args.json.json {
+                output::json(&t);
+            } else {
+                let dash = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), printable);
+                let properties = t
+                    .properties
+                    .iter()
+                    .map(|(key, value)| match value {
+                        serde_json::Value::String(text) => format!("{key}={text}"),
+                        other => format!("{key}={other}"),
+                    })
+                    .collect::<Vec<_>>();
+                output::fields(&[
+                    ("Ticket", t.id.to_string()),
+                    ("Name", printable(&t.name)),
+                    (
+                        "Conversation",
+                        format!(
+                            "{} ({}, channel {})",
+                            t.conversation_id, t.conversation_status, t.channel_id
+                        ),
+                    ),
+                    ("Pipeline", dash(&t.pipeline)),
+                    ("Stage", dash(&t.stage)),
+                    ("Priority", dash(&t.priority)),
+                    (
+                        "Properties",
+                        if properties.is_empty() {
+                            "-".into()
+                        } else {
+                            printable(&properties.join(", "))
+                        },
+                    ),
+                    ("Owner", dash(&t.owner_email)),
+                    ("Created", format!("{} UTC", output::time(&t.created_at))),
+                ]);
+            }
+            Ok(())
+        }
+    }
+}

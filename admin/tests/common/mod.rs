@@ -1,0 +1,168 @@
+//! What the admin command tests share: running the real binary the way a
+//! mail admin does (a configuration file in a temporary directory), and
+//! checking its exit code and output. Exit codes are part of the interface:
+//! 0 done, 1 refused or not found, 2 usage or configuration error. Errors
+//! are one line on stderr and never a panic.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use teaminbox_milter::{store::Store, testing::TestDatabase};
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit code 0 and a quiet stderr; returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        assert_eq!(self.stderr, "", "success prints nothing on stderr");
+        &self.stdout
+    }
+
+    /// Asserts success and parses stdout as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
+    }
+
+    /// Asserts `code`, nothing on stdout and exactly one line on stderr, and
+    /// returns that line.
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "expected exit code {code}: {self:#?}");
+        assert_eq!(self.stdout, "", "a failure prints nothing on stdout");
+        let line = self
+            .stderr
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("stderr does not end a line: {:?}", self.stderr));
+        assert!(
+            !line.contains('\n') && !line.contains('\r'),
+            "stderr must be one line: {:?}",
+            self.stderr
+        );
+        assert!(
+            line.starts_with("teaminbox-admin: "),
+            "stderr names the program: {line}"
+        );
+        line
+    }
+
+    /// Asserts a clap usage error (exit 2, nothing on stdout) and returns
+    /// stderr, which clap writes over several lines.
+    pub fn usage_error(&self) -> &str {
+        assert_eq!(self.code, 2, "expected a usage error: {self:#?}");
+        assert_eq!(self.stdout, "", "a failure prints nothing on stdout");
+        &self.stderr
+    }
+}
+
+/// Runs the binary with `args` in the directory `cwd`, with no `TEAMINBOX_`
+/// variable inherited from the test's environment (the harness's own
+/// `TEAMINBOX_TEST_POSTGRES_URL` would be read as a configuration key).
+pub fn admin<I, S>(cwd: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::cargo_bin("teaminbox-admin").expect("teaminbox-admin is built");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("TEAMINBOX_") {
+            cmd.env_remove(key);
+        }
+    }
+    // Without RUST_BACKTRACE a panic says "run with `RUST_BACKTRACE=1`",
+    // which the check below catches.
+    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
+    cmd.current_dir(cwd);
+    let output = cmd
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run teaminbox-admin");
+    let run = Run {
+        code: output
+            .status
+            .code()
+            .expect("exited, not killed by a signal"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+    };
+    assert!(
+        !run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"),
+        "teaminbox-admin panicked: {run:#?}"
+    );
+    run
+}
+
+/// A configuration file for `db` in a temporary directory, hosted domain
+/// `inbox.example.com`.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub db: TestDatabase,
+    pub store: Store,
+}
+
+impl Setup {
+    pub fn new(db: TestDatabase) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("teaminbox.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[milter]\nhosted_domains = [\"inbox.example.com\"]\n\
+                 [database]\nurl = \"{}\"\n",
+                db.url
+            ),
+        )
+        .unwrap();
+        let store = db.store();
+        Self {
+            dir,
+            config,
+            db,
+            store,
+        }
+    }
+
+    /// Runs `teaminbox-admin --config FILE args...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--config", self.config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        admin(self.dir.path(), all)
+    }
+
+    /// Runs `args` with `--json` added and parses the output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        self.run(&all).json()
+    }
+}
+
+/// The sorted keys of a JSON object.
+pub fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// `2026-11-27T02:57:51Z`: RFC 3339, UTC, whole seconds.
+pub fn assert_rfc3339_utc(value: &Value) {
+    let text = value.as_str().expect("a time is a string");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
+        "not RFC 3339 UTC with Z: {text}"
+    );
+}

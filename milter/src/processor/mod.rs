@@ -1,0 +1,404 @@
+//! The processor: turns stored messages into the inbox.
+//!
+//! Workers (tokio tasks inside the daemon) claim rows of the inbound queue,
+//! read each message (`reading`: author, forwarder, automated, verification,
+//! attachments) and file it into each of its channels in one transaction:
+//! contact, thread, conversation, ticket, assignee, with the reasons
+//! recorded on the message. A failure puts the row back; after
+//! [`MAX_ATTEMPTS`] it is parked as `failed` with its error.
+
+pub mod reading;
+pub mod routing;
+
+use crate::store::{
+    inbox::{ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket},
+    queue::ClaimedMessage,
+    Store, StoreResult,
+};
+use reading::{Context, Reading};
+use sha2::{Digest, Sha256};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{watch, Notify};
+use tracing::{info, warn};
+
+/// Attempts before a message is parked as `failed`.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// How long a claim holds before another worker may take the message.
+pub const LEASE: Duration = Duration::from_secs(300);
+/// How often an idle worker looks at the queue without being woken.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Shared by the workers; `wake` is notified by the milter after a commit.
+pub struct Processor {
+    store: Store,
+    worker_prefix: String,
+    loop_marker: String,
+    pub wake: Arc<Notify>,
+}
+
+impl Processor {
+    pub fn new(store: Store, loop_marker: String) -> Self {
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".into());
+        Self {
+            store,
+            worker_prefix: format!("{host}:{}", std::process::id()),
+            loop_marker,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Runs `workers` workers until `stop` turns true; a message in hand is
+    /// finished first.
+    pub async fn run(self: Arc<Self>, workers: usize, stop: watch::Receiver<bool>) {
+        let tasks: Vec<_> = (0..workers)
+            .map(|n| tokio::spawn(self.clone().work(n, stop.clone())))
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    async fn work(self: Arc<Self>, n: usize, mut stop: watch::Receiver<bool>) {
+        let name = format!("{}:{n}", self.worker_prefix);
+        while !*stop.borrow() {
+            let this = self.clone();
+            let worker = name.clone();
+            let done = tokio::task::spawn_blocking(move || this.process_next(&worker)).await;
+            match done {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => warn!("processor worker {name} failed: {e}"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and processes one message; false when the queue was empty or
+    /// the database could not be reached.
+    pub fn process_next(&self, worker: &str) -> bool {
+        let claimed = match self.store.queue().claim(worker, LEASE) {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => return false,
+            Err(e) => {
+                warn!("cannot claim from the inbound queue: {e}");
+                return false;
+            }
+        };
+        let id = claimed.id;
+        match self.process(&claimed) {
+            Ok(summary) => info!(inbound_id = id, "{summary}"),
+            Err(e) => {
+                warn!(
+                    inbound_id = id,
+                    attempt = claimed.attempts,
+                    "cannot process message: {e}"
+                );
+                if let Err(e) = self
+                    .store
+                    .queue()
+                    .release_failed(id, &e.to_string(), MAX_ATTEMPTS)
+                {
+                    warn!(inbound_id = id, "cannot put message back in the queue: {e}");
+                }
+            }
+        }
+        true
+    }
+
+    fn process(&self, claimed: &ClaimedMessage) -> StoreResult<String> {
+        let team_addresses = self.store.inbox().team_addresses()?;
+        let recipients: Vec<String> = claimed
+            .recipients
+            .iter()
+            .map(|r| r.address.clone())
+            .collect();
+        let reading = reading::read(
+            &claimed.raw_message,
+            &Context {
+                mail_from: &claimed.mail_from,
+                recipients: &recipients,
+                // The milter's verdicts: DMARC passed, or a trusted
+                // forwarder's ARC seal vouched for the message.
+                authenticated: claimed.dmarc.as_deref() == Some("pass") || claimed.arc_trusted,
+                team_addresses: &team_addresses,
+                loop_marker: &self.loop_marker,
+            },
+        );
+        let mut channels: Vec<i64> = claimed.recipients.iter().map(|r| r.channel_id).collect();
+        channels.dedup();
+        self.store.inbox().apply(claimed.id, |tx| {
+            let mut filed = Vec::new();
+            for channel_id in channels {
+                filed.push(file_into_channel(tx, claimed, &reading, channel_id)?);
+            }
+            Ok(filed.join("; "))
+        })
+    }
+}
+
+/// Files the message into one channel and says what happened.
+fn file_into_channel(
+    tx: &mut InboxTx<'_>,
+    claimed: &ClaimedMessage,
+    reading: &Reading,
+    channel_id: i64,
+) -> StoreResult<String> {
+    let now = crate::now();
+    let key = dedupe_key(reading);
+    if let Some(existing) = tx.duplicate_of(channel_id, &key)? {
+        return Ok(format!(
+            "channel {channel_id}: duplicate of message {existing}, not filed again"
+        ));
+    }
+    let mut decisions = vec![format!(
+        "Contact {}: {}.",
+        reading.author.address, reading.author_reason
+    )];
+    if let Some(problem) = &reading.parse_problem {
+        decisions.push(format!("Shown as received: {problem}."));
+    }
+    let (contact, _) = tx.contact(&reading.author.address, reading.author.name.as_deref(), now)?;
+    let references: Vec<String> = reading
+        .in_reply_to
+        .iter()
+        .chain(&reading.references)
+        .cloned()
+        .collect();
+    let thread = tx.thread(channel_id, &references)?;
+    let automated = reading.automated.as_deref();
+    if let Some(why) = automated {
+        decisions.push(format!(
+            "Automated ({why}): no ticket, no assignment, no notification."
+        ));
+    }
+    let (conversation_id, assignee) = match thread {
+        Some(thread) => {
+            decisions.push(format!(
+                "Thread: conversation {} because the message refers to <{}>.",
+                thread.conversation_id, thread.matched
+            ));
+            let reopen = automated.is_none() && !claimed.spam;
+            if reopen && thread.status == "closed" {
+                decisions.push("Reopened: the contact wrote again.".into());
+            }
+            tx.touch_conversation(thread.conversation_id, now, reopen)?;
+            (thread.conversation_id, None)
+        }
+        None => {
+            decisions.push(if references.is_empty() {
+                "Thread: new conversation (no In-Reply-To or References).".into()
+            } else {
+                "Thread: new conversation (no message of this channel matched its references)."
+                    .into()
+            });
+            open_conversation(tx, claimed, reading, channel_id, contact, &mut decisions)?
+        }
+    };
+    let decisions_json = serde_json::to_string(&decisions).unwrap_or_else(|_| "[]".into());
+    let files: Vec<NewAttachment<'_>> = reading
+        .attachments
+        .iter()
+        .map(|a| NewAttachment {
+            filename: &a.filename,
+            content_type: &a.content_type,
+            content_id: a.content_id.as_deref(),
+            inline: a.inline,
+            content: &a.content,
+        })
+        .collect();
+    let message_id = tx.insert_message(
+        &NewMessage {
+            conversation_id,
+            channel_id,
+            inbound_message_id: Some(claimed.id),
+            direction: "in",
+            dedupe_key: &key,
+            message_id_header: reading.message_id.as_deref(),
+            from_address: &reading.author.address,
+            from_name: reading.author.name.as_deref(),
+            forwarded_by: reading.forwarded_by.as_ref().map(|p| p.address.as_str()),
+            subject: &reading.subject,
+            text_body: &reading.text,
+            html_body: reading.html.as_deref(),
+            sent_at: reading.date,
+            automated: automated.is_some(),
+            decisions: &decisions_json,
+        },
+        &files,
+    )?;
+    let assignee = assignee
+        .map(|a| format!(", assigned to user {a}"))
+        .unwrap_or_default();
+    Ok(format!(
+        "channel {channel_id}: message {message_id} in conversation {conversation_id}{assignee}"
+    ))
+}
+
+/// A new conversation: status, kind, assignee, ticket, verification and
+/// the owner-away notification. Returns it and its assignee.
+fn open_conversation(
+    tx: &mut InboxTx<'_>,
+    claimed: &ClaimedMessage,
+    reading: &Reading,
+    channel_id: i64,
+    contact: ContactRef,
+    decisions: &mut Vec<String>,
+) -> StoreResult<(i64, Option<i64>)> {
+    let now = crate::now();
+    let routing = tx.channel_routing(channel_id)?;
+    let (status, kind) = if claimed.spam {
+        decisions.push(
+            "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment.".into(),
+        );
+        ("spam", "normal")
+    } else if let Some(v) = &reading.verification {
+        decisions.push(format!(
+            "Verification: {} forwarding confirmation for {}, code {}; no ticket, no assignment.",
+            v.provider, v.requested_by, v.code
+        ));
+        tx.set_verification(channel_id, &v.code, v.link.as_deref(), &v.requested_by, now)?;
+        ("open", "verification")
+    } else {
+        ("open", "normal")
+    };
+    let routed = status == "open" && kind == "normal" && reading.automated.is_none();
+    let (assignee, notify_owner) = if routed {
+        choose_assignee(tx, &routing, channel_id, contact, decisions)?
+    } else {
+        (None, None)
+    };
+    let conversation_id = tx.create_conversation(&NewConversation {
+        channel_id,
+        contact_id: contact.id,
+        subject: &reading.subject,
+        status,
+        kind,
+        assignee_user_id: assignee,
+        at: now,
+    })?;
+    if let Some(user) = assignee {
+        tx.record_assignment(channel_id, user, now)?;
+    }
+    if routed && routing.tickets_enabled {
+        let fields = routing::ticket_fields(&routing.ticket_properties, &reading.subject);
+        let ticket = tx.create_ticket(&NewTicket {
+            conversation_id,
+            name: &fields.name,
+            pipeline: fields.pipeline.as_deref(),
+            stage: fields.stage.as_deref(),
+            priority: fields.priority.as_deref(),
+            properties: &fields.custom,
+            owner_user_id: assignee,
+        })?;
+        decisions.push(format!(
+            "Ticket {ticket} \"{}\" created (the channel creates tickets).",
+            fields.name
+        ));
+    } else if routed {
+        decisions.push("No ticket: the channel does not create tickets.".into());
+    }
+    if let Some(owner_email) = notify_owner {
+        let subject = format!(
+            "New conversation from {}: {}",
+            reading.author.address, reading.subject
+        );
+        let body = format!(
+            "{} wrote to your team inbox while you are away:\n\n{}\n",
+            reading.author.address, reading.text
+        );
+        let id = tx.enqueue_notification(conversation_id, &owner_email, &subject, &body)?;
+        decisions.push(format!(
+            "Owner {owner_email} is away: notification {id} queued to them."
+        ));
+    }
+    Ok((conversation_id, assignee))
+}
+
+/// The assignee by the channel's rule, and the owner to notify when the
+/// contact owner is away.
+fn choose_assignee(
+    tx: &mut InboxTx<'_>,
+    routing: &crate::store::inbox::ChannelRouting,
+    channel_id: i64,
+    contact: ContactRef,
+    decisions: &mut Vec<String>,
+) -> StoreResult<(Option<i64>, Option<String>)> {
+    match routing.assign_mode.as_str() {
+        "users-and-teams" => {
+            let candidates = tx.round_robin_candidates(channel_id)?;
+            match routing::round_robin(&candidates, routing.any_availability) {
+                Some(c) => {
+                    decisions.push(format!(
+                        "Assigned to {} by round robin: the {} user whose last assignment from this channel is oldest.",
+                        c.email,
+                        if routing.any_availability { "chosen" } else { "available" }
+                    ));
+                    Ok((Some(c.user_id), None))
+                }
+                None => {
+                    decisions.push(if candidates.is_empty() {
+                        "Unassigned: the channel names no users or team members.".into()
+                    } else {
+                        "Unassigned: none of the channel's users is available.".into()
+                    });
+                    Ok((None, None))
+                }
+            }
+        }
+        "contact-owner" => {
+            let owner = match contact.owner_user_id {
+                Some(id) => tx.candidate(channel_id, id)?,
+                None => None,
+            };
+            match owner {
+                None => {
+                    decisions.push("Unassigned: the contact has no owner.".into());
+                    Ok((None, None))
+                }
+                Some(o) if o.available || routing.any_availability => {
+                    decisions.push(format!("Assigned to {}, the contact's owner.", o.email));
+                    Ok((Some(o.user_id), None))
+                }
+                Some(o) => {
+                    decisions.push(format!(
+                        "Unassigned: the contact's owner {} is away.",
+                        o.email
+                    ));
+                    Ok((None, Some(o.email)))
+                }
+            }
+        }
+        _ => {
+            decisions.push("Unassigned: the channel does not assign conversations.".into());
+            Ok((None, None))
+        }
+    }
+}
+
+/// What makes two deliveries the same message: its Message-ID, or, when it
+/// has none, a hash of who wrote what when.
+fn dedupe_key(reading: &Reading) -> String {
+    if let Some(id) = &reading.message_id {
+        return format!("mid:{id}");
+    }
+    let mut hash = Sha256::new();
+    for part in [
+        reading.author.address.as_str(),
+        &reading.subject,
+        &reading.date.map(|d| d.to_string()).unwrap_or_default(),
+        &reading.text,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = hash.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}

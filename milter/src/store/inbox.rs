@@ -1,0 +1,440 @@
+//! The processor's part of the store: contacts, conversations, messages,
+//! attachments, tickets, round-robin state and notifications.
+//!
+//! The processor decides; this module only reads and writes. Everything
+//! for one stored message happens through one [`InboxTx`], inside one
+//! transaction that also marks the queue row done.
+
+use super::{
+    queue,
+    schema::{
+        attachments, channel_assignees, channel_assignment_state, channels, contacts,
+        conversations, messages, outbound_messages, team_members, tickets, users,
+    },
+    DbConnection, Store, StoreResult,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+pub struct Inbox<'s> {
+    pub(super) store: &'s Store,
+}
+
+impl Inbox<'_> {
+    /// Runs `work` in one transaction; `inbound_id` is marked done with it.
+    pub fn apply<T>(
+        &self,
+        inbound_id: i64,
+        work: impl FnOnce(&mut InboxTx<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.store.write(|conn| {
+            let value = work(&mut InboxTx { conn })?;
+            queue::mark_done(conn, inbound_id)?;
+            Ok(value)
+        })
+    }
+
+    /// Every team member's address, lower case: a message from one of them
+    /// may be a manual forward.
+    pub fn team_addresses(&self) -> StoreResult<Vec<String>> {
+        self.store
+            .read(|conn| Ok(users::table.select(users::email).load(conn)?))
+    }
+}
+
+/// How a channel routes and tickets new conversations.
+#[derive(Clone, Debug)]
+pub struct ChannelRouting {
+    pub assign_mode: String,
+    pub any_availability: bool,
+    pub tickets_enabled: bool,
+    /// JSON object: name, pipeline, stage, priority and custom keys.
+    pub ticket_properties: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ContactRef {
+    pub id: i64,
+    pub owner_user_id: Option<i64>,
+}
+
+/// The conversation a message threads into.
+#[derive(Clone, Debug)]
+pub struct Thread {
+    pub conversation_id: i64,
+    pub status: String,
+    /// The Message-ID that matched.
+    pub matched: String,
+}
+
+/// A user who could be assigned.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub user_id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub available: bool,
+    /// When the user last got a conversation from this channel.
+    pub last_assigned_at: Option<NaiveDateTime>,
+}
+
+pub struct NewConversation<'a> {
+    pub channel_id: i64,
+    pub contact_id: i64,
+    pub subject: &'a str,
+    pub status: &'a str,
+    pub kind: &'a str,
+    pub assignee_user_id: Option<i64>,
+    pub at: NaiveDateTime,
+}
+
+pub struct NewMessage<'a> {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub inbound_message_id: Option<i64>,
+    pub direction: &'a str,
+    pub dedupe_key: &'a str,
+    pub message_id_header: Option<&'a str>,
+    pub from_address: &'a str,
+    pub from_name: Option<&'a str>,
+    pub forwarded_by: Option<&'a str>,
+    pub subject: &'a str,
+    pub text_body: &'a str,
+    pub html_body: Option<&'a str>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub automated: bool,
+    /// JSON array of sentences.
+    pub decisions: &'a str,
+}
+
+pub struct NewAttachment<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub content_id: Option<&'a str>,
+    pub inline: bool,
+    pub content: &'a [u8],
+}
+
+pub struct NewTicket<'a> {
+    pub conversation_id: i64,
+    pub name: &'a str,
+    pub pipeline: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub properties: &'a str,
+    pub owner_user_id: Option<i64>,
+}
+
+/// The inbox inside one transaction.
+pub struct InboxTx<'c> {
+    conn: &'c mut DbConnection,
+}
+
+impl InboxTx<'_> {
+    pub fn channel_routing(&mut self, channel_id: i64) -> StoreResult<ChannelRouting> {
+        let (assign_mode, any_availability, tickets_enabled, ticket_properties) = channels::table
+            .find(channel_id)
+            .select((
+                channels::assign_mode,
+                channels::assign_any_availability,
+                channels::tickets_enabled,
+                channels::ticket_properties,
+            ))
+            .first::<(String, bool, bool, String)>(self.conn)?;
+        Ok(ChannelRouting {
+            assign_mode,
+            any_availability,
+            tickets_enabled,
+            ticket_properties,
+        })
+    }
+
+    /// The message of this channel that already has this dedupe key.
+    pub fn duplicate_of(&mut self, channel_id: i64, dedupe_key: &str) -> StoreResult<Option<i64>> {
+        Ok(messages::table
+            .filter(messages::channel_id.eq(channel_id))
+            .filter(messages::dedupe_key.eq(dedupe_key))
+            .select(messages::id)
+            .first(self.conn)
+            .optional()?)
+    }
+
+    /// Finds the contact by address (lower case) or creates it; a name is
+    /// filled in when the contact had none.
+    pub fn contact(
+        &mut self,
+        address: &str,
+        name: Option<&str>,
+        at: NaiveDateTime,
+    ) -> StoreResult<(ContactRef, bool)> {
+        let found = contacts::table
+            .filter(contacts::address.eq(address))
+            .select((contacts::id, contacts::owner_user_id, contacts::name))
+            .first::<(i64, Option<i64>, Option<String>)>(self.conn)
+            .optional()?;
+        if let Some((id, owner_user_id, known_name)) = found {
+            if known_name.is_none() && name.is_some() {
+                diesel::update(contacts::table.find(id))
+                    .set(contacts::name.eq(name))
+                    .execute(self.conn)?;
+            }
+            return Ok((ContactRef { id, owner_user_id }, false));
+        }
+        let id = diesel::insert_into(contacts::table)
+            .values((
+                contacts::address.eq(address),
+                contacts::name.eq(name),
+                contacts::created_at.eq(at),
+            ))
+            .returning(contacts::id)
+            .get_result(self.conn)?;
+        Ok((
+            ContactRef {
+                id,
+                owner_user_id: None,
+            },
+            true,
+        ))
+    }
+
+    /// The conversation of this channel holding one of `message_ids`
+    /// (ours or theirs), the newest match first.
+    pub fn thread(
+        &mut self,
+        channel_id: i64,
+        message_ids: &[String],
+    ) -> StoreResult<Option<Thread>> {
+        if message_ids.is_empty() {
+            return Ok(None);
+        }
+        let found = messages::table
+            .inner_join(conversations::table)
+            .filter(messages::channel_id.eq(channel_id))
+            .filter(messages::message_id_header.eq_any(message_ids))
+            .order(messages::id.desc())
+            .select((
+                conversations::id,
+                conversations::status,
+                messages::message_id_header,
+            ))
+            .first::<(i64, String, Option<String>)>(self.conn)
+            .optional()?;
+        Ok(found.map(|(conversation_id, status, matched)| Thread {
+            conversation_id,
+            status,
+            matched: matched.unwrap_or_default(),
+        }))
+    }
+
+    pub fn create_conversation(&mut self, c: &NewConversation<'_>) -> StoreResult<i64> {
+        Ok(diesel::insert_into(conversations::table)
+            .values((
+                conversations::channel_id.eq(c.channel_id),
+                conversations::contact_id.eq(c.contact_id),
+                conversations::subject.eq(c.subject),
+                conversations::status.eq(c.status),
+                conversations::kind.eq(c.kind),
+                conversations::assignee_user_id.eq(c.assignee_user_id),
+                conversations::created_at.eq(c.at),
+                conversations::last_message_at.eq(c.at),
+            ))
+            .returning(conversations::id)
+            .get_result(self.conn)?)
+    }
+
+    /// A new message in an existing conversation: it moves up, and a closed
+    /// one opens again when `reopen`.
+    pub fn touch_conversation(
+        &mut self,
+        id: i64,
+        at: NaiveDateTime,
+        reopen: bool,
+    ) -> StoreResult<()> {
+        diesel::update(conversations::table.find(id))
+            .set(conversations::last_message_at.eq(at))
+            .execute(self.conn)?;
+        if reopen {
+            diesel::update(
+                conversations::table
+                    .find(id)
+                    .filter(conversations::status.eq("closed")),
+            )
+            .set(conversations::status.eq("open"))
+            .execute(self.conn)?;
+        }
+        Ok(())
+    }
+
+    pub fn insert_message(
+        &mut self,
+        m: &NewMessage<'_>,
+        files: &[NewAttachment<'_>],
+    ) -> StoreResult<i64> {
+        let id = diesel::insert_into(messages::table)
+            .values((
+                messages::conversation_id.eq(m.conversation_id),
+                messages::channel_id.eq(m.channel_id),
+                messages::inbound_message_id.eq(m.inbound_message_id),
+                messages::direction.eq(m.direction),
+                messages::dedupe_key.eq(m.dedupe_key),
+                messages::message_id_header.eq(m.message_id_header),
+                messages::from_address.eq(m.from_address),
+                messages::from_name.eq(m.from_name),
+                messages::forwarded_by.eq(m.forwarded_by),
+                messages::subject.eq(m.subject),
+                messages::text_body.eq(m.text_body),
+                messages::html_body.eq(m.html_body),
+                messages::sent_at.eq(m.sent_at),
+                messages::automated.eq(m.automated),
+                messages::decisions.eq(m.decisions),
+                messages::created_at.eq(crate::now()),
+            ))
+            .returning(messages::id)
+            .get_result(self.conn)?;
+        for f in files {
+            diesel::insert_into(attachments::table)
+                .values((
+                    attachments::message_id.eq(id),
+                    attachments::filename.eq(f.filename),
+                    attachments::content_type.eq(f.content_type),
+                    attachments::size.eq(f.content.len() as i64),
+                    attachments::content_id.eq(f.content_id),
+                    attachments::inline.eq(f.inline),
+                    attachments::content.eq(f.content),
+                ))
+                .execute(self.conn)?;
+        }
+        Ok(id)
+    }
+
+    pub fn create_ticket(&mut self, t: &NewTicket<'_>) -> StoreResult<i64> {
+        Ok(diesel::insert_into(tickets::table)
+            .values((
+                tickets::conversation_id.eq(t.conversation_id),
+                tickets::name.eq(t.name),
+                tickets::pipeline.eq(t.pipeline),
+                tickets::stage.eq(t.stage),
+                tickets::priority.eq(t.priority),
+                tickets::properties.eq(t.properties),
+                tickets::owner_user_id.eq(t.owner_user_id),
+                tickets::created_at.eq(crate::now()),
+            ))
+            .returning(tickets::id)
+            .get_result(self.conn)?)
+    }
+
+    /// The users a users-and-teams channel assigns to: the chosen users and
+    /// the members of the chosen teams, each once, by id.
+    pub fn round_robin_candidates(&mut self, channel_id: i64) -> StoreResult<Vec<Candidate>> {
+        let chosen = channel_assignees::table
+            .filter(channel_assignees::channel_id.eq(channel_id))
+            .select((channel_assignees::user_id, channel_assignees::team_id))
+            .load::<(Option<i64>, Option<i64>)>(self.conn)?;
+        let mut ids: Vec<i64> = chosen.iter().filter_map(|(user, _)| *user).collect();
+        let teams: Vec<i64> = chosen.iter().filter_map(|(_, team)| *team).collect();
+        if !teams.is_empty() {
+            ids.extend(
+                team_members::table
+                    .filter(team_members::team_id.eq_any(&teams))
+                    .select(team_members::user_id)
+                    .load::<i64>(self.conn)?,
+            );
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut candidates = Vec::with_capacity(ids.len());
+        for user_id in ids {
+            if let Some(c) = self.candidate(channel_id, user_id)? {
+                candidates.push(c);
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// One user as an assignment candidate for a channel.
+    pub fn candidate(&mut self, channel_id: i64, user_id: i64) -> StoreResult<Option<Candidate>> {
+        let Some((email, first_name, available)) = users::table
+            .find(user_id)
+            .select((users::email, users::first_name, users::available))
+            .first::<(String, String, bool)>(self.conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let last_assigned_at = channel_assignment_state::table
+            .find((channel_id, user_id))
+            .select(channel_assignment_state::last_assigned_at)
+            .first(self.conn)
+            .optional()?;
+        Ok(Some(Candidate {
+            user_id,
+            email,
+            first_name,
+            available,
+            last_assigned_at,
+        }))
+    }
+
+    /// Remembers that `user_id` just got a conversation from `channel_id`.
+    pub fn record_assignment(
+        &mut self,
+        channel_id: i64,
+        user_id: i64,
+        at: NaiveDateTime,
+    ) -> StoreResult<()> {
+        let updated = diesel::update(channel_assignment_state::table.find((channel_id, user_id)))
+            .set(channel_assignment_state::last_assigned_at.eq(at))
+            .execute(self.conn)?;
+        if updated == 0 {
+            diesel::insert_into(channel_assignment_state::table)
+                .values((
+                    channel_assignment_state::channel_id.eq(channel_id),
+                    channel_assignment_state::user_id.eq(user_id),
+                    channel_assignment_state::last_assigned_at.eq(at),
+                ))
+                .execute(self.conn)?;
+        }
+        Ok(())
+    }
+
+    /// Records a provider's forwarding confirmation on the channel.
+    pub fn set_verification(
+        &mut self,
+        channel_id: i64,
+        code: &str,
+        link: Option<&str>,
+        requested_by: &str,
+        at: NaiveDateTime,
+    ) -> StoreResult<()> {
+        diesel::update(channels::table.find(channel_id))
+            .set((
+                channels::verification_code.eq(code),
+                channels::verification_link.eq(link),
+                channels::verification_requested_by.eq(requested_by),
+                channels::verification_received_at.eq(at),
+            ))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Queues a notification for the outbound stage.
+    pub fn enqueue_notification(
+        &mut self,
+        conversation_id: i64,
+        to_address: &str,
+        subject: &str,
+        body: &str,
+    ) -> StoreResult<i64> {
+        Ok(diesel::insert_into(outbound_messages::table)
+            .values((
+                outbound_messages::conversation_id.eq(conversation_id),
+                outbound_messages::kind.eq("notification"),
+                outbound_messages::to_address.eq(to_address),
+                outbound_messages::subject.eq(subject),
+                outbound_messages::body.eq(body),
+                outbound_messages::created_at.eq(crate::now()),
+            ))
+            .returning(outbound_messages::id)
+            .get_result(self.conn)?)
+    }
+}

@@ -1,0 +1,171 @@
+//! The processor's side of the inbound queue: claiming stored messages,
+//! giving up on them, and putting failed ones back.
+//!
+//! A claim is its own short transaction (`pending` → `processing`, with the
+//! worker's name and the time). The work on a claimed message is a second
+//! transaction that ends by marking it `done` ([`mark_done`]), so a worker
+//! that dies leaves a `processing` row whose claim expires after the lease,
+//! and another worker takes it again: never lost, never half-applied.
+
+use super::{
+    inbound::HostedRecipient,
+    schema::{inbound_messages, inbound_recipients},
+    DbConnection, Store, StoreResult,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::time::Duration;
+
+/// A message a worker has claimed.
+#[derive(Clone, Debug)]
+pub struct ClaimedMessage {
+    pub id: i64,
+    pub raw_message: Vec<u8>,
+    pub mail_from: String,
+    pub recipients: Vec<HostedRecipient>,
+    pub dmarc: Option<String>,
+    pub arc_trusted: bool,
+    pub spam: bool,
+    /// Including this claim.
+    pub attempts: i32,
+}
+
+pub struct Queue<'s> {
+    pub(super) store: &'s Store,
+}
+
+impl Queue<'_> {
+    /// Claims the oldest pending message, or one whose claim is older than
+    /// `lease` (its worker died). On PostgreSQL, workers on several hosts
+    /// skip each other's locked rows; on SQLite the write lock serialises.
+    pub fn claim(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedMessage>> {
+        let now = crate::now();
+        let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let claimed = self.store.write(|conn| {
+            let Some(id) = next_claimable(conn, expired)? else {
+                return Ok(None);
+            };
+            diesel::update(inbound_messages::table.find(id))
+                .set((
+                    inbound_messages::state.eq("processing"),
+                    inbound_messages::claimed_by.eq(worker),
+                    inbound_messages::claimed_at.eq(now),
+                    inbound_messages::attempts.eq(inbound_messages::attempts + 1),
+                ))
+                .execute(conn)?;
+            Ok(Some(id))
+        })?;
+        match claimed {
+            Some(id) => self.load(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn load(&self, id: i64) -> StoreResult<ClaimedMessage> {
+        self.store.read(|conn| {
+            let (raw_message, mail_from, dmarc, arc_trusted, spam, attempts) =
+                inbound_messages::table
+                    .find(id)
+                    .select((
+                        inbound_messages::raw_message,
+                        inbound_messages::mail_from,
+                        inbound_messages::dmarc,
+                        inbound_messages::arc_trusted,
+                        inbound_messages::spam,
+                        inbound_messages::attempts,
+                    ))
+                    .first::<(Vec<u8>, String, Option<String>, bool, bool, i32)>(conn)?;
+            let recipients = inbound_recipients::table
+                .filter(inbound_recipients::inbound_message_id.eq(id))
+                .select((inbound_recipients::address, inbound_recipients::channel_id))
+                .order(inbound_recipients::address)
+                .load::<(String, i64)>(conn)?
+                .into_iter()
+                .map(|(address, channel_id)| HostedRecipient {
+                    address,
+                    channel_id,
+                })
+                .collect();
+            Ok(ClaimedMessage {
+                id,
+                raw_message,
+                mail_from,
+                recipients,
+                dmarc,
+                arc_trusted,
+                spam,
+                attempts,
+            })
+        })
+    }
+
+    /// Gives a claimed message back after an error: `pending` again, or
+    /// `failed` (parked, with the error) after `max_attempts`.
+    pub fn release_failed(&self, id: i64, error: &str, max_attempts: i32) -> StoreResult<()> {
+        self.store.write(|conn| {
+            let attempts = inbound_messages::table
+                .find(id)
+                .select(inbound_messages::attempts)
+                .first::<i32>(conn)?;
+            let state = if attempts >= max_attempts {
+                "failed"
+            } else {
+                "pending"
+            };
+            diesel::update(inbound_messages::table.find(id))
+                .set((
+                    inbound_messages::state.eq(state),
+                    inbound_messages::claimed_by.eq(None::<String>),
+                    inbound_messages::claimed_at.eq(None::<NaiveDateTime>),
+                    inbound_messages::last_error.eq(error),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Puts every parked (`failed`) message back in the queue; returns how many.
+    pub fn retry_failed(&self) -> StoreResult<usize> {
+        self.store.write(|conn| {
+            Ok(
+                diesel::update(
+                    inbound_messages::table.filter(inbound_messages::state.eq("failed")),
+                )
+                .set((
+                    inbound_messages::state.eq("pending"),
+                    inbound_messages::attempts.eq(0),
+                ))
+                .execute(conn)?,
+            )
+        })
+    }
+}
+
+fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResult<Option<i64>> {
+    let claimable = inbound_messages::table
+        .filter(
+            inbound_messages::state
+                .eq("pending")
+                .or(inbound_messages::state
+                    .eq("processing")
+                    .and(inbound_messages::claimed_at.lt(expired))),
+        )
+        .order(inbound_messages::id)
+        .select(inbound_messages::id)
+        .limit(1);
+    Ok(match conn {
+        DbConnection::Postgres(pg) => claimable.for_update().skip_locked().first(pg).optional()?,
+        DbConnection::Sqlite(sqlite) => claimable.first(sqlite).optional()?,
+    })
+}
+
+/// Marks a claimed message done, inside the transaction that applied it.
+pub(super) fn mark_done(conn: &mut DbConnection, id: i64) -> StoreResult<()> {
+    diesel::update(inbound_messages::table.find(id))
+        .set((
+            inbound_messages::state.eq("done"),
+            inbound_messages::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

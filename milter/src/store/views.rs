@@ -1,0 +1,658 @@
+//! The inbox as the admin shows it: conversations, their messages and the
+//! decisions behind them, contacts and tickets. Read-only; every type
+//! serializes to the stable, snake_case JSON that `--json` prints, with
+//! times in UTC as RFC 3339 (`2026-11-27T10:02:11Z`).
+//!
+//! The admin's writes to the inbox (assign, close, reopen) are in
+//! [`settings`](super::settings), with the other things an admin changes.
+
+use super::{
+    schema::{attachments, channels, contacts, conversations, messages, tickets, users},
+    settings::user_id,
+    DbConnection, Store, StoreError, StoreResult,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+pub struct Views<'s> {
+    pub(super) store: &'s Store,
+}
+
+/// Which conversations [`Views::conversations`] lists. The default lists
+/// them all.
+#[derive(Clone, Debug, Default)]
+pub struct ConversationFilter {
+    pub channel: Option<i64>,
+    /// `open`, `closed` or `spam`.
+    pub status: Option<String>,
+    /// Only those assigned to this user (lower-case email).
+    pub assignee_email: Option<String>,
+    /// Only those assigned to nobody.
+    pub unassigned: bool,
+    /// At most this many, newest first; `None` for all.
+    pub limit: Option<i64>,
+}
+
+/// One line of the conversation list.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    /// `open`, `closed` or `spam`.
+    pub status: String,
+    /// `normal`, or `verification` for a provider's forwarding confirmation.
+    pub kind: String,
+    pub subject: String,
+    pub contact_address: String,
+    pub contact_name: Option<String>,
+    pub assignee_email: Option<String>,
+    pub ticket_id: Option<i64>,
+    pub message_count: i64,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    /// When the newest message was filed: the list's order.
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub last_message_at: NaiveDateTime,
+}
+
+/// A conversation with everything in it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ConversationDetail {
+    pub id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub status: String,
+    pub kind: String,
+    pub subject: String,
+    pub contact: ContactBrief,
+    pub assignee: Option<UserBrief>,
+    pub ticket: Option<Ticket>,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub last_message_at: NaiveDateTime,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// The contact of a conversation.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ContactBrief {
+    pub id: i64,
+    pub address: String,
+    pub name: Option<String>,
+    pub owner_email: Option<String>,
+}
+
+/// A user as a conversation shows its assignee.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UserBrief {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub available: bool,
+}
+
+/// One message of a conversation. The HTML body and the attachments'
+/// contents are stored but not shown.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MessageView {
+    pub id: i64,
+    /// `in` (received) or `out` (sent by the team).
+    pub direction: String,
+    /// The author's address: the original sender of a forwarded message.
+    pub from: String,
+    pub from_name: Option<String>,
+    /// The team member who forwarded the message by hand, if one did.
+    pub forwarded_by: Option<String>,
+    pub subject: String,
+    pub text: String,
+    /// Its Message-ID header, without angle brackets.
+    pub message_id: Option<String>,
+    /// The queue row it was filed from (`queue list`), for a received one.
+    pub inbound_message_id: Option<i64>,
+    /// The Date header, in UTC.
+    #[serde(serialize_with = "serialize_optional_utc")]
+    pub sent_at: Option<NaiveDateTime>,
+    /// When the processor filed it.
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    /// An auto-reply, bounce or list mail: no ticket, assignment or
+    /// notification came from it.
+    pub automated: bool,
+    /// Why the processor filed it as it did (contact, thread, ticket,
+    /// assignee), one sentence each, in order.
+    pub decisions: Vec<String>,
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// An attachment, without its content.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    /// In bytes.
+    pub size: i64,
+    /// The Content-ID an inline image is referred to by, without brackets.
+    pub content_id: Option<String>,
+    pub inline: bool,
+}
+
+/// A contact: someone who wrote to a channel, or whose owner the admin set.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Contact {
+    pub id: i64,
+    /// Lower case.
+    pub address: String,
+    pub name: Option<String>,
+    /// The user a `contact-owner` channel assigns this contact's
+    /// conversations to.
+    pub owner_email: Option<String>,
+    /// Oldest first.
+    pub conversation_ids: Vec<i64>,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+/// How the admin names a contact: by id or by address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContactKey {
+    Id(i64),
+    /// Lower case.
+    Address(String),
+}
+
+impl ContactKey {
+    /// A number is an id; anything else an address, taken as given.
+    pub fn parse(text: &str) -> Self {
+        match text.parse() {
+            Ok(id) if text.bytes().all(|b| b.is_ascii_digit()) => Self::Id(id),
+            _ => Self::Address(text.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ContactKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Address(address) => f.write_str(address),
+        }
+    }
+}
+
+/// A ticket: made by the processor for a new conversation on a channel
+/// with tickets on.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Ticket {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    /// The status of its conversation: `open`, `closed` or `spam`.
+    pub conversation_status: String,
+    pub name: String,
+    pub pipeline: Option<String>,
+    pub stage: Option<String>,
+    pub priority: Option<String>,
+    /// The channel's custom ticket properties, as they were when the ticket
+    /// was made.
+    pub properties: Map<String, Value>,
+    /// The conversation's assignee.
+    pub owner_email: Option<String>,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+impl Views<'_> {
+    /// Conversations, newest message first (then highest id). A channel or
+    /// assignee that does not exist is [`StoreError::NotFound`], so that a
+    /// typo is not mistaken for an empty inbox.
+    pub fn conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> StoreResult<Vec<ConversationSummary>> {
+        self.store.read(|conn| load_summaries(conn, filter, None))
+    }
+
+    pub fn conversation(&self, id: i64) -> StoreResult<ConversationDetail> {
+        self.store.read(|conn| find_conversation(conn, id))
+    }
+
+    /// Every contact, in the order first seen.
+    pub fn contacts(&self) -> StoreResult<Vec<Contact>> {
+        self.store.read(|conn| load_contacts(conn, None))
+    }
+
+    pub fn contact(&self, key: &ContactKey) -> StoreResult<Contact> {
+        self.store.read(|conn| find_contact(conn, key))
+    }
+
+    /// Every ticket, newest first.
+    pub fn tickets(&self) -> StoreResult<Vec<Ticket>> {
+        self.store.read(|conn| load_tickets(conn, None))
+    }
+
+    pub fn ticket(&self, id: i64) -> StoreResult<Ticket> {
+        self.store.read(|conn| {
+            load_tickets(conn, Some(id))?
+                .pop()
+                .ok_or_else(|| StoreError::NotFound(format!("there is no ticket {id}")))
+        })
+    }
+}
+
+type SummaryRow = (
+    (i64, i64, String, String, String, String),
+    (NaiveDateTime, NaiveDateTime),
+    (String, Option<String>),
+    Option<String>,
+    Option<i64>,
+);
+
+fn load_summaries(
+    conn: &mut DbConnection,
+    filter: &ConversationFilter,
+    only: Option<i64>,
+) -> StoreResult<Vec<ConversationSummary>> {
+    let mut query = conversations::table
+        .inner_join(contacts::table)
+        .inner_join(channels::table)
+        .left_join(users::table.on(users::id.nullable().eq(conversations::assignee_user_id)))
+        .left_join(tickets::table)
+        .select((
+            (
+                conversations::id,
+                conversations::channel_id,
+                channels::name,
+                conversations::status,
+                conversations::kind,
+                conversations::subject,
+            ),
+            (conversations::created_at, conversations::last_message_at),
+            (contacts::address, contacts::name),
+            users::email.nullable(),
+            tickets::id.nullable(),
+        ))
+        .order((
+            conversations::last_message_at.desc(),
+            conversations::id.desc(),
+        ))
+        .into_boxed();
+    if let Some(id) = only {
+        query = query.filter(conversations::id.eq(id));
+    }
+    if let Some(channel) = filter.channel {
+        let exists = channels::table
+            .find(channel)
+            .count()
+            .get_result::<i64>(conn)?;
+        if exists == 0 {
+            return Err(StoreError::NotFound(format!(
+                "there is no channel {channel}"
+            )));
+        }
+        query = query.filter(conversations::channel_id.eq(channel));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(conversations::status.eq(status.clone()));
+    }
+    if let Some(email) = &filter.assignee_email {
+        let user = user_id(conn, email)?;
+        query = query.filter(conversations::assignee_user_id.eq(user));
+    }
+    if filter.unassigned {
+        query = query.filter(conversations::assignee_user_id.is_null());
+    }
+    if let Some(limit) = filter.limit {
+        query = query.limit(limit);
+    }
+    let rows = query.load::<SummaryRow>(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|row| row.0 .0).collect();
+    let counts = message_counts(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                (id, channel_id, channel_name, status, kind, subject),
+                (created_at, last_message_at),
+                (contact_address, contact_name),
+                assignee_email,
+                ticket_id,
+            )| ConversationSummary {
+                id,
+                channel_id,
+                channel_name,
+                status,
+                kind,
+                subject,
+                contact_address,
+                contact_name,
+                assignee_email,
+                ticket_id,
+                message_count: counts.get(&id).copied().unwrap_or(0),
+                created_at,
+                last_message_at,
+            },
+        )
+        .collect())
+}
+
+/// How many messages each of `ids` holds, a bounded number of ids per query
+/// (SQLite limits the parameters of one statement).
+fn message_counts(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<HashMap<i64, i64>> {
+    let mut counts = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        counts.extend(
+            messages::table
+                .filter(messages::conversation_id.eq_any(chunk))
+                .group_by(messages::conversation_id)
+                .select((messages::conversation_id, diesel::dsl::count_star()))
+                .load::<(i64, i64)>(conn)?,
+        );
+    }
+    Ok(counts)
+}
+
+/// One conversation's summary, for the admin's operations.
+pub(super) fn find_summary(conn: &mut DbConnection, id: i64) -> StoreResult<ConversationSummary> {
+    load_summaries(conn, &ConversationFilter::default(), Some(id))?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound(format!("there is no conversation {id}")))
+}
+
+type MessageRow = (
+    (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    ),
+    (
+        Option<String>,
+        Option<i64>,
+        Option<NaiveDateTime>,
+        NaiveDateTime,
+        bool,
+        String,
+    ),
+);
+
+fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<ConversationDetail> {
+    let summary = find_summary(conn, id)?;
+    let (contact_id, owner_email) = conversations::table
+        .inner_join(contacts::table)
+        .left_join(users::table.on(users::id.nullable().eq(contacts::owner_user_id)))
+        .filter(conversations::id.eq(id))
+        .select((contacts::id, users::email.nullable()))
+        .first::<(i64, Option<String>)>(conn)?;
+    let assignee = conversations::table
+        .inner_join(users::table.on(users::id.nullable().eq(conversations::assignee_user_id)))
+        .filter(conversations::id.eq(id))
+        .select((
+            users::email,
+            users::first_name,
+            users::last_name,
+            users::available,
+        ))
+        .first::<(String, String, String, bool)>(conn)
+        .optional()?
+        .map(|(email, first_name, last_name, available)| UserBrief {
+            email,
+            first_name,
+            last_name,
+            available,
+        });
+    let ticket = match summary.ticket_id {
+        Some(ticket) => load_tickets(conn, Some(ticket))?.pop(),
+        None => None,
+    };
+    let rows = messages::table
+        .filter(messages::conversation_id.eq(id))
+        .order(messages::id)
+        .select((
+            (
+                messages::id,
+                messages::direction,
+                messages::from_address,
+                messages::from_name,
+                messages::forwarded_by,
+                messages::subject,
+                messages::text_body,
+            ),
+            (
+                messages::message_id_header,
+                messages::inbound_message_id,
+                messages::sent_at,
+                messages::created_at,
+                messages::automated,
+                messages::decisions,
+            ),
+        ))
+        .load::<MessageRow>(conn)?;
+    let mut files = HashMap::<i64, Vec<AttachmentInfo>>::new();
+    for (message_id, info) in attachments::table
+        .inner_join(messages::table)
+        .filter(messages::conversation_id.eq(id))
+        .order(attachments::id)
+        .select((
+            attachments::message_id,
+            (
+                attachments::id,
+                attachments::filename,
+                attachments::content_type,
+                attachments::size,
+                attachments::content_id,
+                attachments::inline,
+            ),
+        ))
+        .load::<(i64, (i64, String, String, i64, Option<String>, bool))>(conn)?
+    {
+        let (id, filename, content_type, size, content_id, inline) = info;
+        files.entry(message_id).or_default().push(AttachmentInfo {
+            id,
+            filename,
+            content_type,
+            size,
+            content_id,
+            inline,
+        });
+    }
+    let messages = rows
+        .into_iter()
+        .map(
+            |(
+                (id, direction, from, from_name, forwarded_by, subject, text),
+                (message_id, inbound_message_id, sent_at, created_at, automated, decisions),
+            )| MessageView {
+                id,
+                direction,
+                from,
+                from_name,
+                forwarded_by,
+                subject,
+                text,
+                message_id,
+                inbound_message_id,
+                sent_at,
+                created_at,
+                automated,
+                decisions: decision_list(&decisions),
+                attachments: files.remove(&id).unwrap_or_default(),
+            },
+        )
+        .collect();
+    Ok(ConversationDetail {
+        id,
+        channel_id: summary.channel_id,
+        channel_name: summary.channel_name,
+        status: summary.status,
+        kind: summary.kind,
+        subject: summary.subject,
+        contact: ContactBrief {
+            id: contact_id,
+            address: summary.contact_address,
+            name: summary.contact_name,
+            owner_email,
+        },
+        assignee,
+        ticket,
+        created_at: summary.created_at,
+        last_message_at: summary.last_message_at,
+        messages,
+    })
+}
+
+/// The decisions column: a JSON array of sentences. Anything else (never
+/// written by the processor) is shown as it is rather than hidden.
+fn decision_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_else(|_| vec![text.to_owned()])
+}
+
+type ContactRow = (i64, String, Option<String>, Option<String>, NaiveDateTime);
+
+fn load_contacts(conn: &mut DbConnection, key: Option<&ContactKey>) -> StoreResult<Vec<Contact>> {
+    let mut query = contacts::table
+        .left_join(users::table.on(users::id.nullable().eq(contacts::owner_user_id)))
+        .select((
+            contacts::id,
+            contacts::address,
+            contacts::name,
+            users::email.nullable(),
+            contacts::created_at,
+        ))
+        .order(contacts::id)
+        .into_boxed();
+    match key {
+        Some(ContactKey::Id(id)) => query = query.filter(contacts::id.eq(*id)),
+        Some(ContactKey::Address(address)) => {
+            query = query.filter(contacts::address.eq(address.clone()))
+        }
+        None => {}
+    }
+    let rows = query.load::<ContactRow>(conn)?;
+    let mut conversation_ids = HashMap::<i64, Vec<i64>>::new();
+    let mut of_contacts = conversations::table
+        .select((conversations::contact_id, conversations::id))
+        .order(conversations::id)
+        .into_boxed();
+    if let [(id, ..)] = rows.as_slice() {
+        of_contacts = of_contacts.filter(conversations::contact_id.eq(*id));
+    }
+    for (contact, conversation) in of_contacts.load::<(i64, i64)>(conn)? {
+        conversation_ids
+            .entry(contact)
+            .or_default()
+            .push(conversation);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, address, name, owner_email, created_at)| Contact {
+            id,
+            address,
+            name,
+            owner_email,
+            conversation_ids: conversation_ids.remove(&id).unwrap_or_default(),
+            created_at,
+        })
+        .collect())
+}
+
+pub(super) fn find_contact(conn: &mut DbConnection, key: &ContactKey) -> StoreResult<Contact> {
+    load_contacts(conn, Some(key))?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound(format!("there is no contact {key}")))
+}
+
+type TicketRow = (
+    (i64, i64, i64, String, String),
+    (Option<String>, Option<String>, Option<String>, String),
+    Option<String>,
+    NaiveDateTime,
+);
+
+fn load_tickets(conn: &mut DbConnection, only: Option<i64>) -> StoreResult<Vec<Ticket>> {
+    let mut query = tickets::table
+        .inner_join(conversations::table)
+        .left_join(users::table.on(users::id.nullable().eq(tickets::owner_user_id)))
+        .select((
+            (
+                tickets::id,
+                tickets::conversation_id,
+                conversations::channel_id,
+                conversations::status,
+                tickets::name,
+            ),
+            (
+                tickets::pipeline,
+                tickets::stage,
+                tickets::priority,
+                tickets::properties,
+            ),
+            users::email.nullable(),
+            tickets::created_at,
+        ))
+        .order(tickets::id.desc())
+        .into_boxed();
+    if let Some(id) = only {
+        query = query.filter(tickets::id.eq(id));
+    }
+    query
+        .load::<TicketRow>(conn)?
+        .into_iter()
+        .map(
+            |(
+                (id, conversation_id, channel_id, conversation_status, name),
+                (pipeline, stage, priority, properties),
+                owner_email,
+                created_at,
+            )| {
+                Ok(Ticket {
+                    id,
+                    conversation_id,
+                    channel_id,
+                    conversation_status,
+                    name,
+                    pipeline,
+                    stage,
+                    priority,
+                    properties: json_object("tickets", id, &properties)?,
+                    owner_email,
+                    created_at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// A stored row that does not read as it must, reported rather than
+/// guessed.
+pub(super) fn bad_row(table: &str, id: i64, problem: impl std::fmt::Display) -> StoreError {
+    StoreError::Query(diesel::result::Error::DeserializationError(
+        format!("{table} row {id}: {problem}").into(),
+    ))
+}
+
+/// A column that holds a JSON object.
+pub(super) fn json_object(table: &str, id: i64, text: &str) -> StoreResult<Map<String, Value>> {
+    serde_json::from_str(text)
+        .map_err(|e| bad_row(table, id, format!("not a JSON object ({e}): {text}")))
+}
+
+/// Serializes an optional stored UTC time as RFC 3339 with its `Z`, or null.
+pub(super) fn serialize_optional_utc<S: serde::Serializer>(
+    time: &Option<NaiveDateTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => crate::serialize_utc(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
