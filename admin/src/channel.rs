@@ -1,16 +1,28 @@
-//! `teaminbox-admin channel ...`
+//! `teaminbox-admin channel ...`: create a channel, shape how its replies
+//! look (From name, From address, signature), decide routing and tickets,
+//! copy the forwarding address into the mail provider (`instructions`),
+//! then connect and finish.
+
+mod instructions;
 
 use crate::{
-    cli::{AssignArg, ChannelCommand, ChannelCreate, ChannelUpdate, OnOff},
+    cli::{
+        AssignArg, ChannelCommand, ChannelCreate, ChannelPreview, ChannelUpdate, FromNameArg,
+        OnOff, ReplyArgs,
+    },
     input::{address, one_line, text_field},
     output, AdminError, AdminResult,
 };
+use serde::Serialize;
+use std::path::Path;
 use teaminbox_milter::{
     address::{printable, ForwardingAddress},
     config::Config,
+    identity::{self, FromNameMode, Sender},
+    signature,
     store::{
-        settings::{AssignMode, Channel, NewChannel, RoutingUpdate},
-        Store, StoreError,
+        settings::{self, AssignMode, Channel, ChannelReplies, NewChannel, RoutingUpdate},
+        Store,
     },
 };
 
@@ -32,11 +44,18 @@ pub fn run(command: ChannelCommand, store: &Store, config: &Config) -> AdminResu
             if id.json.json {
                 output::json(&channel);
             } else {
-                show_routing(&channel);
+                show_details(&channel, config);
             }
             Ok(())
         }
-        ChannelCommand::Update(args) => update(args, store),
+        ChannelCommand::Update(args) => update(args, store, config),
+        ChannelCommand::Preview(args) => preview(args, store, config),
+        ChannelCommand::Instructions(args) => {
+            let channel = store.settings().channel(args.id)?;
+            instructions::print(&channel, args.provider, args.json.json);
+            Ok(())
+        }
+        ChannelCommand::Finish(id) => finish(id.id, id.json.json, store),
         ChannelCommand::Disable(id) => {
             show(&store.settings().set_enabled(id.id, false)?, id.json.json);
             Ok(())
@@ -79,25 +98,28 @@ fn show(channel: &Channel, json: bool) {
 fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
     let name = text_field("--name", &args.name)?;
     let company = text_field("--company", &args.company)?;
+    let replies = reply_settings(&args.replies, store)?;
+    let replies = ChannelReplies {
+        from_name_mode: replies.from_name_mode.unwrap_or_default(),
+        from_address: replies.from_address.flatten(),
+        signature_html: replies.signature_html.flatten(),
+    };
     let hosted = &config.milter.hosted_domains;
     let channel = match &args.forwarding_address {
         Some(given) => {
-            let address = ForwardingAddress::parse(given)
-                .map_err(|e| AdminError::Usage(format!("--forwarding-address: {e}")))?;
-            if !hosted.iter().any(|d| d == address.domain()) {
-                return Err(AdminError::Refused(format!(
-                    "--forwarding-address: {} is not in a hosted domain; hosted domains are {} (milter.hosted_domains in the configuration)",
-                    address.domain(),
-                    hosted.join(", ")
-                )));
-            }
-            store.settings().create_channel(&NewChannel {
-                name,
-                company,
-                forwarding_address: &address,
-            })?
+            let address = hosted_address(given, config)?;
+            store.settings().create_channel_with(
+                &NewChannel {
+                    name,
+                    company,
+                    forwarding_address: &address,
+                },
+                &replies,
+            )?
         }
-        None => create_with_generated_address(store, name, company, &hosted[0])?,
+        None => store
+            .settings()
+            .create_channel_generated(name, company, &hosted[0], &replies)?,
     };
     if args.json.json {
         output::json(&channel);
@@ -110,32 +132,101 @@ fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
     Ok(())
 }
 
-/// A generated address can, rarely, collide with one already taken; the
-/// database's unique index tells, and another random part is tried.
-fn create_with_generated_address(
-    store: &Store,
-    name: &str,
-    company: &str,
-    domain: &str,
-) -> Result<Channel, AdminError> {
-    let mut last_error = None;
-    for _ in 0..5 {
-        let address = ForwardingAddress::generate(name, domain);
-        match store.settings().create_channel(&NewChannel {
-            name,
-            company,
-            forwarding_address: &address,
-        }) {
-            Err(e @ StoreError::Conflict(_)) => last_error = Some(e),
-            result => return Ok(result?),
-        }
+/// A forwarding address the admin typed, in a hosted domain.
+fn hosted_address(given: &str, config: &Config) -> Result<ForwardingAddress, AdminError> {
+    let address = ForwardingAddress::parse(given)
+        .map_err(|e| AdminError::Usage(format!("--forwarding-address: {e}")))?;
+    let hosted = &config.milter.hosted_domains;
+    if !hosted.iter().any(|d| d == address.domain()) {
+        return Err(AdminError::Refused(format!(
+            "--forwarding-address: {} is not in a hosted domain; hosted domains are {} (milter.hosted_domains in the configuration)",
+            address.domain(),
+            hosted.join(", ")
+        )));
     }
-    Err(last_error.expect("at least one attempt").into())
+    Ok(address)
 }
 
-/// The table line, then how the channel routes and tickets, and its latest
-/// forwarding confirmation.
-fn show_routing(c: &Channel) {
+/// The reply settings given on the command line, checked: `None` where
+/// nothing was given, `Some(None)` to go back to the default.
+struct GivenReplies {
+    from_name_mode: Option<FromNameMode>,
+    from_address: Option<Option<String>>,
+    signature_html: Option<Option<String>>,
+}
+
+fn reply_settings(args: &ReplyArgs, store: &Store) -> Result<GivenReplies, AdminError> {
+    let from_name_mode = args.from_name.map(|mode| match mode {
+        FromNameArg::AgentAndCompany => FromNameMode::AgentAndCompany,
+        FromNameArg::Company => FromNameMode::Company,
+    });
+    let from_address = match &args.from_address {
+        Some(given) => {
+            let from = address("--from-address", given)?;
+            let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+            if !store.settings().sending_domain_verified(domain)? {
+                return Err(AdminError::Refused(format!(
+                    "the domain {domain} of --from-address is not a verified sending domain; \
+                     connect it with `teaminbox-admin domain add {domain}`, publish the DNS records it prints, \
+                     then `teaminbox-admin domain verify {domain}`"
+                )));
+            }
+            Some(Some(from))
+        }
+        None if args.default_from_address => Some(None),
+        None => None,
+    };
+    let signature_html = match &args.signature_file {
+        Some(path) => Some(Some(read_signature(path)?)),
+        None if args.no_signature => Some(None),
+        None => None,
+    };
+    Ok(GivenReplies {
+        from_name_mode,
+        from_address,
+        signature_html,
+    })
+}
+
+/// Reads and checks a signature file. A file that cannot be read is a usage
+/// error (exit 2); a signature that is refused names the file, the line and
+/// the column (exit 1).
+fn read_signature(path: &Path) -> Result<String, AdminError> {
+    let shown = printable(&path.display().to_string());
+    let too_big = || {
+        AdminError::Usage(format!(
+            "--signature-file {shown} is larger than {} bytes; a signature is a few lines",
+            signature::MAX_LEN
+        ))
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| AdminError::Usage(format!("--signature-file {shown}: cannot read it: {e}")))?
+        .len();
+    if size > signature::MAX_LEN as u64 {
+        return Err(too_big());
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| AdminError::Usage(format!("--signature-file {shown}: cannot read it: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        AdminError::Usage(format!(
+            "--signature-file {shown} is not UTF-8 text; save it as UTF-8"
+        ))
+    })?;
+    // Editors on Windows start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if text.trim().is_empty() {
+        return Err(AdminError::Usage(format!(
+            "--signature-file {shown} is empty; to remove the signature, use --no-signature"
+        )));
+    }
+    signature::check(text)
+        .map_err(|e| AdminError::Refused(format!("--signature-file {shown}: {e}")))?;
+    Ok(text.trim().to_owned())
+}
+
+/// The table line, then how the channel's replies look, how it routes and
+/// tickets, and its latest forwarding confirmation.
+fn show_details(c: &Channel, config: &Config) {
     output::table(&HEADER, &[row(c)]);
     println!();
     let list = |items: &[String]| {
@@ -158,7 +249,43 @@ fn show_routing(c: &Channel) {
             other => format!("{key}={other}"),
         })
         .collect::<Vec<_>>();
+    let sample = identity::from_header(c, &Sender::SAMPLE, &config.outbound.default_from_domain);
     let mut fields = vec![
+        (
+            "From name",
+            format!("{} (\"{}\")", c.from_name_mode, printable(&sample.name)),
+        ),
+        (
+            "From address",
+            match &c.from_address {
+                Some(address) => address.clone(),
+                None => format!(
+                    "default: the user's USERNAME@{}",
+                    config.outbound.default_from_domain
+                ),
+            },
+        ),
+        (
+            "Signature",
+            match &c.signature_html {
+                Some(_) => format!("set (`teaminbox-admin channel preview {}` shows it)", c.id),
+                None => "none".into(),
+            },
+        ),
+        (
+            "Finished",
+            match c.finished_at {
+                Some(at) => format!(
+                    "{} UTC (connected; the forwarding address is fixed)",
+                    output::time(&at)
+                ),
+                None if c.status == "draft" => format!(
+                    "no (draft; `teaminbox-admin channel finish {}` connects it)",
+                    c.id
+                ),
+                None => "yes".into(),
+            },
+        ),
         (
             "Assignment",
             match c.assign_mode {
@@ -189,13 +316,16 @@ fn show_routing(c: &Channel) {
                 fields.push(("Verification link", printable(link)));
             }
         }
-        _ => fields.push(("Verification", "none received".into())),
+        _ => fields.push((
+            "Verification",
+            "none received (a provider's forwarding confirmation shows here)".into(),
+        )),
     }
     output::fields(&fields);
 }
 
-fn update(args: ChannelUpdate, store: &Store) -> AdminResult {
-    let given = args.assign.is_some()
+fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
+    let routing_given = args.assign.is_some()
         || !args.assign_users.is_empty()
         || !args.assign_teams.is_empty()
         || args.clear_assignees
@@ -203,13 +333,39 @@ fn update(args: ChannelUpdate, store: &Store) -> AdminResult {
         || args.only_available
         || args.tickets.is_some()
         || !args.ticket_properties.is_empty();
-    if !given {
+    let replies = &args.replies;
+    let settings_given = args.name.is_some()
+        || args.company.is_some()
+        || args.forwarding_address.is_some()
+        || replies.from_name.is_some()
+        || replies.from_address.is_some()
+        || replies.default_from_address
+        || replies.signature_file.is_some()
+        || replies.no_signature;
+    if !routing_given && !settings_given {
         return Err(AdminError::Usage(
             "nothing to change: give --assign, --assign-user, --assign-team, --clear-assignees, \
-             --any-availability, --only-available, --tickets or --ticket-property"
+             --any-availability, --only-available, --tickets, --ticket-property, --name, --company, \
+             --forwarding-address, --from-name, --from-address, --default-from-address, \
+             --signature-file or --no-signature"
                 .into(),
         ));
     }
+    let name = args
+        .name
+        .as_deref()
+        .map(|n| text_field("--name", n).map(str::to_owned))
+        .transpose()?;
+    let company = args
+        .company
+        .as_deref()
+        .map(|c| text_field("--company", c).map(str::to_owned))
+        .transpose()?;
+    let forwarding_address = args
+        .forwarding_address
+        .as_deref()
+        .map(|a| hosted_address(a, config))
+        .transpose()?;
     let users = args
         .assign_users
         .iter()
@@ -258,11 +414,23 @@ fn update(args: ChannelUpdate, store: &Store) -> AdminResult {
         tickets_enabled: args.tickets.map(|t| matches!(t, OnOff::On)),
         ticket_properties: (!properties.is_empty()).then_some(properties),
     };
-    let channel = store.settings().set_channel_routing(args.id, &update)?;
+    let given = reply_settings(&args.replies, store)?;
+    let changes = settings::ChannelUpdate {
+        name,
+        company,
+        from_name_mode: given.from_name_mode,
+        from_address: given.from_address,
+        signature_html: given.signature_html,
+        forwarding_address,
+    };
+    // One transaction: a refused part leaves the channel as it was.
+    let channel = store
+        .settings()
+        .update_channel_with_routing(args.id, &changes, &update)?;
     if args.json.json {
         output::json(&channel);
     } else {
-        show_routing(&channel);
+        show_details(&channel, config);
         if channel.assign_mode == AssignMode::UsersAndTeams
             && channel.assign_users.is_empty()
             && channel.assign_teams.is_empty()
@@ -272,6 +440,87 @@ fn update(args: ChannelUpdate, store: &Store) -> AdminResult {
                  add some with --assign-user or --assign-team."
             );
         }
+    }
+    Ok(())
+}
+
+/// What `channel preview --json` prints.
+#[derive(Serialize)]
+struct Preview<'a> {
+    channel_id: i64,
+    /// The user previewed, or `null` for the sample agent.
+    #[serde(rename = "as")]
+    as_user: Option<&'a str>,
+    from_name: &'a str,
+    from_address: &'a str,
+    /// The From header as the contact's mail client shows it.
+    from: String,
+    signature_text: Option<String>,
+    signature_html: Option<String>,
+}
+
+/// Prints what a contact sees of a reply: the From header and the signature
+/// with its tokens filled in, through the same code the reply composer uses.
+fn preview(args: ChannelPreview, store: &Store, config: &Config) -> AdminResult {
+    let email = args
+        .as_user
+        .as_deref()
+        .map(|e| address("--as", e))
+        .transpose()?;
+    let channel = store.settings().channel(args.id)?;
+    let user = email
+        .as_deref()
+        .map(|e| store.settings().user(e))
+        .transpose()?;
+    let sender = user.as_ref().map_or(Sender::SAMPLE, Sender::from);
+    let from = identity::from_header(&channel, &sender, &config.outbound.default_from_domain);
+    let rendered = channel
+        .signature_html
+        .as_deref()
+        .map(|html| signature::render(html, &sender.full_name(), &sender.first_name()));
+    if args.json.json {
+        output::json(&Preview {
+            channel_id: channel.id,
+            as_user: email.as_deref(),
+            from_name: &from.name,
+            from_address: &from.address,
+            from: from.display(),
+            signature_text: rendered.as_ref().map(|(_, text)| text.clone()),
+            signature_html: rendered.map(|(html, _)| html),
+        });
+        return Ok(());
+    }
+    println!("From: {}", output::text_block(&from.display()));
+    println!();
+    match rendered {
+        Some((html, _)) if args.html => println!("{}", output::text_block(&html)),
+        Some((_, text)) => println!("{}", output::text_block(&text)),
+        None => println!(
+            "(no signature; add one with `teaminbox-admin channel update {} --signature-file FILE`)",
+            channel.id
+        ),
+    }
+    Ok(())
+}
+
+/// Connect and finish.
+fn finish(id: i64, json: bool, store: &Store) -> AdminResult {
+    let (channel, changed) = store.settings().finish_channel(id)?;
+    if json {
+        output::json(&channel);
+    } else if changed {
+        println!(
+            "Channel {} is connected. Mail forwarded to {} lands in its inbox; the forwarding address can no longer change.",
+            channel.id, channel.forwarding_address
+        );
+    } else {
+        let at = channel
+            .finished_at
+            .map_or_else(String::new, |at| format!(" on {} UTC", output::time(&at)));
+        println!(
+            "Channel {} was already connected{at}; nothing changed.",
+            channel.id
+        );
     }
     Ok(())
 }

@@ -50,6 +50,9 @@ pub enum Command {
     /// Conversations in the inbox: list, read, assign, close, reopen.
     #[command(subcommand)]
     Conversation(ConversationCommand),
+    /// Sending domains: DKIM keys for the mail teaminbox sends.
+    #[command(subcommand)]
+    Domain(DomainCommand),
     /// Tickets the channels made for new conversations.
     #[command(subcommand)]
     Ticket(TicketCommand),
@@ -57,10 +60,13 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum ChannelCommand {
-    /// Create a channel (status draft). It receives mail at once.
-    #[command(
-        after_help = "Example:\n  teaminbox-admin channel create --name Support --company Acme\n  teaminbox-admin channel create --name Sales --company Acme --forwarding-address sales@inbox.example.com"
-    )]
+    /// Create a channel (status draft). It receives mail at once; set up
+    /// how replies look, copy the forwarding address into the mail provider
+    /// (`channel instructions`), then `channel finish`.
+    #[command(after_help = "Example:\n  \
+        teaminbox-admin channel create --name Support --company Acme\n  \
+        teaminbox-admin channel create --name Sales --company \"Acme Sales\" --forwarding-address sales@inbox.example.com\n  \
+        teaminbox-admin channel create --name Support --company Acme --from-name company --signature-file signature.html")]
     Create(ChannelCreate),
     /// List channels.
     #[command(after_help = "Example:\n  teaminbox-admin channel list --json")]
@@ -74,15 +80,112 @@ pub enum ChannelCommand {
     /// Take mail to the channel's address again.
     #[command(after_help = "Example:\n  teaminbox-admin channel enable 1")]
     Enable(ChannelId),
-    /// Change how a channel assigns and tickets new conversations. Settings
-    /// not given stay as they are.
+    /// Change a channel: its names, how its replies look, its forwarding
+    /// address (while a draft), and how it assigns and tickets new
+    /// conversations. Settings not given stay as they are.
     #[command(after_help = "Examples:\n  \
+        teaminbox-admin channel update 1 --from-name company --signature-file signature.html\n  \
+        teaminbox-admin channel update 1 --from-address support@acme.example   # a verified sending domain\n  \
+        teaminbox-admin channel update 1 --default-from-address --no-signature\n  \
+        teaminbox-admin channel update 1 --name \"Support EU\" --forwarding-address support-eu@inbox.example.com\n  \
         teaminbox-admin channel update 1 --assign users-and-teams --assign-user alice@example.com --assign-team Support\n  \
         teaminbox-admin channel update 1 --assign contact-owner --any-availability\n  \
         teaminbox-admin channel update 1 --tickets on --ticket-property pipeline=Support --ticket-property priority=high\n  \
         teaminbox-admin channel update 1 --ticket-property priority=    # removes the key\n  \
         teaminbox-admin channel update 1 --clear-assignees --assign off")]
     Update(ChannelUpdate),
+    /// Show exactly what a contact sees of a reply from the channel: the
+    /// From header and the signature with its tokens filled in, as text or
+    /// HTML. Without --as, for a sample agent, Jane Doe.
+    #[command(after_help = "Examples:\n  \
+        teaminbox-admin channel preview 1\n  \
+        teaminbox-admin channel preview 1 --as alice@example.com --html")]
+    Preview(ChannelPreview),
+    /// How to forward a mail provider's mail to the channel, step by step,
+    /// with the channel's forwarding address filled in.
+    #[command(after_help = "Examples:\n  \
+        teaminbox-admin channel instructions 1 --provider gmail\n  \
+        teaminbox-admin channel instructions 1 --provider microsoft-365")]
+    Instructions(ChannelInstructions),
+    /// Connect and finish: the channel becomes connected and its forwarding
+    /// address can no longer change. Do it once mail arrives.
+    #[command(after_help = "Example:\n  teaminbox-admin channel finish 1")]
+    Finish(ChannelId),
+}
+
+/// The form of a reply's From name.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FromNameArg {
+    /// "Jane Doe at Acme": the replying user's name and the company.
+    AgentAndCompany,
+    /// "Acme": the company only (one channel per company).
+    Company,
+}
+
+/// How replies from a channel look.
+#[derive(Args)]
+pub struct ReplyArgs {
+    /// The From name of replies.
+    #[arg(long, value_enum, value_name = "agent-and-company|company")]
+    pub from_name: Option<FromNameArg>,
+    /// Send replies from this address (its domain must be a verified sending
+    /// domain: `teaminbox-admin domain add`, then `domain verify`). Default:
+    /// the replying user's USERNAME@[outbound] default_from_domain.
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "default_from_address")]
+    pub from_address: Option<String>,
+    /// Send replies from the replying user's default address again.
+    #[arg(long)]
+    pub default_from_address: bool,
+    /// The signature of replies: simple HTML (p, br, div, span, a, img, b,
+    /// strong, i, em, u, s, small, font, table, ul, ol, li) with the tokens
+    /// {{sender.full_name}} and {{sender.first_name}}.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_signature")]
+    pub signature_file: Option<std::path::PathBuf>,
+    /// Replies have no signature.
+    #[arg(long)]
+    pub no_signature: bool,
+}
+
+#[derive(Args)]
+pub struct ChannelPreview {
+    /// The channel's id, as `channel list` shows it.
+    pub id: i64,
+    /// The user whose reply to show (their name and username); default: a
+    /// sample agent, Jane Doe (jane).
+    #[arg(long = "as", value_name = "USER_EMAIL")]
+    pub as_user: Option<String>,
+    /// Show the signature as HTML instead of text.
+    #[arg(long)]
+    pub html: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// A mail provider whose mail is forwarded to a channel.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Provider {
+    /// A Gmail or Google Workspace mailbox.
+    Gmail,
+    /// A Google Group (a group address).
+    GoogleGroups,
+    /// A Microsoft 365 (Exchange Online) mailbox or shared mailbox.
+    #[value(name = "microsoft-365")]
+    Microsoft365,
+    /// An Outlook.com mailbox.
+    Outlook,
+    /// Any other server: an alias or a forward.
+    Other,
+}
+
+#[derive(Args)]
+pub struct ChannelInstructions {
+    /// The channel's id, as `channel list` shows it.
+    pub id: i64,
+    /// Where the mail comes from.
+    #[arg(long, value_enum)]
+    pub provider: Provider,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 /// How a channel assigns new conversations.
@@ -107,6 +210,19 @@ pub enum OnOff {
 pub struct ChannelUpdate {
     /// The channel's id, as `channel list` shows it.
     pub id: i64,
+    /// The channel's name, as the team knows it.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The company the channel answers for; its From name must not be
+    /// another channel's.
+    #[arg(long)]
+    pub company: Option<String>,
+    /// A new forwarding address (LOCAL@HOSTED-DOMAIN); only while the
+    /// channel is a draft.
+    #[arg(long, value_name = "ADDRESS")]
+    pub forwarding_address: Option<String>,
+    #[command(flatten)]
+    pub replies: ReplyArgs,
     /// Who gets a new conversation.
     #[arg(long, value_enum, value_name = "MODE")]
     pub assign: Option<AssignArg>,
@@ -151,6 +267,8 @@ pub struct ChannelCreate {
     /// from the name in the first hosted domain.
     #[arg(long, value_name = "ADDRESS")]
     pub forwarding_address: Option<String>,
+    #[command(flatten)]
+    pub replies: ReplyArgs,
     #[command(flatten)]
     pub json: JsonFlag,
 }
@@ -409,6 +527,65 @@ pub enum ConversationCommand {
     /// Open a closed (or spam) conversation again.
     #[command(after_help = "Example:\n  teaminbox-admin conversation reopen 12")]
     Reopen(ConversationId),
+    /// Answer a conversation as a team member: the reply goes to the
+    /// contact with the channel's From name, address and signature, threads
+    /// in the contact's mail client, and is DKIM-signed where a key exists.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin conversation reply 12 --as jane@acme.example --body 'We are on it.'\n  teaminbox-admin conversation reply 12 --as jane@acme.example --body-file answer.html --html"
+    )]
+    Reply(ConversationReply),
+}
+
+#[derive(Args)]
+pub struct ConversationReply {
+    /// The conversation's id, as `conversation list` shows it.
+    pub id: i64,
+    /// The team member who answers (a user's email).
+    #[arg(long = "as", value_name = "USER_EMAIL")]
+    pub as_user: String,
+    /// The answer as text (or HTML with --html).
+    #[arg(
+        long,
+        conflicts_with = "body_file",
+        required_unless_present = "body_file"
+    )]
+    pub body: Option<String>,
+    /// Read the answer from a file.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<std::path::PathBuf>,
+    /// The body is HTML (a plain-text alternative is made from it).
+    #[arg(long)]
+    pub html: bool,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Make DOMAIN a sending domain: generates its DKIM key (RSA 2048) and
+    /// prints the DNS records to publish.
+    #[command(
+        after_help = "Example:\n  teaminbox-admin domain add example.com --selector teaminbox"
+    )]
+    Add {
+        domain: String,
+        /// The DKIM selector: the key is published at SELECTOR._domainkey.DOMAIN.
+        #[arg(long, default_value = "teaminbox")]
+        selector: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check the published DKIM record through the configured resolver and
+    /// mark the domain verified when it holds our key.
+    #[command(after_help = "Example:\n  teaminbox-admin domain verify example.com")]
+    Verify {
+        domain: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List sending domains and whether they are verified.
+    #[command(after_help = "Example:\n  teaminbox-admin domain list --json")]
+    List(JsonFlag),
 }
 
 /// A conversation's status.

@@ -8,6 +8,7 @@ use crate::{
     input::address,
     output, AdminError, AdminResult,
 };
+use teaminbox_milter::config::Config;
 use teaminbox_milter::{
     address::printable,
     store::{
@@ -16,9 +17,10 @@ use teaminbox_milter::{
     },
 };
 
-pub fn run(command: ConversationCommand, store: &Store) -> AdminResult {
+pub fn run(command: ConversationCommand, store: &Store, config: &Config) -> AdminResult {
     match command {
         ConversationCommand::List(args) => list(args, store),
+        ConversationCommand::Reply(args) => crate::reply::run(args, store, config),
         ConversationCommand::Show(args) => {
             let conversation = store.views().conversation(args.id)?;
             if args.json.json {
@@ -260,6 +262,12 @@ fn message(m: &MessageView) {
     if !text.is_empty() {
         println!("{text}");
         println!();
+    }
+    if let Some(d) = &m.delivery {
+        match &d.last_error {
+            Some(e) => println!("Delivery: {} ({})", d.state, printable(e)),
+            None => println!("Delivery: {}", d.state),
+        }
     }
     println!("Decisions:");
     for d in &m.decisions {

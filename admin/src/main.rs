@@ -4,11 +4,13 @@ mod channel;
 mod cli;
 mod contact;
 mod conversation;
+mod domain;
 mod filter;
 mod input;
 mod output;
 mod queue;
 mod rejection;
+mod reply;
 mod team;
 mod ticket;
 mod user;
@@ -81,7 +83,8 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
                 cli::Command::User(c) => user::run(c, &store),
                 cli::Command::Team(c) => team::run(c, &store),
                 cli::Command::Contact(c) => contact::run(c, &store),
-                cli::Command::Conversation(c) => conversation::run(c, &store),
+                cli::Command::Conversation(c) => conversation::run(c, &store, config),
+                cli::Command::Domain(c) => domain::run(c, &store, config),
                 cli::Command::Ticket(c) => ticket::run(c, &store),
                 cli::Command::Migrate => unreachable!("handled above"),
             }

@@ -181,8 +181,9 @@ both_databases! {
         assert_eq!(channel.status, "draft");
         assert!(channel.enabled);
 
-        // A second channel of the same name gets another address.
-        let second = setup.create_json(&["--name", "Support Team", "--company", "Acme"]);
+        // A second channel of the same name gets another address (and, as
+        // a company's From name belongs to one channel, another company).
+        let second = setup.create_json(&["--name", "Support Team", "--company", "Acme EU"]);
         assert_ne!(second["forwarding_address"], address);
         assert_eq!(setup.channels().len(), 2);
     }
@@ -234,9 +235,13 @@ both_databases! {
                 "company",
                 "created_at",
                 "enabled",
+                "finished_at",
                 "forwarding_address",
+                "from_address",
+                "from_name_mode",
                 "id",
                 "name",
+                "signature_html",
                 "status",
                 "ticket_properties",
                 "tickets_enabled",

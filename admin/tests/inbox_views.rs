@@ -93,12 +93,16 @@ fn seed(setup: &Setup) {
     let store = &setup.store;
     let support = ForwardingAddress::parse("support@inbox.example.com").unwrap();
     let sales = ForwardingAddress::parse("sales@inbox.example.com").unwrap();
-    for (name, address) in [("Support", &support), ("Sales", &sales)] {
+    // A company's From name belongs to one channel only.
+    for (name, company, address) in [
+        ("Support", "Acme", &support),
+        ("Sales", "Acme Sales", &sales),
+    ] {
         store
             .settings()
             .create_channel(&NewChannel {
                 name,
-                company: "Acme",
+                company,
                 forwarding_address: address,
             })
             .unwrap();
@@ -536,7 +540,8 @@ both_databases! {
                                 "content_id": "logo@example.org",
                                 "inline": true
                             }
-                        ]
+                        ],
+                        "delivery": null
                     },
                     {
                         "id": 6,
@@ -555,7 +560,8 @@ both_databases! {
                             "Contact customer@example.org: the original sender of bob@example.com's forward.",
                             "Thread: conversation 1 because the message refers to <m1@example.org>."
                         ],
-                        "attachments": []
+                        "attachments": [],
+                        "delivery": null
                     }
                 ]
             })

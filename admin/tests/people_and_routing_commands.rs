@@ -275,7 +275,8 @@ both_databases! {
             keys(&fresh),
             [
                 "assign_any_availability", "assign_mode", "assign_teams", "assign_users",
-                "company", "created_at", "enabled", "forwarding_address", "id", "name", "status",
+                "company", "created_at", "enabled", "finished_at", "forwarding_address",
+                "from_address", "from_name_mode", "id", "name", "signature_html", "status",
                 "ticket_properties", "tickets_enabled", "verification_code", "verification_link",
                 "verification_received_at", "verification_requested_by",
             ]
@@ -334,12 +335,16 @@ both_databases! {
             "ID  NAME     COMPANY  FORWARDING ADDRESS         STATUS  MAIL\n\
              1   Support  Acme     support@inbox.example.com  draft   enabled\n\
              \n\
+             From name:          agent-and-company (\"Jane Doe at Acme\")\n\
+             From address:       default: the user's USERNAME@inbox.localhost\n\
+             Signature:          none\n\
+             Finished:           no (draft; `teaminbox-admin channel finish 1` connects it)\n\
              Assignment:         users-and-teams (available users only)\n\
              Assign to users:    carol@example.com\n\
              Assign to teams:    Tier 1\n\
              Tickets:            off\n\
              Ticket properties:  pipeline=Support, stage=New, team=emea=north\n\
-             Verification:       none received\n"
+             Verification:       none received (a provider's forwarding confirmation shows here)\n"
         );
         let channel_now = setup.json(&["channel", "show", "1"]);
         assert_eq!(channel_now["assign_users"], json!(["carol@example.com"]));

@@ -101,8 +101,16 @@ pub struct DnsConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutboundConfig {
+    /// Where replies and notifications are handed over: the local MTA.
     pub smtp_url: String,
     pub default_from_domain: String,
+    /// Delivery workers in this daemon; 0: another host sends.
+    pub workers: usize,
+    /// The first retry after a temporary failure; each further one waits
+    /// twice as long (at most 64 times this).
+    pub retry_base_secs: u64,
+    /// Attempts before a message is recorded as failed.
+    pub max_attempts: i32,
 }
 
 impl Default for OutboundConfig {
@@ -110,6 +118,9 @@ impl Default for OutboundConfig {
         Self {
             smtp_url: "smtp://127.0.0.1:25".into(),
             default_from_domain: "inbox.localhost".into(),
+            workers: 1,
+            retry_base_secs: 60,
+            max_attempts: 10,
         }
     }
 }
@@ -361,6 +372,9 @@ impl Config {
                 );
             }
         }
+        if self.outbound.max_attempts < 1 {
+            return bad("outbound.max_attempts", "must be at least 1".into());
+        }
         if !self.outbound.smtp_url.starts_with("smtp://") {
             return bad(
                 "outbound.smtp_url",
@@ -408,6 +422,15 @@ impl Config {
             .url
             .parse()
             .expect("database.url was checked when the configuration was loaded")
+    }
+
+    /// The configured name servers (checked at load).
+    pub fn nameservers(&self) -> Vec<SocketAddr> {
+        self.dns
+            .nameservers
+            .iter()
+            .filter_map(|s| parse_nameserver(s))
+            .collect()
     }
 
     /// The effective configuration as TOML, for `--check-config`.

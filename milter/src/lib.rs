@@ -8,8 +8,11 @@ pub mod address;
 pub mod auth;
 pub mod config;
 pub mod filter;
+pub mod identity;
+pub mod outbound;
 pub mod processor;
 pub mod refusal;
+pub mod signature;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -86,16 +89,11 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     }
 
     let authenticator = if config.security.enabled {
-        let nameservers: Vec<_> = config
-            .dns
-            .nameservers
-            .iter()
-            .filter_map(|s| config::parse_nameserver(s))
-            .collect();
-        Some(Authenticator::new(&config.security, &nameservers)?)
+        Some(Authenticator::new(&config.security, &config.nameservers())?)
     } else {
         None
     };
+    let store_for_outbound = store.clone();
     let processor = Arc::new(processor::Processor::new(
         store.clone(),
         loop_marker(&config),
@@ -109,7 +107,11 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     // The processor works beside the milter and stops after it: the
     // milter's shutdown tells the workers, which finish the message in hand.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(processor.run(config.processor.workers, stopped));
+    let workers = tokio::spawn(processor.run(config.processor.workers, stopped.clone()));
+    let senders = (config.outbound.workers > 0).then(|| {
+        let outbound = Arc::new(outbound::Outbound::new(&config, store_for_outbound));
+        tokio::spawn(outbound.run(stopped))
+    });
     let shutdown = async move {
         shutdown.await;
         let _ = stop.send(true);
@@ -144,6 +146,9 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         }
     };
     let _ = workers.await;
+    if let Some(senders) = senders {
+        let _ = senders.await;
+    }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)
 }

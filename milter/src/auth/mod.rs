@@ -76,6 +76,37 @@ impl std::fmt::Debug for Authenticator {
 
 const CACHE_ENTRIES: usize = 10_000;
 
+/// A resolver on `nameservers` (`IP:PORT`, UDP and TCP), or the system's
+/// (/etc/resolv.conf) when there are none.
+pub fn resolver(nameservers: &[SocketAddr]) -> Result<MessageAuthenticator, ResolverError> {
+    if nameservers.is_empty() {
+        return MessageAuthenticator::new_system_conf().map_err(|e| ResolverError(e.to_string()));
+    }
+    let servers = nameservers.iter().map(|addr| {
+        let with_port = |mut c: ConnectionConfig| {
+            c.port = addr.port();
+            c
+        };
+        NameServerConfig::new(
+            addr.ip(),
+            true,
+            vec![
+                with_port(ConnectionConfig::udp()),
+                with_port(ConnectionConfig::tcp()),
+            ],
+        )
+    });
+    let mut options = ResolverOpts::default();
+    // A message waits for these answers inside an SMTP session.
+    options.timeout = Duration::from_secs(5);
+    options.attempts = 2;
+    MessageAuthenticator::new(
+        ResolverConfig::from_parts(None, vec![], servers.collect()),
+        options,
+    )
+    .map_err(|e| ResolverError(e.to_string()))
+}
+
 /// mail-auth's parameters with our caches for every record type.
 type CachedParameters<'x, P> = Parameters<
     'x,
@@ -93,33 +124,7 @@ impl Authenticator {
         settings: &SecurityConfig,
         nameservers: &[SocketAddr],
     ) -> Result<Self, ResolverError> {
-        let dns = if nameservers.is_empty() {
-            MessageAuthenticator::new_system_conf()
-        } else {
-            let servers = nameservers.iter().map(|addr| {
-                let with_port = |mut c: ConnectionConfig| {
-                    c.port = addr.port();
-                    c
-                };
-                NameServerConfig::new(
-                    addr.ip(),
-                    true,
-                    vec![
-                        with_port(ConnectionConfig::udp()),
-                        with_port(ConnectionConfig::tcp()),
-                    ],
-                )
-            });
-            let mut options = ResolverOpts::default();
-            // A message waits for these answers inside an SMTP session.
-            options.timeout = Duration::from_secs(5);
-            options.attempts = 2;
-            MessageAuthenticator::new(
-                ResolverConfig::from_parts(None, vec![], servers.collect()),
-                options,
-            )
-        }
-        .map_err(|e| ResolverError(e.to_string()))?;
+        let dns = resolver(nameservers)?;
         Ok(Self {
             dns,
             settings: settings.clone(),

@@ -8,6 +8,7 @@
 
 pub mod inbound;
 pub mod inbox;
+pub mod outbound;
 pub mod queue;
 pub mod rejections;
 mod schema;
@@ -138,6 +139,10 @@ impl Store {
 
     pub fn queue(&self) -> queue::Queue<'_> {
         queue::Queue { store: self }
+    }
+
+    pub fn outbound(&self) -> outbound::Outbound<'_> {
+        outbound::Outbound { store: self }
     }
 
     pub fn inbox(&self) -> inbox::Inbox<'_> {

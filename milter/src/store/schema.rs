@@ -17,6 +17,11 @@ diesel::table! {
         verification_link -> Nullable<Text>,
         verification_requested_by -> Nullable<Text>,
         verification_received_at -> Nullable<Timestamp>,
+        from_name_mode -> Text,
+        from_address -> Nullable<Text>,
+        signature_html -> Nullable<Text>,
+        finished_at -> Nullable<Timestamp>,
+        company_from_name -> Nullable<Text>,
     }
 }
 
@@ -73,6 +78,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     channel_assignment_state,
     outbound_messages,
+    sending_domains,
 );
 
 diesel::table! {
@@ -231,6 +237,12 @@ diesel::table! {
         attempts -> Integer,
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
+        from_address -> Nullable<Text>,
+        message_id_header -> Nullable<Text>,
+        raw_message -> Nullable<Binary>,
+        next_attempt_at -> Nullable<Timestamp>,
+        claimed_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -239,3 +251,15 @@ diesel::joinable!(conversations -> contacts (contact_id));
 diesel::joinable!(conversations -> channels (channel_id));
 diesel::joinable!(tickets -> conversations (conversation_id));
 diesel::joinable!(attachments -> messages (message_id));
+
+diesel::table! {
+    sending_domains (id) {
+        id -> BigInt,
+        domain -> Text,
+        selector -> Text,
+        private_key_pem -> Text,
+        dns_txt -> Text,
+        verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}

@@ -5,13 +5,16 @@
 use super::{
     is_unique_violation,
     schema::{
-        channel_assignees, channels, contacts, conversations, filters, team_members, teams,
-        tickets, users,
+        channel_assignees, channels, contacts, conversations, filters, sending_domains,
+        team_members, teams, tickets, users,
     },
     views::{self, serialize_optional_utc, Contact, ConversationSummary},
     DbConnection, Store, StoreError, StoreResult,
 };
-use crate::address::ForwardingAddress;
+use crate::{
+    address::ForwardingAddress,
+    identity::{company_from_name, company_from_name_key, FromNameMode},
+};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -55,6 +58,19 @@ pub struct Channel {
     pub verification_requested_by: Option<String>,
     #[serde(serialize_with = "serialize_optional_utc")]
     pub verification_received_at: Option<NaiveDateTime>,
+    /// The From name of replies: `agent-and-company` ("Jane Doe at Acme")
+    /// or `company` ("Acme").
+    pub from_name_mode: FromNameMode,
+    /// The custom From address of replies, in a verified sending domain;
+    /// `None`: the replying user's USERNAME@`[outbound] default_from_domain`.
+    pub from_address: Option<String>,
+    /// The signature of replies: checked, simple HTML with tokens (see
+    /// [`crate::signature`]).
+    pub signature_html: Option<String>,
+    /// When the admin connected and finished (status `connected`); the
+    /// forwarding address is fixed from then on.
+    #[serde(serialize_with = "serialize_optional_utc")]
+    pub finished_at: Option<NaiveDateTime>,
 }
 
 /// The columns of `channels`, as stored.
@@ -76,6 +92,10 @@ struct ChannelRow {
     verification_link: Option<String>,
     verification_requested_by: Option<String>,
     verification_received_at: Option<NaiveDateTime>,
+    from_name_mode: String,
+    from_address: Option<String>,
+    signature_html: Option<String>,
+    finished_at: Option<NaiveDateTime>,
 }
 
 impl ChannelRow {
@@ -106,6 +126,13 @@ impl ChannelRow {
             verification_link: self.verification_link,
             verification_requested_by: self.verification_requested_by,
             verification_received_at: self.verification_received_at,
+            from_name_mode: self
+                .from_name_mode
+                .parse()
+                .map_err(|e| views::bad_row("channels", id, e))?,
+            from_address: self.from_address,
+            signature_html: self.signature_html,
+            finished_at: self.finished_at,
         })
     }
 }
@@ -171,32 +198,12 @@ pub struct Settings<'s> {
 }
 
 impl Settings<'_> {
-    /// Creates a channel in status `draft`. A forwarding address already
-    /// taken is refused by the database's unique index, so two admins at
-    /// once cannot both get it.
+    /// Creates a channel in status `draft`, with the default reply settings.
+    /// A forwarding address already taken, or a company whose From name
+    /// another channel uses, is refused by the database's unique indexes
+    /// ([`StoreError::Conflict`]), so two admins at once cannot both get it.
     pub fn create_channel(&self, channel: &NewChannel<'_>) -> StoreResult<Channel> {
-        let address = channel.forwarding_address.to_string();
-        self.store.write(|conn| {
-            diesel::insert_into(channels::table)
-                .values((
-                    channels::name.eq(channel.name),
-                    channels::company.eq(channel.company),
-                    channels::forwarding_address.eq(&address),
-                    channels::created_at.eq(crate::now()),
-                ))
-                .returning(channels::id)
-                .get_result::<i64>(conn)
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!(
-                            "the forwarding address {address} is already used by another channel"
-                        ))
-                    } else {
-                        e.into()
-                    }
-                })
-                .and_then(|id| find_channel(conn, id))
-        })
+        self.create_channel_with(channel, &ChannelReplies::default())
     }
 
     pub fn channels(&self) -> StoreResult<Vec<Channel>> {
@@ -582,6 +589,19 @@ impl Settings<'_> {
     }
 
     /// Every user, in the order added.
+    /// One user by email (any case).
+    pub fn user(&self, email: &str) -> StoreResult<User> {
+        let email = email.to_ascii_lowercase();
+        self.store.read(|conn| {
+            users::table
+                .filter(users::email.eq(&email))
+                .select(User::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("there is no user {email}")))
+        })
+    }
+
     pub fn users(&self) -> StoreResult<Vec<User>> {
         self.store.read(|conn| {
             Ok(users::table
@@ -711,87 +731,94 @@ impl Settings<'_> {
     /// [`StoreError::NotFound`] naming it, and nothing changes.
     pub fn set_channel_routing(&self, id: i64, update: &RoutingUpdate) -> StoreResult<Channel> {
         self.store.write(|conn| {
-            let properties = channels::table
-                .find(id)
-                .select(channels::ticket_properties)
-                .first::<String>(conn)
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("there is no channel {id}")))?;
-            let mut user_ids = Vec::new();
-            for email in update.assign_users.iter().flatten() {
-                user_ids.push(user_id(conn, email)?);
-            }
-            let mut team_ids = Vec::new();
-            for name in update.assign_teams.iter().flatten() {
-                team_ids.push(team_id(conn, name)?);
-            }
-            user_ids.sort_unstable();
-            user_ids.dedup();
-            team_ids.sort_unstable();
-            team_ids.dedup();
-            if let Some(mode) = update.assign_mode {
-                diesel::update(channels::table.find(id))
-                    .set(channels::assign_mode.eq(mode.as_str()))
-                    .execute(conn)?;
-            }
-            if let Some(any) = update.any_availability {
-                diesel::update(channels::table.find(id))
-                    .set(channels::assign_any_availability.eq(any))
-                    .execute(conn)?;
-            }
-            if let Some(enabled) = update.tickets_enabled {
-                diesel::update(channels::table.find(id))
-                    .set(channels::tickets_enabled.eq(enabled))
-                    .execute(conn)?;
-            }
-            if let Some(changes) = &update.ticket_properties {
-                let mut merged = views::json_object("channels", id, &properties)?;
-                for (key, value) in changes {
-                    if value.is_empty() {
-                        merged.remove(key);
-                    } else {
-                        merged.insert(key.clone(), Value::String(value.clone()));
-                    }
-                }
-                diesel::update(channels::table.find(id))
-                    .set(channels::ticket_properties.eq(Value::Object(merged).to_string()))
-                    .execute(conn)?;
-            }
-            if update.assign_users.is_some() {
-                diesel::delete(
-                    channel_assignees::table
-                        .filter(channel_assignees::channel_id.eq(id))
-                        .filter(channel_assignees::user_id.is_not_null()),
-                )
-                .execute(conn)?;
-                for user in &user_ids {
-                    diesel::insert_into(channel_assignees::table)
-                        .values((
-                            channel_assignees::channel_id.eq(id),
-                            channel_assignees::user_id.eq(user),
-                        ))
-                        .execute(conn)?;
-                }
-            }
-            if update.assign_teams.is_some() {
-                diesel::delete(
-                    channel_assignees::table
-                        .filter(channel_assignees::channel_id.eq(id))
-                        .filter(channel_assignees::team_id.is_not_null()),
-                )
-                .execute(conn)?;
-                for team in &team_ids {
-                    diesel::insert_into(channel_assignees::table)
-                        .values((
-                            channel_assignees::channel_id.eq(id),
-                            channel_assignees::team_id.eq(team),
-                        ))
-                        .execute(conn)?;
-                }
-            }
+            apply_routing(conn, id, update)?;
             find_channel(conn, id)
         })
     }
+}
+
+/// The work of [`Settings::set_channel_routing`], inside the caller's
+/// transaction.
+fn apply_routing(conn: &mut DbConnection, id: i64, update: &RoutingUpdate) -> StoreResult<()> {
+    let properties = channels::table
+        .find(id)
+        .select(channels::ticket_properties)
+        .first::<String>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no channel {id}")))?;
+    let mut user_ids = Vec::new();
+    for email in update.assign_users.iter().flatten() {
+        user_ids.push(user_id(conn, email)?);
+    }
+    let mut team_ids = Vec::new();
+    for name in update.assign_teams.iter().flatten() {
+        team_ids.push(team_id(conn, name)?);
+    }
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    team_ids.sort_unstable();
+    team_ids.dedup();
+    if let Some(mode) = update.assign_mode {
+        diesel::update(channels::table.find(id))
+            .set(channels::assign_mode.eq(mode.as_str()))
+            .execute(conn)?;
+    }
+    if let Some(any) = update.any_availability {
+        diesel::update(channels::table.find(id))
+            .set(channels::assign_any_availability.eq(any))
+            .execute(conn)?;
+    }
+    if let Some(enabled) = update.tickets_enabled {
+        diesel::update(channels::table.find(id))
+            .set(channels::tickets_enabled.eq(enabled))
+            .execute(conn)?;
+    }
+    if let Some(changes) = &update.ticket_properties {
+        let mut merged = views::json_object("channels", id, &properties)?;
+        for (key, value) in changes {
+            if value.is_empty() {
+                merged.remove(key);
+            } else {
+                merged.insert(key.clone(), Value::String(value.clone()));
+            }
+        }
+        diesel::update(channels::table.find(id))
+            .set(channels::ticket_properties.eq(Value::Object(merged).to_string()))
+            .execute(conn)?;
+    }
+    if update.assign_users.is_some() {
+        diesel::delete(
+            channel_assignees::table
+                .filter(channel_assignees::channel_id.eq(id))
+                .filter(channel_assignees::user_id.is_not_null()),
+        )
+        .execute(conn)?;
+        for user in &user_ids {
+            diesel::insert_into(channel_assignees::table)
+                .values((
+                    channel_assignees::channel_id.eq(id),
+                    channel_assignees::user_id.eq(user),
+                ))
+                .execute(conn)?;
+        }
+    }
+    if update.assign_teams.is_some() {
+        diesel::delete(
+            channel_assignees::table
+                .filter(channel_assignees::channel_id.eq(id))
+                .filter(channel_assignees::team_id.is_not_null()),
+        )
+        .execute(conn)?;
+        for team in &team_ids {
+            diesel::insert_into(channel_assignees::table)
+                .values((
+                    channel_assignees::channel_id.eq(id),
+                    channel_assignees::team_id.eq(team),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
 }
 
 /// The admin's operations on conversations. Each is one transaction and
@@ -890,4 +917,339 @@ fn find_team(conn: &mut DbConnection, id: i64) -> StoreResult<TeamWithMembers> {
         members,
         created_at,
     })
+}
+
+/// A new channel's reply settings; the default is the agent-and-company
+/// From name, the default From address and no signature.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelReplies {
+    pub from_name_mode: FromNameMode,
+    /// Lower case, in a verified sending domain.
+    pub from_address: Option<String>,
+    /// Checked with [`crate::signature::check`].
+    pub signature_html: Option<String>,
+}
+
+/// A change to a channel's names, reply settings and forwarding address;
+/// `None` leaves a setting as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelUpdate {
+    pub name: Option<String>,
+    /// Also changes the company From name, which must stay unique.
+    pub company: Option<String>,
+    pub from_name_mode: Option<FromNameMode>,
+    /// `Some(None)`: back to the default From address.
+    pub from_address: Option<Option<String>>,
+    /// `Some(None)`: no signature.
+    pub signature_html: Option<Option<String>>,
+    /// Only while the channel is a draft.
+    pub forwarding_address: Option<ForwardingAddress>,
+}
+
+/// Which unique index refused a channel.
+enum Taken {
+    Address(String),
+    FromName(String),
+}
+
+/// Channel set-up: reply settings, connect and finish, sending domains.
+impl Settings<'_> {
+    /// Creates a channel in status `draft` with the given reply settings.
+    /// Refused with [`StoreError::Conflict`]: a forwarding address already
+    /// taken, a company From name another channel uses (both by the
+    /// database's unique indexes), a From address outside the verified
+    /// sending domains.
+    pub fn create_channel_with(
+        &self,
+        channel: &NewChannel<'_>,
+        replies: &ChannelReplies,
+    ) -> StoreResult<Channel> {
+        self.store
+            .write(|conn| match insert_channel(conn, channel, replies)? {
+                Ok(id) => find_channel(conn, id),
+                Err(Taken::Address(message) | Taken::FromName(message)) => {
+                    Err(StoreError::Conflict(message))
+                }
+            })
+    }
+
+    /// Like [`Settings::create_channel_with`], with a forwarding address made
+    /// from the name in `domain` ([`ForwardingAddress::generate`]); one that
+    /// collides with a taken address is made again (up to 5 times).
+    pub fn create_channel_generated(
+        &self,
+        name: &str,
+        company: &str,
+        domain: &str,
+        replies: &ChannelReplies,
+    ) -> StoreResult<Channel> {
+        self.store.write(|conn| {
+            let mut last = String::new();
+            for _ in 0..5 {
+                let address = ForwardingAddress::generate(name, domain);
+                let channel = NewChannel {
+                    name,
+                    company,
+                    forwarding_address: &address,
+                };
+                match insert_channel(conn, &channel, replies)? {
+                    Ok(id) => return find_channel(conn, id),
+                    Err(Taken::Address(message)) => last = message,
+                    Err(Taken::FromName(message)) => return Err(StoreError::Conflict(message)),
+                }
+            }
+            Err(StoreError::Conflict(last))
+        })
+    }
+
+    /// Changes a channel's names, reply settings and, while it is a draft,
+    /// its forwarding address, in one transaction: everything or nothing.
+    pub fn update_channel(&self, id: i64, update: &ChannelUpdate) -> StoreResult<Channel> {
+        self.store.write(|conn| {
+            apply_channel_update(conn, id, update)?;
+            find_channel(conn, id)
+        })
+    }
+
+    /// [`Settings::update_channel`] and [`Settings::set_channel_routing`] in
+    /// one transaction.
+    pub fn update_channel_with_routing(
+        &self,
+        id: i64,
+        update: &ChannelUpdate,
+        routing: &RoutingUpdate,
+    ) -> StoreResult<Channel> {
+        self.store.write(|conn| {
+            apply_channel_update(conn, id, update)?;
+            apply_routing(conn, id, routing)?;
+            find_channel(conn, id)
+        })
+    }
+
+    /// Connect and finish: the channel becomes `connected` and its
+    /// forwarding address fixed. Returns the channel and whether it changed:
+    /// finishing a connected channel again is harmless.
+    pub fn finish_channel(&self, id: i64) -> StoreResult<(Channel, bool)> {
+        self.store.write(|conn| {
+            let changed = diesel::update(
+                channels::table
+                    .filter(channels::id.eq(id))
+                    .filter(channels::status.eq("draft")),
+            )
+            .set((
+                channels::status.eq("connected"),
+                channels::finished_at.eq(crate::now()),
+            ))
+            .execute(conn)?;
+            Ok((find_channel(conn, id)?, changed > 0))
+        })
+    }
+
+    /// Whether `domain` (lower case) is a sending domain whose DNS records
+    /// were verified.
+    pub fn sending_domain_verified(&self, domain: &str) -> StoreResult<bool> {
+        self.store.read(|conn| domain_verified(conn, domain))
+    }
+}
+
+fn domain_verified(conn: &mut DbConnection, domain: &str) -> StoreResult<bool> {
+    Ok(sending_domains::table
+        .filter(sending_domains::domain.eq(domain))
+        .filter(sending_domains::verified_at.is_not_null())
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
+/// A custom From address must be in a verified sending domain; checked in
+/// the writing transaction too.
+fn require_verified_from(conn: &mut DbConnection, address: &str) -> StoreResult<()> {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    if domain_verified(conn, domain)? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "the domain {domain} of the From address {address} is not a verified sending domain"
+        )))
+    }
+}
+
+/// Runs one statement that a unique index may refuse, so that the
+/// transaction goes on after a refusal: PostgreSQL aborts the whole
+/// transaction on an error, so the statement gets a savepoint there;
+/// SQLite undoes only the failed statement.
+fn attempt<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    match conn {
+        DbConnection::Postgres(_) => conn.transaction(f),
+        DbConnection::Sqlite(_) => f(conn),
+    }
+}
+
+/// Inserts a channel; a unique index that refuses it is told apart.
+fn insert_channel(
+    conn: &mut DbConnection,
+    channel: &NewChannel<'_>,
+    replies: &ChannelReplies,
+) -> StoreResult<Result<i64, Taken>> {
+    if let Some(address) = &replies.from_address {
+        require_verified_from(conn, address)?;
+    }
+    let address = channel.forwarding_address.to_string();
+    let inserted = attempt(conn, |conn| {
+        diesel::insert_into(channels::table)
+            .values((
+                channels::name.eq(channel.name),
+                channels::company.eq(channel.company),
+                channels::company_from_name.eq(company_from_name_key(channel.company)),
+                channels::forwarding_address.eq(&address),
+                channels::from_name_mode.eq(replies.from_name_mode.as_str()),
+                channels::from_address.eq(&replies.from_address),
+                channels::signature_html.eq(&replies.signature_html),
+                channels::created_at.eq(crate::now()),
+            ))
+            .returning(channels::id)
+            .get_result::<i64>(conn)
+    });
+    match inserted {
+        Ok(id) => Ok(Ok(id)),
+        Err(e) if is_unique_violation(&e) => {
+            if address_owner(conn, &address)?.is_some() {
+                Ok(Err(Taken::Address(address_taken(&address))))
+            } else if let Some(message) = from_name_taken(conn, channel.company, None)? {
+                Ok(Err(Taken::FromName(message)))
+            } else {
+                Err(e.into())
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn address_owner(conn: &mut DbConnection, address: &str) -> StoreResult<Option<i64>> {
+    Ok(channels::table
+        .filter(channels::forwarding_address.eq(address))
+        .select(channels::id)
+        .first::<i64>(conn)
+        .optional()?)
+}
+
+fn address_taken(address: &str) -> String {
+    format!("the forwarding address {address} is already used by another channel")
+}
+
+/// The refusal for a company whose From name a channel other than `except`
+/// uses, if one does.
+fn from_name_taken(
+    conn: &mut DbConnection,
+    company: &str,
+    except: Option<i64>,
+) -> StoreResult<Option<String>> {
+    let mut query = channels::table
+        .filter(channels::company_from_name.eq(company_from_name_key(company)))
+        .select((channels::id, channels::forwarding_address))
+        .into_boxed();
+    if let Some(id) = except {
+        query = query.filter(channels::id.ne(id));
+    }
+    Ok(query
+        .first::<(i64, String)>(conn)
+        .optional()?
+        .map(|(id, address)| {
+            format!(
+                "the From name \"{}\" is already used by channel {id} ({address}); \
+                 a From name may belong to one hosted address only",
+                company_from_name(company)
+            )
+        }))
+}
+
+/// The work of [`Settings::update_channel`], inside the caller's
+/// transaction.
+fn apply_channel_update(
+    conn: &mut DbConnection,
+    id: i64,
+    update: &ChannelUpdate,
+) -> StoreResult<()> {
+    let (status, current_address) = channels::table
+        .find(id)
+        .select((channels::status, channels::forwarding_address))
+        .first::<(String, String)>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no channel {id}")))?;
+    if let Some(Some(address)) = &update.from_address {
+        require_verified_from(conn, address)?;
+    }
+    if let Some(address) = &update.forwarding_address {
+        let address = address.to_string();
+        if status == "draft" || address != current_address {
+            // The status is part of the statement, so a channel finished by
+            // someone else in the meantime is not changed.
+            let changed = attempt(conn, |conn| {
+                diesel::update(
+                    channels::table
+                        .filter(channels::id.eq(id))
+                        .filter(channels::status.eq("draft")),
+                )
+                .set(channels::forwarding_address.eq(&address))
+                .execute(conn)
+            })
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(address_taken(&address))
+                } else {
+                    e.into()
+                }
+            })?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "the forwarding address of channel {id} cannot change after finishing \
+                     (connect and finish locked it)"
+                )));
+            }
+        }
+    }
+    if let Some(company) = &update.company {
+        let updated = attempt(conn, |conn| {
+            diesel::update(channels::table.find(id))
+                .set((
+                    channels::company.eq(company),
+                    channels::company_from_name.eq(company_from_name_key(company)),
+                ))
+                .execute(conn)
+        });
+        match updated {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(match from_name_taken(conn, company, Some(id))? {
+                    Some(message) => StoreError::Conflict(message),
+                    None => e.into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(name) = &update.name {
+        diesel::update(channels::table.find(id))
+            .set(channels::name.eq(name))
+            .execute(conn)?;
+    }
+    if let Some(mode) = update.from_name_mode {
+        diesel::update(channels::table.find(id))
+            .set(channels::from_name_mode.eq(mode.as_str()))
+            .execute(conn)?;
+    }
+    if let Some(address) = &update.from_address {
+        diesel::update(channels::table.find(id))
+            .set(channels::from_address.eq(address))
+            .execute(conn)?;
+    }
+    if let Some(signature) = &update.signature_html {
+        diesel::update(channels::table.find(id))
+            .set(channels::signature_html.eq(signature))
+            .execute(conn)?;
+    }
+    Ok(())
 }

@@ -7,7 +7,9 @@
 //! [`settings`](super::settings), with the other things an admin changes.
 
 use super::{
-    schema::{attachments, channels, contacts, conversations, messages, tickets, users},
+    schema::{
+        attachments, channels, contacts, conversations, messages, outbound_messages, tickets, users,
+    },
     settings::user_id,
     DbConnection, Store, StoreError, StoreResult,
 };
@@ -128,6 +130,15 @@ pub struct MessageView {
     /// assignee), one sentence each, in order.
     pub decisions: Vec<String>,
     pub attachments: Vec<AttachmentInfo>,
+    /// For a sent message: its delivery (`pending`, `processing`, `sent`,
+    /// `failed`) and the last error the receiving server gave.
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Delivery {
+    pub state: String,
+    pub last_error: Option<String>,
 }
 
 /// An attachment, without its content.
@@ -465,6 +476,18 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
             inline,
         });
     }
+    let mut deliveries: HashMap<String, Delivery> = outbound_messages::table
+        .filter(outbound_messages::conversation_id.eq(id))
+        .filter(outbound_messages::message_id_header.is_not_null())
+        .select((
+            outbound_messages::message_id_header,
+            outbound_messages::state,
+            outbound_messages::last_error,
+        ))
+        .load::<(Option<String>, String, Option<String>)>(conn)?
+        .into_iter()
+        .filter_map(|(mid, state, last_error)| Some((mid?, Delivery { state, last_error })))
+        .collect();
     let messages = rows
         .into_iter()
         .map(
@@ -472,6 +495,9 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
                 (id, direction, from, from_name, forwarded_by, subject, text),
                 (message_id, inbound_message_id, sent_at, created_at, automated, decisions),
             )| MessageView {
+                delivery: (direction == "out")
+                    .then(|| message_id.as_ref().and_then(|m| deliveries.remove(m)))
+                    .flatten(),
                 id,
                 direction,
                 from,

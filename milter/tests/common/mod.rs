@@ -69,14 +69,21 @@ impl Milter {
         }
     }
 
+    /// A channel for `address`, of company Acme; a second one gets a
+    /// company made from its address, since a company's From name belongs
+    /// to one channel only.
     pub fn channel(&self, address: &str) -> i64 {
-        self.store
-            .settings()
-            .create_channel(&NewChannel {
+        let settings = self.store.settings();
+        let address = ForwardingAddress::parse(address).unwrap();
+        let create = |company: &str| {
+            settings.create_channel(&NewChannel {
                 name: "Support",
-                company: "Acme",
-                forwarding_address: &ForwardingAddress::parse(address).unwrap(),
+                company,
+                forwarding_address: &address,
             })
+        };
+        create("Acme")
+            .or_else(|_| create(&format!("Acme ({address})")))
             .unwrap()
             .id
     }

@@ -12,7 +12,11 @@ use teaminbox_milter::{both_databases, testing::dns::TestDns};
 fn wait_done(milter: &Milter, n: i64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while milter.store.inbound().counts().unwrap().done < n {
-        assert!(Instant::now() < deadline, "processor did not finish: {:?}", milter.store.inbound().counts());
+        assert!(
+            Instant::now() < deadline,
+            "processor did not finish: {:?}",
+            milter.store.inbound().counts()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -90,6 +90,28 @@ impl Milter {
         );
     }
 
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// Restarts the daemon with its outbound mail going to `smtp` (the
+    /// Postfix in front of it, once that runs), retrying after `retry_secs`.
+    pub fn send_through(&mut self, smtp: std::net::SocketAddr, retry_secs: u64) {
+        self.stop();
+        self.config.outbound.smtp_url = format!("smtp://{smtp}");
+        self.config.outbound.retry_base_secs = retry_secs;
+        self.config.outbound.default_from_domain = HOSTED.into();
+        self.resume();
+    }
+
+    /// The configuration file `teaminbox-admin` needs to work on this
+    /// daemon's database.
+    pub fn admin_config(&self) -> PathBuf {
+        let path = self.socket.parent().unwrap().join("teaminbox.toml");
+        std::fs::write(&path, self.config.to_toml()).unwrap();
+        path
+    }
+
     /// Stops the milter; its socket goes away with it.
     pub fn stop(&mut self) {
         let (shutdown, task) = self.running.take().expect("milter running");
@@ -97,14 +119,21 @@ impl Milter {
         self.runtime.block_on(task).unwrap();
     }
 
+    /// A channel for `address`, of company Acme; a second one gets a
+    /// company made from its address, since a company's From name belongs
+    /// to one channel only.
     pub fn channel(&self, address: &str) -> i64 {
-        self.store
-            .settings()
-            .create_channel(&NewChannel {
+        let settings = self.store.settings();
+        let address = ForwardingAddress::parse(address).unwrap();
+        let create = |company: &str| {
+            settings.create_channel(&NewChannel {
                 name: "Support",
-                company: "Acme",
-                forwarding_address: &ForwardingAddress::parse(address).unwrap(),
+                company,
+                forwarding_address: &address,
             })
+        };
+        create("Acme")
+            .or_else(|_| create(&format!("Acme ({address})")))
             .unwrap()
             .id
     }
@@ -140,4 +169,33 @@ pub fn message(subject: &str) -> Vec<u8> {
          Hello,\r\nthe printer is on fire.\r\n.\r\nA line with a dot.\r\n"
     )
     .into_bytes()
+}
+
+/// Runs the real `teaminbox-admin` (built beside this test binary) with
+/// the given configuration; returns (exit code, stdout, stderr).
+pub fn admin(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("teaminbox-admin");
+    assert!(
+        bin.exists(),
+        "build teaminbox-admin first (cargo build --workspace): {}",
+        bin.display()
+    );
+    let output = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("TEAMINBOX_CONFIG")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,411 @@
+//! Outbound mail: replies the admin queues, notifications the processor
+//! queues, and their delivery state, owned by the outbound stage; and the
+//! sending domains with their DKIM keys (written by the admin, read by
+//! outbound).
+
+use super::{
+    is_unique_violation,
+    schema::{conversations, messages, outbound_messages, sending_domains},
+    DbConnection, Store, StoreError, StoreResult,
+};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use std::time::Duration;
+
+pub struct Outbound<'s> {
+    pub(super) store: &'s Store,
+}
+
+/// What a reply needs to know about its conversation.
+#[derive(Clone, Debug)]
+pub struct ReplyContext {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub contact_address: String,
+    pub contact_name: Option<String>,
+    pub subject: String,
+    /// The conversation's Message-IDs, oldest first.
+    pub references: Vec<String>,
+}
+
+/// A composed reply to queue.
+pub struct NewReply<'a> {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub from_name: &'a str,
+    pub from_address: &'a str,
+    pub to_address: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: Option<&'a str>,
+    pub message_id: &'a str,
+    pub raw_message: &'a [u8],
+    pub user_email: &'a str,
+}
+
+/// A message due for delivery.
+#[derive(Clone, Debug)]
+pub struct OutboundJob {
+    pub id: i64,
+    pub kind: String,
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub from_address: Option<String>,
+    pub raw_message: Option<Vec<u8>>,
+    /// Including this one.
+    pub attempts: i32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SendingDomain {
+    pub domain: String,
+    pub selector: String,
+    pub dns_txt: String,
+    #[serde(skip)]
+    pub private_key_pem: String,
+    #[serde(serialize_with = "super::views::serialize_optional_utc")]
+    pub verified_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+}
+
+impl Outbound<'_> {
+    pub fn reply_context(&self, conversation_id: i64) -> StoreResult<ReplyContext> {
+        self.store.read(|conn| {
+            use super::schema::contacts;
+            let (channel_id, subject, contact_address, contact_name) = conversations::table
+                .inner_join(contacts::table)
+                .filter(conversations::id.eq(conversation_id))
+                .select((
+                    conversations::channel_id,
+                    conversations::subject,
+                    contacts::address,
+                    contacts::name,
+                ))
+                .first::<(i64, String, String, Option<String>)>(conn)
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("there is no conversation {conversation_id}"))
+                })?;
+            let references = messages::table
+                .filter(messages::conversation_id.eq(conversation_id))
+                .filter(messages::message_id_header.is_not_null())
+                .order(messages::id)
+                .select(messages::message_id_header)
+                .load::<Option<String>>(conn)?
+                .into_iter()
+                .flatten()
+                .collect();
+            Ok(ReplyContext {
+                conversation_id,
+                channel_id,
+                contact_address,
+                contact_name,
+                subject,
+                references,
+            })
+        })
+    }
+
+    /// Queues a reply and files it in its conversation, in one
+    /// transaction: the customer's answer to it threads by its Message-ID.
+    pub fn enqueue_reply(&self, reply: &NewReply<'_>) -> StoreResult<i64> {
+        self.store.write(|conn| {
+            let now = crate::now();
+            let id = diesel::insert_into(outbound_messages::table)
+                .values((
+                    outbound_messages::conversation_id.eq(reply.conversation_id),
+                    outbound_messages::kind.eq("reply"),
+                    outbound_messages::to_address.eq(reply.to_address),
+                    outbound_messages::subject.eq(reply.subject),
+                    outbound_messages::body.eq(reply.text),
+                    outbound_messages::from_address.eq(reply.from_address),
+                    outbound_messages::message_id_header.eq(reply.message_id),
+                    outbound_messages::raw_message.eq(reply.raw_message),
+                    outbound_messages::next_attempt_at.eq(now),
+                    outbound_messages::created_at.eq(now),
+                ))
+                .returning(outbound_messages::id)
+                .get_result::<i64>(conn)?;
+            let decisions = serde_json::to_string(&[format!(
+                "Reply by {} queued for delivery as outbound message {id}.",
+                reply.user_email
+            )])
+            .unwrap_or_else(|_| "[]".into());
+            diesel::insert_into(messages::table)
+                .values((
+                    messages::conversation_id.eq(reply.conversation_id),
+                    messages::channel_id.eq(reply.channel_id),
+                    messages::direction.eq("out"),
+                    messages::dedupe_key.eq(format!("mid:{}", reply.message_id)),
+                    messages::message_id_header.eq(reply.message_id),
+                    messages::from_address.eq(reply.from_address),
+                    messages::from_name.eq(reply.from_name),
+                    messages::subject.eq(reply.subject),
+                    messages::text_body.eq(reply.text),
+                    messages::html_body.eq(reply.html),
+                    messages::sent_at.eq(now),
+                    messages::automated.eq(false),
+                    messages::decisions.eq(decisions),
+                    messages::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::update(conversations::table.find(reply.conversation_id))
+                .set(conversations::last_message_at.eq(now))
+                .execute(conn)?;
+            Ok(id)
+        })
+    }
+
+    /// Claims the oldest message due now (or whose claim expired).
+    pub fn claim_due(&self, lease: Duration) -> StoreResult<Option<OutboundJob>> {
+        let now = crate::now();
+        let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        self.store.write(|conn| {
+            let due = outbound_messages::table
+                .filter(
+                    outbound_messages::state
+                        .eq("pending")
+                        .and(
+                            outbound_messages::next_attempt_at
+                                .is_null()
+                                .or(outbound_messages::next_attempt_at.le(now)),
+                        )
+                        .or(outbound_messages::state
+                            .eq("processing")
+                            .and(outbound_messages::claimed_at.lt(expired))),
+                )
+                .order(outbound_messages::id)
+                .select(outbound_messages::id)
+                .limit(1);
+            let id: Option<i64> = match conn {
+                DbConnection::Postgres(pg) => {
+                    due.for_update().skip_locked().first(pg).optional()?
+                }
+                DbConnection::Sqlite(sqlite) => due.first(sqlite).optional()?,
+            };
+            let Some(id) = id else { return Ok(None) };
+            diesel::update(outbound_messages::table.find(id))
+                .set((
+                    outbound_messages::state.eq("processing"),
+                    outbound_messages::claimed_at.eq(now),
+                    outbound_messages::attempts.eq(outbound_messages::attempts + 1),
+                ))
+                .execute(conn)?;
+            let (kind, to_address, subject, body, from_address, raw_message, attempts) =
+                outbound_messages::table
+                    .find(id)
+                    .select((
+                        outbound_messages::kind,
+                        outbound_messages::to_address,
+                        outbound_messages::subject,
+                        outbound_messages::body,
+                        outbound_messages::from_address,
+                        outbound_messages::raw_message,
+                        outbound_messages::attempts,
+                    ))
+                    .first::<(
+                        String,
+                        String,
+                        String,
+                        String,
+                        Option<String>,
+                        Option<Vec<u8>>,
+                        i32,
+                    )>(conn)?;
+            Ok(Some(OutboundJob {
+                id,
+                kind,
+                to_address,
+                subject,
+                body,
+                from_address,
+                raw_message,
+                attempts,
+            }))
+        })
+    }
+
+    /// Keeps the composed bytes of a message composed at delivery time, so
+    /// a retry sends the same message.
+    pub fn set_composed(
+        &self,
+        id: i64,
+        from_address: &str,
+        message_id: &str,
+        raw: &[u8],
+    ) -> StoreResult<()> {
+        self.store.write(|conn| {
+            diesel::update(outbound_messages::table.find(id))
+                .set((
+                    outbound_messages::from_address.eq(from_address),
+                    outbound_messages::message_id_header.eq(message_id),
+                    outbound_messages::raw_message.eq(raw),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    pub fn mark_sent(&self, id: i64) -> StoreResult<()> {
+        self.finish(id, "sent", None, None)
+    }
+
+    /// A temporary failure: tried again at `next_attempt_at`.
+    pub fn mark_retry(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: NaiveDateTime,
+    ) -> StoreResult<()> {
+        self.finish(id, "pending", Some(error), Some(next_attempt_at))
+    }
+
+    /// A permanent failure, kept with its reason.
+    pub fn mark_failed(&self, id: i64, error: &str) -> StoreResult<()> {
+        self.finish(id, "failed", Some(error), None)
+    }
+
+    fn finish(
+        &self,
+        id: i64,
+        state: &str,
+        error: Option<&str>,
+        next: Option<NaiveDateTime>,
+    ) -> StoreResult<()> {
+        self.store.write(|conn| {
+            let sent_at = (state == "sent").then(crate::now);
+            diesel::update(outbound_messages::table.find(id))
+                .set((
+                    outbound_messages::state.eq(state),
+                    outbound_messages::last_error.eq(error),
+                    outbound_messages::next_attempt_at.eq(next),
+                    outbound_messages::claimed_at.eq(None::<NaiveDateTime>),
+                    outbound_messages::sent_at.eq(sent_at),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Delivery state of a conversation's outbound mail: (id, state,
+    /// last_error), oldest first.
+    pub fn delivery_of(
+        &self,
+        conversation_id: i64,
+    ) -> StoreResult<Vec<(i64, String, Option<String>)>> {
+        self.store.read(|conn| {
+            Ok(outbound_messages::table
+                .filter(outbound_messages::conversation_id.eq(conversation_id))
+                .order(outbound_messages::id)
+                .select((
+                    outbound_messages::id,
+                    outbound_messages::state,
+                    outbound_messages::last_error,
+                ))
+                .load(conn)?)
+        })
+    }
+
+    pub fn add_sending_domain(
+        &self,
+        domain: &str,
+        selector: &str,
+        private_key_pem: &str,
+        dns_txt: &str,
+    ) -> StoreResult<SendingDomain> {
+        self.store.write(|conn| {
+            diesel::insert_into(sending_domains::table)
+                .values((
+                    sending_domains::domain.eq(domain),
+                    sending_domains::selector.eq(selector),
+                    sending_domains::private_key_pem.eq(private_key_pem),
+                    sending_domains::dns_txt.eq(dns_txt),
+                    sending_domains::created_at.eq(crate::now()),
+                ))
+                .execute(conn)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!("{domain} is already a sending domain; see `teaminbox-admin domain list`"))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            find_domain(conn, domain)?.ok_or_else(|| StoreError::NotFound(domain.to_owned()))
+        })
+    }
+
+    pub fn sending_domain(&self, domain: &str) -> StoreResult<Option<SendingDomain>> {
+        self.store.read(|conn| find_domain(conn, domain))
+    }
+
+    pub fn sending_domains(&self) -> StoreResult<Vec<SendingDomain>> {
+        self.store.read(|conn| {
+            Ok(sending_domains::table
+                .order(sending_domains::domain)
+                .select(DOMAIN_COLUMNS)
+                .load::<DomainRow>(conn)?
+                .into_iter()
+                .map(into_domain)
+                .collect())
+        })
+    }
+
+    pub fn mark_domain_verified(&self, domain: &str) -> StoreResult<SendingDomain> {
+        self.store.write(|conn| {
+            diesel::update(sending_domains::table.filter(sending_domains::domain.eq(domain)))
+                .set(sending_domains::verified_at.eq(crate::now()))
+                .execute(conn)?;
+            find_domain(conn, domain)?
+                .ok_or_else(|| StoreError::NotFound(format!("{domain} is not a sending domain")))
+        })
+    }
+}
+
+type DomainRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+);
+
+const DOMAIN_COLUMNS: (
+    sending_domains::domain,
+    sending_domains::selector,
+    sending_domains::dns_txt,
+    sending_domains::private_key_pem,
+    sending_domains::verified_at,
+    sending_domains::created_at,
+) = (
+    sending_domains::domain,
+    sending_domains::selector,
+    sending_domains::dns_txt,
+    sending_domains::private_key_pem,
+    sending_domains::verified_at,
+    sending_domains::created_at,
+);
+
+fn into_domain(row: DomainRow) -> SendingDomain {
+    let (domain, selector, dns_txt, private_key_pem, verified_at, created_at) = row;
+    SendingDomain {
+        domain,
+        selector,
+        dns_txt,
+        private_key_pem,
+        verified_at,
+        created_at,
+    }
+}
+
+fn find_domain(conn: &mut DbConnection, domain: &str) -> StoreResult<Option<SendingDomain>> {
+    Ok(sending_domains::table
+        .filter(sending_domains::domain.eq(domain))
+        .select(DOMAIN_COLUMNS)
+        .first::<DomainRow>(conn)
+        .optional()?
+        .map(into_domain))
+}

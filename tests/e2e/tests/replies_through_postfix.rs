@@ -1,0 +1,174 @@
+//! Through a real Postfix: an agent answers a conversation with
+//! `teaminbox-admin conversation reply`; the daemon's outbound stage hands
+//! it to Postfix, which relays it to the customer (smtp-sink). The reply
+//! has the channel's From, threads, carries a DKIM signature that dkimpy
+//! verifies against the test DNS, and the customer's answer to it threads
+//! into the same conversation. Temporary refusals are retried, permanent
+//! ones recorded.
+
+mod common;
+
+use common::{admin, message, Milter, HOSTED};
+use std::time::{Duration, Instant};
+use teaminbox_e2e::{send_message, Postfix, PostfixOptions};
+use teaminbox_milter::{
+    both_databases,
+    outbound::dkim::generate_key,
+    testing::{dkim::dkim_verify, dns::TestDns, TestDatabase},
+};
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The daemon with a DKIM key for the hosted domain published in DNS, a
+/// Postfix whose smtpd refuses two test recipients, and one agent.
+fn setup(db: TestDatabase) -> (Milter, Postfix, std::path::PathBuf) {
+    let key = generate_key().unwrap();
+    let dns = TestDns::builder()
+        .txt(&format!("teaminbox._domainkey.{HOSTED}"), &key.dns_txt)
+        .start();
+    let mut milter = Milter::start_full(db, dns, 1);
+    milter.channel(&format!("support@{HOSTED}"));
+    let postfix = Postfix::start(PostfixOptions {
+        milter: Some(format!("unix:{}", milter.socket().display())),
+        socket_dir: Some(milter.socket().parent().unwrap().to_owned()),
+        hosted_domains: vec![HOSTED.into()],
+        extra_main_cf: vec![
+            "smtpd_recipient_restrictions = check_recipient_access inline:{ { gone@example.net = 550 5.1.1 no such user }, { later@example.net = 450 4.2.0 try again later } }, permit_mynetworks, reject_unauth_destination".into(),
+        ],
+        ..Default::default()
+    });
+    milter.send_through(postfix.smtp_addr(), 1);
+    milter
+        .store
+        .outbound()
+        .add_sending_domain(HOSTED, "teaminbox", &key.private_key_pem, &key.dns_txt)
+        .unwrap();
+    let config = milter.admin_config();
+    let (code, _, err) = admin(
+        &config,
+        &[
+            "user",
+            "add",
+            "jane@acme.example",
+            "--first-name",
+            "Jane",
+            "--last-name",
+            "Doe",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    (milter, postfix, config)
+}
+
+/// A customer writes in; returns the conversation id.
+fn customer_writes(milter: &Milter, postfix: &Postfix, from: &str, subject: &str) -> String {
+    let raw = String::from_utf8(message(subject))
+        .unwrap()
+        .replace("alice@example.org", from);
+    let t = send_message(
+        postfix.smtp_addr(),
+        from,
+        &[&format!("support@{HOSTED}")],
+        raw.as_bytes(),
+    );
+    assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+    let mut id = None;
+    wait_until("the processor files the message", || {
+        id = milter
+            .db
+            .rows(&format!(
+                "SELECT CAST(c.id AS TEXT) AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM conversations c \
+                 JOIN contacts ct ON ct.id = c.contact_id WHERE ct.address = '{from}'"
+            ))
+            .into_iter()
+            .next()
+            .and_then(|r| r.0);
+        id.is_some()
+    });
+    id.unwrap()
+}
+
+fn outbound_state(milter: &Milter) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+    milter.db.rows(
+        "SELECT to_address AS a, state AS b, last_error AS c FROM outbound_messages ORDER BY id",
+    )
+}
+
+both_databases! {
+    fn a_reply_arrives_signed_and_threaded(db: TestDatabase) {
+        let (milter, postfix, config) = setup(db);
+        let conversation = customer_writes(&milter, &postfix, "carol@example.org", "printer");
+        let (code, out, err) = admin(&config, &["conversation", "reply", &conversation, "--as", "jane@acme.example", "--body", "We are on it."]);
+        assert_eq!(code, 0, "{out}{err}");
+
+        let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
+        let reply = &captured[0];
+        assert_eq!(reply.recipients(), ["carol@example.org"]);
+        let text = reply.text();
+        assert!(text.contains("Subject: Re: printer"), "{text}");
+        assert!(text.contains("In-Reply-To: <printer@example.org>"), "{text}");
+        assert!(text.contains("References: <printer@example.org>"), "{text}");
+        assert!(text.contains("We are on it."), "{text}");
+        assert!(text.contains("@inbox.example.com>"), "the From address is in the hosted domain: {text}");
+        assert!(text.contains("DKIM-Signature:"), "{text}");
+        assert!(dkim_verify(&reply.message, &milter.dns), "dkimpy verifies the signature: {text}");
+        wait_until("the reply is marked sent", || outbound_state(&milter).iter().any(|r| r.1.as_deref() == Some("sent")));
+
+        // Carol answers the reply: it threads into the same conversation.
+        let our_id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: <"))
+            .and_then(|l| l.strip_suffix('>'))
+            .expect("Message-ID")
+            .to_owned();
+        let answer = String::from_utf8(message("thanks"))
+            .unwrap()
+            .replace("alice@example.org", "carol@example.org")
+            .replace("Subject: thanks", &format!("Subject: Re: Re: printer\r\nIn-Reply-To: <{our_id}>"));
+        let t = send_message(postfix.smtp_addr(), "carol@example.org", &[&format!("support@{HOSTED}")], answer.as_bytes());
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+        wait_until("the answer is filed", || milter.store.inbound().counts().unwrap().done == 2);
+        let conversations = milter.db.rows("SELECT CAST(conversation_id AS TEXT) AS a, direction AS b, CAST(NULL AS TEXT) AS c FROM messages ORDER BY id");
+        assert_eq!(conversations.len(), 3, "{conversations:?}");
+        assert!(conversations.iter().all(|r| r.0.as_deref() == Some(conversation.as_str())), "{conversations:?}");
+        assert_eq!(conversations[1].1.as_deref(), Some("out"));
+    }
+}
+
+both_databases! {
+    fn a_temporary_refusal_is_retried_and_a_permanent_one_recorded(db: TestDatabase) {
+        let (milter, postfix, config) = setup(db);
+        let later = customer_writes(&milter, &postfix, "later@example.net", "slow");
+        let gone = customer_writes(&milter, &postfix, "gone@example.net", "bounce");
+        for conversation in [&later, &gone] {
+            let (code, out, err) = admin(&config, &["conversation", "reply", conversation, "--as", "jane@acme.example", "--body", "Answer."]);
+            assert_eq!(code, 0, "{out}{err}");
+        }
+        wait_until("both deliveries were tried", || {
+            let state = outbound_state(&milter);
+            state.iter().any(|r| r.1.as_deref() == Some("failed")) && state.iter().any(|r| r.2.as_deref().is_some_and(|e| e.contains("450")))
+        });
+        let state = outbound_state(&milter);
+        let gone_row = state.iter().find(|r| r.0.as_deref() == Some("gone@example.net")).unwrap();
+        assert_eq!(gone_row.1.as_deref(), Some("failed"));
+        assert!(gone_row.2.as_deref().unwrap().contains("550"), "{state:?}");
+        // conversation show tells the agent.
+        let (_, shown, _) = admin(&config, &["conversation", "show", &gone]);
+        assert!(shown.contains("550"), "{shown}");
+
+        // The recipient's server takes mail again: the retry goes through.
+        let fixed = postfix.exec(&["sh", "-c", "postconf -e 'smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination' && postfix reload"]);
+        assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
+        wait_until("the deferred reply is sent", || {
+            outbound_state(&milter).iter().any(|r| r.0.as_deref() == Some("later@example.net") && r.1.as_deref() == Some("sent"))
+        });
+        let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
+        assert_eq!(captured[0].recipients(), ["later@example.net"]);
+    }
+}
