@@ -6,7 +6,7 @@
 use crate::{
     cli::{ConversationCommand, ConversationList, ConversationStatus},
     input::address,
-    output, AdminError, AdminResult,
+    output, AdminResult,
 };
 use teaminbox_milter::config::Config;
 use teaminbox_milter::{
@@ -70,9 +70,7 @@ pub fn run(command: ConversationCommand, store: &Store, config: &Config) -> Admi
 }
 
 fn list(args: ConversationList, store: &Store) -> AdminResult {
-    if args.limit < 0 {
-        return Err(AdminError::Usage("--limit must be 0 or more".into()));
-    }
+    let limit = crate::input::limit(args.limit)?;
     let filter = ConversationFilter {
         channel: args.channel,
         status: args.status.map(|s| {
@@ -89,7 +87,7 @@ fn list(args: ConversationList, store: &Store) -> AdminResult {
             .map(|a| address("--assignee", a))
             .transpose()?,
         unassigned: args.unassigned,
-        limit: (args.limit > 0).then_some(args.limit),
+        limit,
     };
     let conversations = store.views().conversations(&filter)?;
     if args.json.json {

@@ -68,6 +68,15 @@ pub fn address(what: &str, value: &str) -> Result<String, AdminError> {
     Ok(format!("{}@{domain}", local.to_lowercase()))
 }
 
+/// A `--limit`: a positive number of rows, or 0 for all of them.
+pub fn limit(value: i64) -> Result<Option<i64>, AdminError> {
+    match value {
+        n if n < 0 => Err(AdminError::Usage("--limit must be 0 or more".into())),
+        0 => Ok(None),
+        n => Ok(Some(n)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! `teaminbox-admin queue ...`: what the milter has stored.
 
-use crate::{cli::QueueCommand, output, AdminError, AdminResult};
+use crate::{cli::QueueCommand, output, AdminResult};
 use teaminbox_milter::store::Store;
 
 pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
@@ -40,14 +40,7 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
             Ok(())
         }
         QueueCommand::List(args) => {
-            if args.limit < 0 {
-                return Err(AdminError::Usage("--limit must be 0 or more".into()));
-            }
-            let limit = if args.limit == 0 {
-                i64::MAX
-            } else {
-                args.limit
-            };
+            let limit = crate::input::limit(args.limit)?.unwrap_or(i64::MAX);
             let messages = store.inbound().list(limit)?;
             let mut listed = Vec::with_capacity(messages.len());
             for m in messages {

@@ -16,14 +16,7 @@ pub fn run(command: RejectionCommand, store: &Store) -> AdminResult {
 }
 
 fn list(args: RejectionList, store: &Store) -> AdminResult {
-    if args.limit < 0 {
-        return Err(AdminError::Usage("--limit must be 0 or more".into()));
-    }
-    let limit = if args.limit == 0 {
-        i64::MAX
-    } else {
-        args.limit
-    };
+    let limit = crate::input::limit(args.limit)?.unwrap_or(i64::MAX);
     let since = match &args.since {
         Some(text) => {
             let duration = humantime::parse_duration(text.trim()).map_err(|_| {

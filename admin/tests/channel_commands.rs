@@ -4,117 +4,27 @@
 //! 2 usage or configuration error. Errors are one line on stderr and never
 //! a panic.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{admin, admin_with_env, assert_rfc3339_utc, keys, write_config, Setup};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use teaminbox_milter::{both_databases, store::settings::Channel, testing::TestDatabase};
 
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// Asserts exit code 0 and a quiet stderr; returns stdout.
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        assert_eq!(self.stderr, "", "success prints nothing on stderr");
-        &self.stdout
-    }
-
-    /// Asserts `code`, nothing on stdout and exactly one line on stderr, and
-    /// returns that line.
-    fn fails(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "expected exit code {code}: {self:#?}");
-        assert_eq!(self.stdout, "", "a failure prints nothing on stdout");
-        let line = self
-            .stderr
-            .strip_suffix('\n')
-            .unwrap_or_else(|| panic!("stderr does not end a line: {:?}", self.stderr));
-        assert!(
-            !line.contains('\n') && !line.contains('\r'),
-            "stderr must be one line: {:?}",
-            self.stderr
-        );
-        assert!(
-            line.starts_with("teaminbox-admin: "),
-            "stderr names the program: {line}"
-        );
-        line
-    }
-}
-
-/// Runs the binary with `args` in the directory `cwd`, with no `TEAMINBOX_`
-/// variable inherited from the test's environment (the test harness's own
-/// `TEAMINBOX_TEST_POSTGRES_URL` would be read as a configuration key) and
-/// with `env` added.
-fn admin<I, S>(cwd: &Path, args: I, env: &[(&str, &str)]) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let mut cmd = Command::cargo_bin("teaminbox-admin").expect("teaminbox-admin is built");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("TEAMINBOX_") {
-            cmd.env_remove(key);
-        }
-    }
-    // Without RUST_BACKTRACE a panic says "run with `RUST_BACKTRACE=1`",
-    // which the check below catches.
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
-    cmd.envs(env.iter().copied()).current_dir(cwd);
-    let output = cmd
-        .args(args)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .expect("run teaminbox-admin");
-    let run = Run {
-        code: output
-            .status
-            .code()
-            .expect("exited, not killed by a signal"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
-    };
-    assert!(
-        !run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"),
-        "teaminbox-admin panicked: {run:#?}"
-    );
-    run
-}
-
 /// A configuration file for `db`, with two hosted domains (the first one
-/// written in mixed case, as an admin might).
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    db: TestDatabase,
+/// written in mixed case, as an admin might), on a database the binary
+/// migrates itself.
+fn setup(db: TestDatabase) -> Setup {
+    let text = format!(
+        "[milter]\nhosted_domains = [\"Inbox.Example.com\", \"second.example\"]\n\
+         [database]\nurl = \"{}\"\n",
+        db.url
+    );
+    Setup::with_config(db, &text)
 }
 
+/// This file's helpers on the shared setup; reading through them migrates
+/// first, as `Setup::with_config` leaves the schema to the binary.
 impl Setup {
-    fn new(db: TestDatabase) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(
-            dir.path(),
-            &format!(
-                "[milter]\nhosted_domains = [\"Inbox.Example.com\", \"second.example\"]\n\
-                 [database]\nurl = \"{}\"\n",
-                db.url
-            ),
-        );
-        Self { dir, config, db }
-    }
-
-    /// Runs `teaminbox-admin --config FILE args...`.
-    fn run(&self, args: &[&str]) -> Run {
-        let mut all = vec!["--config", self.config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        admin(self.dir.path(), all, &[])
-    }
-
     fn channels(&self) -> Vec<Channel> {
         self.db.store().settings().channels().unwrap()
     }
@@ -123,38 +33,13 @@ impl Setup {
     fn create_json(&self, args: &[&str]) -> Value {
         let mut all = vec!["channel", "create"];
         all.extend_from_slice(args);
-        all.push("--json");
-        serde_json::from_str(self.run(&all).ok()).expect("JSON output")
+        self.json(&all)
     }
-}
-
-fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("teaminbox.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `2026-11-27T02:57:51Z`: RFC 3339, UTC, whole seconds.
-fn assert_rfc3339_utc(value: &Value) {
-    let text = value.as_str().expect("created_at is a string");
-    let bytes = text.as_bytes();
-    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    assert!(
-        bytes.len() == 20
-            && digits.iter().all(|&i| bytes[i].is_ascii_digit())
-            && &text[4..5] == "-"
-            && &text[7..8] == "-"
-            && &text[10..11] == "T"
-            && &text[13..14] == ":"
-            && &text[16..17] == ":"
-            && text.ends_with('Z'),
-        "not RFC 3339 UTC with Z: {text}"
-    );
 }
 
 both_databases! {
     fn create_generates_an_address_in_the_first_hosted_domain(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let run = setup.run(&["channel", "create", "--name", "Support Team", "--company", "Acme"]);
         let out = run.ok();
         let line = out.strip_suffix('\n').expect("one line");
@@ -191,7 +76,7 @@ both_databases! {
 
 both_databases! {
     fn create_with_a_forwarding_address_stores_it_in_lower_case(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let run = setup.run(&[
             "channel", "create", "--name", " Sales ", "--company", "Acme Corp",
             "--forwarding-address", "Sales.Team+EU@Second.EXAMPLE",
@@ -217,16 +102,13 @@ both_databases! {
 
 both_databases! {
     fn create_json_has_a_stable_shape(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let run = setup.run(&[
             "channel", "create", "--name", "Support", "--company", "Acme", "--json",
         ]);
-        let json: Value = serde_json::from_str(run.ok()).expect("JSON output");
-        let object = json.as_object().expect("a JSON object");
-        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        keys.sort_unstable();
+        let json = run.json();
         assert_eq!(
-            keys,
+            keys(&json),
             [
                 "assign_any_availability",
                 "assign_mode",
@@ -270,7 +152,7 @@ both_databases! {
 
 both_databases! {
     fn a_taken_address_is_refused_with_exit_code_1(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         setup.create_json(&[
             "--name", "Sales", "--company", "Acme",
             "--forwarding-address", "sales@second.example",
@@ -292,7 +174,7 @@ both_databases! {
 
 both_databases! {
     fn an_address_outside_the_hosted_domains_is_refused_with_exit_code_1(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let run = setup.run(&[
             "channel", "create", "--name", "Sales", "--company", "Acme",
             "--forwarding-address", "sales@Example.ORG",
@@ -314,7 +196,7 @@ both_databases! {
 
 both_databases! {
     fn malformed_input_is_a_usage_error_with_exit_code_2(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         const ADDRESS: &str = "--forwarding-address";
         let long_name = "x".repeat(201);
         let cases: &[(&[&str], &str)] = &[
@@ -373,12 +255,12 @@ both_databases! {
 
 both_databases! {
     fn list_shows_a_table_and_json(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         // An empty list is just the header.
         let run = setup.run(&["channel", "list"]);
         assert_eq!(run.ok(), "ID  NAME  COMPANY  FORWARDING ADDRESS  STATUS  MAIL\n");
         let run = setup.run(&["channel", "list", "--json"]);
-        assert_eq!(serde_json::from_str::<Value>(run.ok()).unwrap(), Value::Array(vec![]));
+        assert_eq!(run.json(), Value::Array(vec![]));
 
         setup.create_json(&[
             "--name", "Support", "--company", "Acme",
@@ -399,7 +281,7 @@ both_databases! {
         );
 
         let run = setup.run(&["channel", "list", "--json"]);
-        let json: Value = serde_json::from_str(run.ok()).unwrap();
+        let json = run.json();
         let list = json.as_array().expect("a JSON array");
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["forwarding_address"], "support@inbox.example.com");
@@ -414,7 +296,7 @@ both_databases! {
 
 both_databases! {
     fn a_missing_channel_is_not_found_with_exit_code_1(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         for command in ["show", "disable", "enable"] {
             let run = setup.run(&["channel", command, "42"]);
             assert_eq!(run.fails(1), "teaminbox-admin: there is no channel 42", "{command}");
@@ -425,14 +307,13 @@ both_databases! {
         assert!(setup.channels().is_empty());
         // Not a number: clap's usage error.
         let run = setup.run(&["channel", "show", "first"]);
-        assert_eq!(run.code, 2, "{run:#?}");
-        assert!(run.stderr.contains("invalid value 'first'"), "{run:#?}");
+        assert!(run.usage_error().contains("invalid value 'first'"), "{run:#?}");
     }
 }
 
 both_databases! {
     fn disable_and_enable_turn_a_channels_mail_off_and_on(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let created = setup.create_json(&[
             "--name", "Support", "--company", "Acme",
             "--forwarding-address", "support@inbox.example.com",
@@ -455,11 +336,11 @@ both_databases! {
         assert!(!setup.channels()[0].enabled);
 
         let run = setup.run(&["channel", "show", &id, "--json"]);
-        let json: Value = serde_json::from_str(run.ok()).unwrap();
+        let json = run.json();
         assert_eq!(json["enabled"], false);
 
         let run = setup.run(&["channel", "enable", &id, "--json"]);
-        let json: Value = serde_json::from_str(run.ok()).unwrap();
+        let json = run.json();
         assert_eq!(json["enabled"], true);
         assert_eq!(json["forwarding_address"], "support@inbox.example.com");
         // Nothing but `enabled` changed.
@@ -473,9 +354,9 @@ both_databases! {
 
 both_databases! {
     fn queue_status_is_all_zero_on_a_new_database(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let run = setup.run(&["queue", "status", "--json"]);
-        let json: Value = serde_json::from_str(run.ok()).unwrap();
+        let json = run.json();
         assert_eq!(
             json,
             serde_json::json!({"pending": 0, "processing": 0, "done": 0, "failed": 0})
@@ -483,13 +364,13 @@ both_databases! {
         let run = setup.run(&["queue", "status"]);
         assert_eq!(run.ok(), "PENDING  PROCESSING  DONE  FAILED\n0        0           0     0\n");
         let run = setup.run(&["queue", "list", "--json"]);
-        assert_eq!(serde_json::from_str::<Value>(run.ok()).unwrap(), Value::Array(vec![]));
+        assert_eq!(run.json(), Value::Array(vec![]));
     }
 }
 
 both_databases! {
     fn migrate_twice_says_up_to_date_the_second_time(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = setup(db);
         let first = setup.run(&["migrate"]);
         let out = first.ok();
         assert!(!out.is_empty(), "the first run applies the migrations");
@@ -508,8 +389,8 @@ both_databases! {
 
 both_databases! {
     fn the_config_file_may_come_from_teaminbox_config(db: TestDatabase) {
-        let setup = Setup::new(db);
-        let run = admin(
+        let setup = setup(db);
+        let run = admin_with_env(
             setup.dir.path(),
             ["channel", "create", "--name", "Support", "--company", "Acme"],
             &[("TEAMINBOX_CONFIG", setup.config.to_str().unwrap())],
@@ -546,7 +427,6 @@ fn a_bad_config_value_exits_2_naming_the_key() {
         let run = admin(
             dir.path(),
             ["--config", config.to_str().unwrap(), "channel", "list"],
-            &[],
         );
         let line = run.fails(2);
         assert!(
@@ -566,7 +446,6 @@ fn a_missing_config_file_exits_2() {
     let run = admin(
         dir.path(),
         ["--config", missing.to_str().unwrap(), "queue", "status"],
-        &[],
     );
     assert_eq!(
         run.fails(2),
@@ -576,7 +455,7 @@ fn a_missing_config_file_exits_2() {
         )
     );
     // The same through TEAMINBOX_CONFIG.
-    let run = admin(
+    let run = admin_with_env(
         dir.path(),
         ["channel", "list"],
         &[("TEAMINBOX_CONFIG", missing.to_str().unwrap())],
@@ -588,7 +467,7 @@ fn a_missing_config_file_exits_2() {
 #[test]
 fn channel_create_help_shows_an_example() {
     let dir = tempfile::tempdir().unwrap();
-    let run = admin(dir.path(), ["channel", "create", "--help"], &[]);
+    let run = admin(dir.path(), ["channel", "create", "--help"]);
     let out = run.ok();
     assert!(out.contains("--name <NAME>"), "{out}");
     assert!(out.contains("--forwarding-address <ADDRESS>"), "{out}");
@@ -608,7 +487,7 @@ fn channel_create_help_shows_an_example() {
         &["queue", "status", "--help"],
         &["queue", "list", "--help"],
     ] {
-        let run = admin(dir.path(), args, &[]);
+        let run = admin(dir.path(), args);
         assert!(run.ok().contains("Example:"), "{args:?}: {run:#?}");
     }
 }
@@ -616,10 +495,8 @@ fn channel_create_help_shows_an_example() {
 #[test]
 fn a_missing_required_flag_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let run = admin(dir.path(), ["channel", "create", "--name", "Support"], &[]);
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(run.stderr.contains("--company"), "{run:#?}");
-    assert_eq!(run.stdout, "");
+    let run = admin(dir.path(), ["channel", "create", "--name", "Support"]);
+    assert!(run.usage_error().contains("--company"), "{run:#?}");
 }
 
 /// A database that cannot be reached is a refusal (exit 1) worded once, on
@@ -636,7 +513,6 @@ fn an_unreachable_database_is_one_clear_line() {
     let run = admin(
         dir.path(),
         ["--config", config.to_str().unwrap(), "channel", "list"],
-        &[],
     );
     let line = run.fails(1);
     assert!(

@@ -3,121 +3,22 @@
 //! 1 refused or not found, 2 usage error (a value that does not parse).
 //! Errors are one line on stderr and never a panic.
 
-use assert_cmd::Command;
+mod common;
+
 use chrono::{NaiveDateTime, TimeDelta};
+use common::{admin, keys, Setup};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use teaminbox_milter::{
     both_databases,
     store::{
         rejections::NewRejection,
         settings::{Filter, FilterKind, FilterList},
     },
-    testing::TestDatabase,
 };
 
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// Asserts exit code 0 and a quiet stderr; returns stdout.
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        assert_eq!(self.stderr, "", "success prints nothing on stderr");
-        &self.stdout
-    }
-
-    /// Asserts `code`, nothing on stdout and exactly one line on stderr, and
-    /// returns that line.
-    fn fails(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "expected exit code {code}: {self:#?}");
-        assert_eq!(self.stdout, "", "a failure prints nothing on stdout");
-        let line = self
-            .stderr
-            .strip_suffix('\n')
-            .unwrap_or_else(|| panic!("stderr does not end a line: {:?}", self.stderr));
-        assert!(
-            !line.contains('\n') && !line.contains('\r'),
-            "stderr must be one line: {:?}",
-            self.stderr
-        );
-        assert!(
-            line.starts_with("teaminbox-admin: "),
-            "stderr names the program: {line}"
-        );
-        line
-    }
-}
-
-/// Runs the binary with `args` in the directory `cwd`, with no `TEAMINBOX_`
-/// variable inherited from the test's environment.
-fn admin<I, S>(cwd: &Path, args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let mut cmd = Command::cargo_bin("teaminbox-admin").expect("teaminbox-admin is built");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("TEAMINBOX_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
-    cmd.current_dir(cwd);
-    let output = cmd
-        .args(args)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .expect("run teaminbox-admin");
-    let run = Run {
-        code: output
-            .status
-            .code()
-            .expect("exited, not killed by a signal"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
-    };
-    assert!(
-        !run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"),
-        "teaminbox-admin panicked: {run:#?}"
-    );
-    run
-}
-
-/// A configuration file for `db` in a temporary directory.
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    db: TestDatabase,
-}
-
+/// This file's helpers on the shared setup, which leaves the schema to the
+/// binary (`Setup::unmigrated`): reading through them migrates first.
 impl Setup {
-    fn new(db: TestDatabase) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("teaminbox.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[milter]\nhosted_domains = [\"inbox.example.com\"]\n[database]\nurl = \"{}\"\n",
-                db.url
-            ),
-        )
-        .unwrap();
-        Self { dir, config, db }
-    }
-
-    /// Runs `teaminbox-admin --config FILE args...`.
-    fn run(&self, args: &[&str]) -> Run {
-        let mut all = vec!["--config", self.config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        admin(self.dir.path(), all)
-    }
-
     fn filters(&self) -> Vec<Filter> {
         self.db.store().settings().filters(None).unwrap()
     }
@@ -158,10 +59,6 @@ impl Setup {
     }
 }
 
-fn json(run: &Run) -> Value {
-    serde_json::from_str(run.ok()).expect("JSON output")
-}
-
 fn hours_ago(hours: i64) -> NaiveDateTime {
     chrono::Utc::now().naive_utc() - TimeDelta::hours(hours)
 }
@@ -171,7 +68,7 @@ use FilterList::{Allow, Deny};
 
 both_databases! {
     fn add_tells_the_kind_and_stores_the_canonical_value(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         for (args, out) in [
             (["deny", "Spammer@Example.COM"], "Added address spammer@example.com to the deny list.\n"),
             (["deny", "Example.NET."], "Added domain example.net to the deny list.\n"),
@@ -205,12 +102,9 @@ both_databases! {
 
 both_databases! {
     fn add_json_prints_the_entry(db: TestDatabase) {
-        let setup = Setup::new(db);
-        let added = json(&setup.run(&["filter", "add", "deny", "192.0.2.0/24", "--json"]));
-        let object = added.as_object().expect("a JSON object");
-        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["created_at", "id", "kind", "list", "value"]);
+        let setup = Setup::unmigrated(db);
+        let added = setup.run(&["filter", "add", "deny", "192.0.2.0/24", "--json"]).json();
+        assert_eq!(keys(&added), ["created_at", "id", "kind", "list", "value"]);
         assert_eq!(added["list"], "deny");
         assert_eq!(added["kind"], "ip");
         assert_eq!(added["value"], "192.0.2.0/24");
@@ -221,7 +115,7 @@ both_databases! {
 
 both_databases! {
     fn a_duplicate_is_refused_with_exit_code_1(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         setup.run(&["filter", "add", "deny", "spammer@example.com"]).ok();
         setup.run(&["filter", "add", "deny", "192.0.2.7"]).ok();
         setup.run(&["filter", "add", "deny", "192.0.2.0/24"]).ok();
@@ -244,7 +138,7 @@ both_databases! {
 
 both_databases! {
     fn a_value_that_does_not_parse_exits_2_with_an_example(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         for (value, expected) in [
             ("", "the value is empty; give an address (user@example.com), a domain (example.com), an IP address (192.0.2.7, 2001:db8::7) or a network (192.0.2.0/24, 2001:db8::/32)"),
             ("a b@example.com", "`a b@example.com` contains a blank or a control character; give an address (user@example.com)"),
@@ -270,18 +164,18 @@ both_databases! {
         assert!(setup.filters().is_empty(), "nothing is stored by a refused command");
         // A list that is neither allow nor deny: clap's usage error.
         let run = setup.run(&["filter", "add", "block", "example.com"]);
-        assert_eq!(run.code, 2, "{run:#?}");
-        assert!(run.stderr.contains("invalid value 'block'"), "{run:#?}");
-        assert!(run.stderr.contains("[possible values: allow, deny]"), "{run:#?}");
+        let stderr = run.usage_error();
+        assert!(stderr.contains("invalid value 'block'"), "{run:#?}");
+        assert!(stderr.contains("[possible values: allow, deny]"), "{run:#?}");
         let run = setup.run(&["filter", "list", "block"]);
-        assert_eq!(run.code, 2, "{run:#?}");
+        run.usage_error();
         assert!(setup.filters().is_empty());
     }
 }
 
 both_databases! {
     fn remove_takes_an_entry_off_one_list(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         setup.run(&["filter", "add", "deny", "192.0.2.0/24"]).ok();
         setup.run(&["filter", "add", "allow", "example.com"]).ok();
         setup.run(&["filter", "add", "deny", "example.com"]).ok();
@@ -294,7 +188,7 @@ both_databases! {
 
         let run = setup.run(&["filter", "remove", "deny", "Example.com", "--json"]);
         assert_eq!(
-            json(&run),
+            run.json(),
             serde_json::json!({"list": "deny", "kind": "domain", "value": "example.com"})
         );
         // Only that list's entry went.
@@ -311,11 +205,11 @@ both_databases! {
 
 both_databases! {
     fn list_shows_a_table_and_json(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         let header = "ID  LIST  KIND  VALUE  ADDED (UTC)\n";
         assert_eq!(setup.run(&["filter", "list"]).ok(), header);
         assert_eq!(setup.run(&["filter", "list", "deny"]).ok(), header);
-        assert_eq!(json(&setup.run(&["filter", "list", "--json"])), Value::Array(vec![]));
+        assert_eq!(setup.run(&["filter", "list", "--json"]).json(), Value::Array(vec![]));
 
         for (list, value) in [
             ("deny", "spammer@example.com"),
@@ -339,7 +233,7 @@ both_databases! {
              2   allow  domain  partner.example  2026-11-27 10:00:00\n"
         );
 
-        let all = json(&setup.run(&["filter", "list", "--json"]));
+        let all = setup.run(&["filter", "list", "--json"]).json();
         assert_eq!(all, serde_json::to_value(setup.filters()).unwrap());
         assert_eq!(
             all[0],
@@ -351,7 +245,7 @@ both_databases! {
                 "created_at": "2026-11-27T10:00:00Z",
             })
         );
-        let deny = json(&setup.run(&["filter", "list", "deny", "--json"]));
+        let deny = setup.run(&["filter", "list", "deny", "--json"]).json();
         let values: Vec<&str> = deny
             .as_array()
             .unwrap()
@@ -364,10 +258,10 @@ both_databases! {
 
 both_databases! {
     fn rejection_list_shows_a_table_and_json(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         let header = "TIME (UTC)  CLIENT  MAIL FROM  HEADER FROM  RECIPIENTS  CODE  REASON\n";
         assert_eq!(setup.run(&["rejection", "list"]).ok(), header);
-        assert_eq!(json(&setup.run(&["rejection", "list", "--json"])), Value::Array(vec![]));
+        assert_eq!(setup.run(&["rejection", "list", "--json"]).json(), Value::Array(vec![]));
 
         let at = |text: &str| text.parse::<NaiveDateTime>().unwrap();
         setup.reject(
@@ -407,7 +301,7 @@ both_databases! {
              2026-11-27 10:02:11  mail.example.org[192.0.2.7]  alice@example.org  alice@example.org          support@inbox.example.com                           550 5.7.1  SPF fail: 192.0.2.7 is not allowed to send for example.org\n"
         );
 
-        let listed = json(&setup.run(&["rejection", "list", "--json"]));
+        let listed = setup.run(&["rejection", "list", "--json"]).json();
         assert_eq!(listed, serde_json::to_value(store.rejections().list(None, 10).unwrap()).unwrap());
         assert_eq!(
             listed[1],
@@ -438,7 +332,7 @@ both_databases! {
 
 both_databases! {
     fn rejection_list_filters_by_since_and_limit(db: TestDatabase) {
-        let setup = Setup::new(db);
+        let setup = Setup::unmigrated(db);
         setup.reject("thirty-days@example.org", "r", hours_ago(24 * 30));
         setup.reject("two-days@example.org", "r", hours_ago(48));
         setup.reject("two-hours@example.org", "r", hours_ago(2));
@@ -447,7 +341,9 @@ both_databases! {
         let senders = |args: &[&str]| -> Vec<String> {
             let mut all = vec!["rejection", "list", "--json"];
             all.extend_from_slice(args);
-            json(&setup.run(&all))
+            setup
+                .run(&all)
+                .json()
                 .as_array()
                 .unwrap()
                 .iter()

@@ -24,6 +24,7 @@ use crate::{
     store::{PoolOptions, Store, StoreError},
 };
 use std::{future::Future, io, path::Path, sync::Arc, time::Duration};
+use indymilter::EitherListener;
 use tokio::net::{TcpListener, UnixListener};
 use tracing::info;
 
@@ -93,64 +94,52 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     } else {
         None
     };
-    let store_for_outbound = store.clone();
-    let processor = Arc::new(processor::Processor::new(
-        store.clone(),
-        loop_marker(&config),
-    ));
-    let filter = Arc::new(Filter::new(
-        &config,
-        store,
-        authenticator,
-        processor.wake.clone(),
-    ));
-    // The processor works beside the milter and stops after it: the
-    // milter's shutdown tells the workers, which finish the message in hand.
+    // Bound before anything else starts, so that a socket that cannot be
+    // had stops the daemon with nothing to tear down.
+    let listener = bind(&config).await?;
+    info!("teaminbox-milter {VERSION} listening on {}", config.milter.listen);
+
+    let processor = Arc::new(processor::Processor::new(store.clone(), loop_marker(&config)));
+    let filter = Arc::new(Filter::new(&config, store.clone(), authenticator, processor.wake.clone()));
+    // The processor and outbound work beside the milter and stop after it:
+    // the milter's shutdown tells them, and they finish the message in hand.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(processor.run(config.processor.workers, stopped.clone()));
     let senders = (config.outbound.workers > 0).then(|| {
-        let outbound = Arc::new(outbound::Outbound::new(&config, store_for_outbound));
+        let outbound = Arc::new(outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped))
     });
     let shutdown = async move {
         shutdown.await;
         let _ = stop.send(true);
     };
-    let callbacks = filter::callbacks(filter);
     let milter_config = indymilter::Config {
         max_connections: config.milter.max_connections,
         ..Default::default()
     };
-    let listen = &config.milter.listen;
-    let listening = || info!("teaminbox-milter {VERSION} listening on {listen}");
-    let result = match listen {
-        ListenAddress::Unix(path) => {
-            let listener = bind_unix(path, &config).map_err(|source| RunError::Listen {
-                address: listen.to_string(),
-                source,
-            })?;
-            listening();
-            let result = indymilter::run(listener, callbacks, milter_config, shutdown).await;
-            let _ = std::fs::remove_file(path);
-            result
-        }
-        ListenAddress::Inet(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| RunError::Listen {
-                    address: listen.to_string(),
-                    source,
-                })?;
-            listening();
-            indymilter::run(listener, callbacks, milter_config, shutdown).await
-        }
-    };
+    let result = indymilter::run(listener, filter::callbacks(filter), milter_config, shutdown).await;
+    if let ListenAddress::Unix(path) = &config.milter.listen {
+        let _ = std::fs::remove_file(path);
+    }
     let _ = workers.await;
     if let Some(senders) = senders {
         let _ = senders.await;
     }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)
+}
+
+/// Binds the configured socket.
+async fn bind(config: &Config) -> Result<EitherListener<TcpListener, UnixListener>, RunError> {
+    let listen = &config.milter.listen;
+    let listener = match listen {
+        ListenAddress::Unix(path) => bind_unix(path, config).map(EitherListener::Unix),
+        ListenAddress::Inet(addr) => TcpListener::bind(addr).await.map(EitherListener::Tcp),
+    };
+    listener.map_err(|source| RunError::Listen {
+        address: listen.to_string(),
+        source,
+    })
 }
 
 /// Binds the UNIX socket, replacing a stale one left by a killed daemon,

@@ -22,6 +22,7 @@ TEST_PACKAGES=(
     libc6-dev
     make
     pkg-config
+    libssl-dev      # openssl-sys, for the bundled libpq's TLS
 )
 
 # ensure_packages PKG...: installs the packages that are not installed yet;

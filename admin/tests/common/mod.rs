@@ -70,6 +70,16 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    admin_with_env(cwd, args, &[])
+}
+
+/// [`admin`] with the variables `env` set (after the inherited `TEAMINBOX_`
+/// ones are removed, so `TEAMINBOX_CONFIG` can be given here).
+pub fn admin_with_env<I, S>(cwd: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     let mut cmd = Command::cargo_bin("teaminbox-admin").expect("teaminbox-admin is built");
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("TEAMINBOX_") {
@@ -79,7 +89,7 @@ where
     // Without RUST_BACKTRACE a panic says "run with `RUST_BACKTRACE=1`",
     // which the check below catches.
     cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
-    cmd.current_dir(cwd);
+    cmd.envs(env.iter().copied()).current_dir(cwd);
     let output = cmd
         .args(args)
         .timeout(std::time::Duration::from_secs(60))
@@ -100,29 +110,49 @@ where
     run
 }
 
+/// Writes `text` as `teaminbox.toml` in `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("teaminbox.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A configuration file for `db` in a temporary directory, hosted domain
-/// `inbox.example.com`.
+/// `inbox.example.com` unless written otherwise ([`Setup::with_config`]).
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub db: TestDatabase,
+    /// The database; migrated by [`Setup::new`] only.
     pub store: Store,
 }
 
 impl Setup {
+    /// The default configuration, on a migrated database (for tests that
+    /// seed it through `store` before running the binary).
     pub fn new(db: TestDatabase) -> Self {
+        let setup = Self::unmigrated(db);
+        setup.store.migrate().expect("migrate test database");
+        setup
+    }
+
+    /// The default configuration, on a database the binary has to migrate
+    /// itself, as on a fresh install.
+    pub fn unmigrated(db: TestDatabase) -> Self {
+        let text = format!(
+            "[milter]\nhosted_domains = [\"inbox.example.com\"]\n\
+             [database]\nurl = \"{}\"\n",
+            db.url
+        );
+        Self::with_config(db, &text)
+    }
+
+    /// `text` as the whole configuration (it should name `db.url`), on a
+    /// database the binary has to migrate itself.
+    pub fn with_config(db: TestDatabase, text: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("teaminbox.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[milter]\nhosted_domains = [\"inbox.example.com\"]\n\
-                 [database]\nurl = \"{}\"\n",
-                db.url
-            ),
-        )
-        .unwrap();
-        let store = db.store();
+        let config = write_config(dir.path(), text);
+        let store = Store::from_url(&db.url).expect("valid database URL");
         Self {
             dir,
             config,
@@ -158,11 +188,22 @@ pub fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
-/// `2026-11-27T02:57:51Z`: RFC 3339, UTC, whole seconds.
+/// `2026-11-27T02:57:51Z`: RFC 3339, UTC, whole seconds, every field of
+/// its fixed width, and a real time.
 pub fn assert_rfc3339_utc(value: &Value) {
     let text = value.as_str().expect("a time is a string");
+    let bytes = text.as_bytes();
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
     assert!(
-        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
+        bytes.len() == 20
+            && digits.iter().all(|&i| bytes[i].is_ascii_digit())
+            && &text[4..5] == "-"
+            && &text[7..8] == "-"
+            && &text[10..11] == "T"
+            && &text[13..14] == ":"
+            && &text[16..17] == ":"
+            && text.ends_with('Z')
+            && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
         "not RFC 3339 UTC with Z: {text}"
     );
 }

@@ -87,19 +87,9 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
             v.spf, v.dkim, v.arc, v.dmarc, v.spam
         )
     });
-    if !tx.has_other_recipients {
-        info!(
-            queue_id,
-            id,
-            size,
-            ?recipients,
-            verdicts,
-            decision = "stored",
-            "message stored"
-        );
-        return Status::Discard;
-    }
-    if let Err(e) = hand_back_to_mta(cx, &tx, verdict.as_ref(), leading_space).await {
+    let (decision, status) = if !tx.has_other_recipients {
+        ("stored", Status::Discard)
+    } else if let Err(e) = hand_back_to_mta(cx, &tx, verdict.as_ref(), leading_space).await {
         // The message is committed; the MTA tempfails on the broken milter
         // connection, and the client's retry is a duplicate the processor
         // recognises by Message-ID.
@@ -107,18 +97,20 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
             queue_id,
             id, "cannot change the message for its other recipients: {e}"
         );
-        return Status::Tempfail;
-    }
+        ("stored, but the others tempfailed", Status::Tempfail)
+    } else {
+        ("stored, others delivered", Status::Accept)
+    };
     info!(
         queue_id,
         id,
         size,
         ?recipients,
         verdicts,
-        decision = "stored, others delivered",
+        decision,
         "message stored"
     );
-    Status::Accept
+    status
 }
 
 struct Session {
