@@ -514,7 +514,13 @@ impl Daemon {
     /// returns the command byte of the answer: proof that the daemon's
     /// accept loop, and with it its signal handling, is running.
     fn negotiate(&self) -> u8 {
-        let mut stream = UnixStream::connect(&self.socket).expect("connect to the milter socket");
+        let mut stream = UnixStream::connect(&self.socket).unwrap_or_else(|e| {
+            panic!(
+                "connect to the milter socket: {e}; stdout: {}\nstderr: {}",
+                self.stdout(),
+                self.stderr()
+            )
+        });
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();

@@ -270,41 +270,7 @@ impl InboxTx<'_> {
         m: &NewMessage<'_>,
         files: &[NewAttachment<'_>],
     ) -> StoreResult<i64> {
-        let id = diesel::insert_into(messages::table)
-            .values((
-                messages::conversation_id.eq(m.conversation_id),
-                messages::channel_id.eq(m.channel_id),
-                messages::inbound_message_id.eq(m.inbound_message_id),
-                messages::direction.eq(m.direction),
-                messages::dedupe_key.eq(m.dedupe_key),
-                messages::message_id_header.eq(m.message_id_header),
-                messages::from_address.eq(m.from_address),
-                messages::from_name.eq(m.from_name),
-                messages::forwarded_by.eq(m.forwarded_by),
-                messages::subject.eq(m.subject),
-                messages::text_body.eq(m.text_body),
-                messages::html_body.eq(m.html_body),
-                messages::sent_at.eq(m.sent_at),
-                messages::automated.eq(m.automated),
-                messages::decisions.eq(m.decisions),
-                messages::created_at.eq(crate::now()),
-            ))
-            .returning(messages::id)
-            .get_result(self.conn)?;
-        for f in files {
-            diesel::insert_into(attachments::table)
-                .values((
-                    attachments::message_id.eq(id),
-                    attachments::filename.eq(f.filename),
-                    attachments::content_type.eq(f.content_type),
-                    attachments::size.eq(f.content.len() as i64),
-                    attachments::content_id.eq(f.content_id),
-                    attachments::inline.eq(f.inline),
-                    attachments::content.eq(f.content),
-                ))
-                .execute(self.conn)?;
-        }
-        Ok(id)
+        insert_message(self.conn, m, files)
     }
 
     pub fn create_ticket(&mut self, t: &NewTicket<'_>) -> StoreResult<i64> {
@@ -437,4 +403,48 @@ impl InboxTx<'_> {
             .returning(outbound_messages::id)
             .get_result(self.conn)?)
     }
+}
+
+/// Files a message (and its attachments) in a conversation; shared with
+/// the outbound store, which files sent replies.
+pub(super) fn insert_message(
+    conn: &mut DbConnection,
+    m: &NewMessage<'_>,
+    files: &[NewAttachment<'_>],
+) -> StoreResult<i64> {
+    let id = diesel::insert_into(messages::table)
+        .values((
+            messages::conversation_id.eq(m.conversation_id),
+            messages::channel_id.eq(m.channel_id),
+            messages::inbound_message_id.eq(m.inbound_message_id),
+            messages::direction.eq(m.direction),
+            messages::dedupe_key.eq(m.dedupe_key),
+            messages::message_id_header.eq(m.message_id_header),
+            messages::from_address.eq(m.from_address),
+            messages::from_name.eq(m.from_name),
+            messages::forwarded_by.eq(m.forwarded_by),
+            messages::subject.eq(m.subject),
+            messages::text_body.eq(m.text_body),
+            messages::html_body.eq(m.html_body),
+            messages::sent_at.eq(m.sent_at),
+            messages::automated.eq(m.automated),
+            messages::decisions.eq(m.decisions),
+            messages::created_at.eq(crate::now()),
+        ))
+        .returning(messages::id)
+        .get_result(conn)?;
+    for f in files {
+        diesel::insert_into(attachments::table)
+            .values((
+                attachments::message_id.eq(id),
+                attachments::filename.eq(f.filename),
+                attachments::content_type.eq(f.content_type),
+                attachments::size.eq(f.content.len() as i64),
+                attachments::content_id.eq(f.content_id),
+                attachments::inline.eq(f.inline),
+                attachments::content.eq(f.content),
+            ))
+            .execute(conn)?;
+    }
+    Ok(id)
 }

@@ -4,6 +4,7 @@
 //! outbound).
 
 use super::{
+    inbox::NewMessage,
     is_unique_violation,
     schema::{conversations, messages, outbound_messages, sending_domains},
     DbConnection, Store, StoreError, StoreResult,
@@ -134,24 +135,27 @@ impl Outbound<'_> {
                 reply.user_email
             )])
             .unwrap_or_else(|_| "[]".into());
-            diesel::insert_into(messages::table)
-                .values((
-                    messages::conversation_id.eq(reply.conversation_id),
-                    messages::channel_id.eq(reply.channel_id),
-                    messages::direction.eq("out"),
-                    messages::dedupe_key.eq(format!("mid:{}", reply.message_id)),
-                    messages::message_id_header.eq(reply.message_id),
-                    messages::from_address.eq(reply.from_address),
-                    messages::from_name.eq(reply.from_name),
-                    messages::subject.eq(reply.subject),
-                    messages::text_body.eq(reply.text),
-                    messages::html_body.eq(reply.html),
-                    messages::sent_at.eq(now),
-                    messages::automated.eq(false),
-                    messages::decisions.eq(decisions),
-                    messages::created_at.eq(now),
-                ))
-                .execute(conn)?;
+            super::inbox::insert_message(
+                conn,
+                &NewMessage {
+                    conversation_id: reply.conversation_id,
+                    channel_id: reply.channel_id,
+                    inbound_message_id: None,
+                    direction: "out",
+                    dedupe_key: &format!("mid:{}", reply.message_id),
+                    message_id_header: Some(reply.message_id),
+                    from_address: reply.from_address,
+                    from_name: Some(reply.from_name),
+                    forwarded_by: None,
+                    subject: reply.subject,
+                    text_body: reply.text,
+                    html_body: reply.html,
+                    sent_at: Some(now),
+                    automated: false,
+                    decisions: &decisions,
+                },
+                &[],
+            )?;
             diesel::update(conversations::table.find(reply.conversation_id))
                 .set(conversations::last_message_at.eq(now))
                 .execute(conn)?;
