@@ -23,8 +23,8 @@ use crate::{
     filter::Filter,
     store::{PoolOptions, Store, StoreError},
 };
-use std::{future::Future, io, path::Path, sync::Arc, time::Duration};
 use indymilter::EitherListener;
+use std::{future::Future, io, path::Path, sync::Arc, time::Duration};
 use tokio::net::{TcpListener, UnixListener};
 use tracing::info;
 
@@ -97,10 +97,21 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     // Bound before anything else starts, so that a socket that cannot be
     // had stops the daemon with nothing to tear down.
     let listener = bind(&config).await?;
-    info!("teaminbox-milter {VERSION} listening on {}", config.milter.listen);
+    info!(
+        "teaminbox-milter {VERSION} listening on {}",
+        config.milter.listen
+    );
 
-    let processor = Arc::new(processor::Processor::new(store.clone(), loop_marker(&config)));
-    let filter = Arc::new(Filter::new(&config, store.clone(), authenticator, processor.wake.clone()));
+    let processor = Arc::new(processor::Processor::new(
+        store.clone(),
+        loop_marker(&config),
+    ));
+    let filter = Arc::new(Filter::new(
+        &config,
+        store.clone(),
+        authenticator,
+        processor.wake.clone(),
+    ));
     // The processor and outbound work beside the milter and stop after it:
     // the milter's shutdown tells them, and they finish the message in hand.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -117,7 +128,8 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         max_connections: config.milter.max_connections,
         ..Default::default()
     };
-    let result = indymilter::run(listener, filter::callbacks(filter), milter_config, shutdown).await;
+    let result =
+        indymilter::run(listener, filter::callbacks(filter), milter_config, shutdown).await;
     if let ListenAddress::Unix(path) = &config.milter.listen {
         let _ = std::fs::remove_file(path);
     }

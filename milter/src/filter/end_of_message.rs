@@ -196,15 +196,13 @@ async fn store(
     verdict: Option<&Verdict>,
     raw: Vec<u8>,
 ) -> Result<(i64, usize), String> {
-    let raw = match verdict {
-        Some(v) => {
-            let mut with_header =
-                format!("Authentication-Results: {}\r\n", v.authentication_results).into_bytes();
-            with_header.extend_from_slice(&raw);
-            with_header
-        }
-        None => raw,
-    };
+    let mut raw = raw;
+    if let Some(v) = verdict {
+        // In place: a 30 MiB message is not copied a second time (the
+        // allocator grows a large buffer without copying it).
+        let header = format!("Authentication-Results: {}\r\n", v.authentication_results);
+        raw.splice(0..0, header.into_bytes());
+    }
     let store = filter.store.clone();
     let queue_id = tx.queue_id.clone();
     let client_address = session.client_address.map(|ip| ip.to_string());
