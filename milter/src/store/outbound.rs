@@ -59,7 +59,8 @@ pub struct OutboundJob {
     pub attempts: i32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Queryable, Selectable)]
+#[diesel(table_name = sending_domains)]
 pub struct SendingDomain {
     pub domain: String,
     pub selector: String,
@@ -349,11 +350,8 @@ impl Outbound<'_> {
         self.store.read(|conn| {
             Ok(sending_domains::table
                 .order(sending_domains::domain)
-                .select(DOMAIN_COLUMNS)
-                .load::<DomainRow>(conn)?
-                .into_iter()
-                .map(into_domain)
-                .collect())
+                .select(SendingDomain::as_select())
+                .load(conn)?)
         })
     }
 
@@ -368,48 +366,10 @@ impl Outbound<'_> {
     }
 }
 
-type DomainRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<NaiveDateTime>,
-    NaiveDateTime,
-);
-
-const DOMAIN_COLUMNS: (
-    sending_domains::domain,
-    sending_domains::selector,
-    sending_domains::dns_txt,
-    sending_domains::private_key_pem,
-    sending_domains::verified_at,
-    sending_domains::created_at,
-) = (
-    sending_domains::domain,
-    sending_domains::selector,
-    sending_domains::dns_txt,
-    sending_domains::private_key_pem,
-    sending_domains::verified_at,
-    sending_domains::created_at,
-);
-
-fn into_domain(row: DomainRow) -> SendingDomain {
-    let (domain, selector, dns_txt, private_key_pem, verified_at, created_at) = row;
-    SendingDomain {
-        domain,
-        selector,
-        dns_txt,
-        private_key_pem,
-        verified_at,
-        created_at,
-    }
-}
-
 fn find_domain(conn: &mut DbConnection, domain: &str) -> StoreResult<Option<SendingDomain>> {
     Ok(sending_domains::table
         .filter(sending_domains::domain.eq(domain))
-        .select(DOMAIN_COLUMNS)
-        .first::<DomainRow>(conn)
-        .optional()?
-        .map(into_domain))
+        .select(SendingDomain::as_select())
+        .first(conn)
+        .optional()?)
 }
