@@ -22,12 +22,14 @@ pub struct Inbox<'s> {
 
 impl Inbox<'_> {
     /// Runs `work` in one transaction; `inbound_id` is marked done with it.
+    /// The commit is relaxed: if a power loss takes it back, the message is
+    /// pending again and is processed again.
     pub fn apply<T>(
         &self,
         inbound_id: i64,
         work: impl FnOnce(&mut InboxTx<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        self.store.write(|conn| {
+        self.store.write_relaxed(|conn| {
             let value = work(&mut InboxTx { conn })?;
             queue::mark_done(conn, inbound_id)?;
             Ok(value)

@@ -21,10 +21,16 @@ use diesel::{
     Connection,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Every SQLite connection's setting outside relaxed writes.
+const SQLITE_SYNCHRONOUS_FULL: &str = "PRAGMA synchronous = FULL";
 
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7357001)";
 const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7357001)";
@@ -74,6 +80,27 @@ impl Default for PoolOptions {
 pub struct Store {
     pool: r2d2::Pool<Manager>,
     target: DatabaseTarget,
+    /// Taken around every SQLite write transaction of this process. SQLite
+    /// admits one writer at a time; without this, writers that find the
+    /// lock taken wait in SQLite's busy handler, which sleeps for growing
+    /// intervals (1 ms up to 100 ms) instead of taking the lock the moment
+    /// it is free, and that showed as stalls of the milter's commits under
+    /// load. Other processes (the admin) still meet the busy handler.
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+/// How far a write transaction must get before it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    /// On disk before the commit returns. The milter answers the MTA only
+    /// after such a commit, so everything it writes is synced.
+    Synced,
+    /// Survives the process dying; only a power loss or an operating-system
+    /// crash may roll back the last such commits, whole and in order (a
+    /// later synced commit makes them durable too). For work that is simply
+    /// done again when its commit is lost: the processor's, whose message
+    /// then stays pending.
+    Relaxed,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,6 +132,7 @@ impl Store {
         Self {
             pool,
             target: target.clone(),
+            sqlite_writer: Arc::default(),
         }
     }
 
@@ -174,25 +202,41 @@ impl Store {
     }
 
     /// Runs `f` in one transaction that takes the write lock up front, so
-    /// that concurrent writers on SQLite wait (busy timeout) instead of
-    /// failing half-way.
+    /// that concurrent writers on SQLite wait instead of failing half-way.
+    /// Its commit is on disk before this returns.
     fn write<T>(&self, f: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        self.write_with(Durability::Synced, f)
+    }
+
+    /// [`Store::write`] for work that is redone if its commit is lost (see
+    /// [`Durability::Relaxed`]): no wait for the disk.
+    fn write_relaxed<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.write_with(Durability::Relaxed, f)
+    }
+
+    fn write_with<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut pooled = self.connection()?;
-        let result = match &mut pooled.db {
-            conn @ DbConnection::Sqlite(_) => {
-                conn.batch_execute("BEGIN IMMEDIATE")?;
-                match f(conn) {
-                    Ok(value) => conn
-                        .batch_execute("COMMIT")
-                        .map(|_| value)
-                        .map_err(Into::into),
-                    Err(e) => {
-                        let _ = conn.batch_execute("ROLLBACK");
-                        Err(e)
-                    }
+        let result = if matches!(pooled.db, DbConnection::Sqlite(_)) {
+            let _writer = self
+                .sqlite_writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            sqlite_transaction(&mut pooled, durability, f)
+        } else {
+            pooled.db.transaction(|conn| {
+                if durability == Durability::Relaxed {
+                    // For this transaction only.
+                    conn.batch_execute("SET LOCAL synchronous_commit = off")?;
                 }
-            }
-            conn @ DbConnection::Postgres(_) => conn.transaction(f),
+                f(conn)
+            })
         };
         result.inspect_err(|_| {
             pooled.check_health();
@@ -212,6 +256,38 @@ impl Store {
             result => result,
         }
     }
+}
+
+/// One SQLite write transaction. `synchronous` is a setting of the
+/// connection, so a relaxed transaction lowers it and puts it back.
+fn sqlite_transaction<T>(
+    pooled: &mut PoolConnection,
+    durability: Durability,
+    f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let conn = &mut pooled.db;
+    let relaxed = durability == Durability::Relaxed;
+    if relaxed {
+        conn.batch_execute("PRAGMA synchronous = NORMAL")?;
+    }
+    let result = conn
+        .batch_execute("BEGIN IMMEDIATE")
+        .map_err(Into::into)
+        .and_then(|_| match f(conn) {
+            Ok(value) => conn
+                .batch_execute("COMMIT")
+                .map(|_| value)
+                .map_err(Into::into),
+            Err(e) => {
+                let _ = conn.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        });
+    if relaxed && conn.batch_execute(SQLITE_SYNCHRONOUS_FULL).is_err() {
+        // Never hand out a connection whose commits are not synced.
+        pooled.broken = true;
+    }
+    result
 }
 
 /// A pooled connection, marked broken once it is known to be dead so that
@@ -271,8 +347,9 @@ impl Manager {
                 // makes a commit durable before the milter answers the MTA.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA foreign_keys = ON;",
                 )?;
+                conn.batch_execute(SQLITE_SYNCHRONOUS_FULL)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseTarget::Postgres(url) => PgConnection::establish(url)
@@ -296,10 +373,82 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The first id `query` selects, for a claim: on PostgreSQL its row is
+/// locked for the transaction and rows other workers hold are skipped; on
+/// SQLite the write transaction already admits one claimer at a time.
+/// A macro because the two backends need the query typed for each.
+macro_rules! first_unclaimed {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            DbConnection::Postgres(pg) => $query
+                .for_update()
+                .skip_locked()
+                .first::<i64>(pg)
+                .optional(),
+            DbConnection::Sqlite(sqlite) => $query.first::<i64>(sqlite).optional(),
+        }
+    };
+}
+use first_unclaimed;
+
 /// The message of a unique-constraint violation, if `e` is one.
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{both_databases, testing::TestDatabase};
+    use diesel::{sql_types::Text, QueryableByName, RunQueryDsl};
+
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+
+    /// How commits of the pool's connection reach the disk.
+    fn commit_setting(store: &Store) -> String {
+        store.read(|conn| Ok(commit_setting_in(conn))).unwrap()
+    }
+
+    both_databases! {
+        fn relaxed_writes_leave_the_connection_synced(db: TestDatabase) {
+            // One connection, so every call below gets the same one.
+            let options = PoolOptions { max_size: 1, ..PoolOptions::default() };
+            let store = Store::open(&db.url.parse().unwrap(), &options);
+            store.migrate().unwrap();
+            let synced = commit_setting(&store);
+            if db.url.starts_with("sqlite") {
+                assert_eq!(synced, "2", "FULL outside relaxed writes");
+            }
+
+            let inside = store.write_relaxed(|conn| Ok(commit_setting_in(conn))).unwrap();
+            assert_ne!(inside, synced, "a relaxed write does not wait for the disk");
+            assert_eq!(commit_setting(&store), synced);
+
+            let failed: StoreResult<()> =
+                store.write_relaxed(|_| Err(StoreError::Conflict("on purpose".into())));
+            assert!(failed.is_err());
+            assert_eq!(commit_setting(&store), synced, "restored after a rollback too");
+        }
+    }
+
+    /// SQLite answers a number (2 = FULL, 1 = NORMAL), PostgreSQL a word.
+    fn commit_setting_in(conn: &mut DbConnection) -> String {
+        let sql = match conn {
+            DbConnection::Sqlite(_) => {
+                "SELECT CAST(synchronous AS TEXT) AS value FROM pragma_synchronous"
+            }
+            DbConnection::Postgres(_) => "SELECT current_setting('synchronous_commit') AS value",
+        };
+        diesel::sql_query(sql)
+            .get_result::<Setting>(conn)
+            .unwrap()
+            .value
+    }
 }

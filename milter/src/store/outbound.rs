@@ -4,6 +4,7 @@
 //! outbound).
 
 use super::{
+    first_unclaimed,
     inbox::NewMessage,
     is_unique_violation,
     schema::{conversations, messages, outbound_messages, sending_domains},
@@ -164,34 +165,14 @@ impl Outbound<'_> {
         })
     }
 
-    /// Claims the oldest message due now (or whose claim expired).
+    /// Claims a message whose claim expired, else the oldest one due now.
     pub fn claim_due(&self, lease: Duration) -> StoreResult<Option<OutboundJob>> {
         let now = crate::now();
         let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         self.store.write(|conn| {
-            let due = outbound_messages::table
-                .filter(
-                    outbound_messages::state
-                        .eq("pending")
-                        .and(
-                            outbound_messages::next_attempt_at
-                                .is_null()
-                                .or(outbound_messages::next_attempt_at.le(now)),
-                        )
-                        .or(outbound_messages::state
-                            .eq("processing")
-                            .and(outbound_messages::claimed_at.lt(expired))),
-                )
-                .order(outbound_messages::id)
-                .select(outbound_messages::id)
-                .limit(1);
-            let id: Option<i64> = match conn {
-                DbConnection::Postgres(pg) => {
-                    due.for_update().skip_locked().first(pg).optional()?
-                }
-                DbConnection::Sqlite(sqlite) => due.first(sqlite).optional()?,
+            let Some(id) = next_due(conn, now, expired)? else {
+                return Ok(None);
             };
-            let Some(id) = id else { return Ok(None) };
             diesel::update(outbound_messages::table.find(id))
                 .set((
                     outbound_messages::state.eq("processing"),
@@ -372,4 +353,33 @@ fn find_domain(conn: &mut DbConnection, domain: &str) -> StoreResult<Option<Send
         .select(SendingDomain::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// A message whose claim is older than `expired` (its worker died), else
+/// the oldest one due by `now`; two lookups, as the inbound queue does.
+fn next_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    expired: NaiveDateTime,
+) -> StoreResult<Option<i64>> {
+    let abandoned = outbound_messages::table
+        .filter(outbound_messages::state.eq("processing"))
+        .filter(outbound_messages::claimed_at.lt(expired))
+        .order(outbound_messages::id)
+        .select(outbound_messages::id)
+        .limit(1);
+    if let Some(id) = first_unclaimed!(conn, abandoned)? {
+        return Ok(Some(id));
+    }
+    let due = outbound_messages::table
+        .filter(outbound_messages::state.eq("pending"))
+        .filter(
+            outbound_messages::next_attempt_at
+                .is_null()
+                .or(outbound_messages::next_attempt_at.le(now)),
+        )
+        .order(outbound_messages::id)
+        .select(outbound_messages::id)
+        .limit(1);
+    Ok(first_unclaimed!(conn, due)?)
 }

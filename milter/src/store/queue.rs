@@ -8,6 +8,7 @@
 //! and another worker takes it again: never lost, never half-applied.
 
 use super::{
+    first_unclaimed,
     inbound::HostedRecipient,
     schema::{inbound_messages, inbound_recipients},
     DbConnection, Store, StoreResult,
@@ -35,13 +36,13 @@ pub struct Queue<'s> {
 }
 
 impl Queue<'_> {
-    /// Claims the oldest pending message, or one whose claim is older than
-    /// `lease` (its worker died). On PostgreSQL, workers on several hosts
+    /// Claims a message whose claim is older than `lease` (its worker
+    /// died), else the oldest pending one. On PostgreSQL, workers on several hosts
     /// skip each other's locked rows; on SQLite the write lock serialises.
     pub fn claim(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedMessage>> {
         let now = crate::now();
         let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let claimed = self.store.write(|conn| {
+        let claimed = self.store.write_relaxed(|conn| {
             let Some(id) = next_claimable(conn, expired)? else {
                 return Ok(None);
             };
@@ -102,7 +103,7 @@ impl Queue<'_> {
     /// Gives a claimed message back after an error: `pending` again, or
     /// `failed` (parked, with the error) after `max_attempts`.
     pub fn release_failed(&self, id: i64, error: &str, max_attempts: i32) -> StoreResult<()> {
-        self.store.write(|conn| {
+        self.store.write_relaxed(|conn| {
             let attempts = inbound_messages::table
                 .find(id)
                 .select(inbound_messages::attempts)
@@ -141,22 +142,27 @@ impl Queue<'_> {
     }
 }
 
+/// The message whose worker died (claim older than `expired`), else the
+/// oldest pending one. Two lookups, each answered in order by the
+/// `(state, id)` index: one query with `OR` made SQLite sort every pending
+/// id on each claim, inside the write lock, and the processor slowed as the
+/// queue grew.
 fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResult<Option<i64>> {
-    let claimable = inbound_messages::table
-        .filter(
-            inbound_messages::state
-                .eq("pending")
-                .or(inbound_messages::state
-                    .eq("processing")
-                    .and(inbound_messages::claimed_at.lt(expired))),
-        )
+    let abandoned = inbound_messages::table
+        .filter(inbound_messages::state.eq("processing"))
+        .filter(inbound_messages::claimed_at.lt(expired))
         .order(inbound_messages::id)
         .select(inbound_messages::id)
         .limit(1);
-    Ok(match conn {
-        DbConnection::Postgres(pg) => claimable.for_update().skip_locked().first(pg).optional()?,
-        DbConnection::Sqlite(sqlite) => claimable.first(sqlite).optional()?,
-    })
+    if let Some(id) = first_unclaimed!(conn, abandoned)? {
+        return Ok(Some(id));
+    }
+    let pending = inbound_messages::table
+        .filter(inbound_messages::state.eq("pending"))
+        .order(inbound_messages::id)
+        .select(inbound_messages::id)
+        .limit(1);
+    Ok(first_unclaimed!(conn, pending)?)
 }
 
 /// Marks a claimed message done, inside the transaction that applied it.
