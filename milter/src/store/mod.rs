@@ -402,7 +402,7 @@ fn is_unique_violation(e: &diesel::result::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{both_databases, testing::TestDatabase};
+    use crate::both_databases;
     use diesel::{sql_types::Text, QueryableByName, RunQueryDsl};
 
     #[derive(QueryableByName)]
