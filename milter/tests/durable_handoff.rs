@@ -23,7 +23,7 @@ async fn send_message(conn: &mut TestConnection) {
         .unwrap();
     conn.header("Subject", "Printer on fire").await.unwrap();
     conn.header("X-Folded", "one\n\ttwo").await.unwrap();
-    assert_eq!(conn.eoh().await.unwrap(), Status::Continue);
+    assert_eq!(conn.eoh().await.unwrap(), Status::Noreply);
     assert_eq!(
         conn.body(&b"Help!\r\n.. not a dot line\r\n"[..])
             .await

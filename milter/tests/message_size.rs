@@ -1,11 +1,12 @@
 //! The 30 MiB limit: refused at RCPT when declared, as soon as the message
-//! grows past it when not; a message right at the limit is stored intact
-//! (spooled through a temporary file, not memory).
+//! grows past it when not (at the first stage the MTA waits for an answer
+//! to); a message right at the limit is stored intact (spooled through a
+//! temporary file, not memory).
 
 mod common;
 
 use common::{reply, Milter};
-use indymilter_test::Status;
+use indymilter_test::{Status, TestConnection};
 use teaminbox_milter::both_databases;
 
 const LIMIT: usize = 31_457_280;
@@ -86,6 +87,59 @@ both_databases! {
         assert!(raw.starts_with(b"Authentication-Results: "));
         assert_eq!(&raw[ours..ours + head], b"Subject: exactly at the limit\r\n\r\n");
         assert_eq!(&raw[ours + head..], &body[..]);
+        milter.stop().await;
+    }
+}
+
+/// Sends headers of `HEADER` bytes until they pass the limit; returns the
+/// status of each.
+async fn oversized_headers(conn: &mut TestConnection) -> Vec<Status> {
+    const HEADER: usize = 60_000;
+    conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
+    conn.data().await.unwrap();
+    let value = "x".repeat(HEADER);
+    let mut statuses = Vec::new();
+    while statuses.len() * HEADER <= LIMIT {
+        statuses.push(conn.header("X-Padding", value.as_str()).await.unwrap());
+        if statuses.last() != Some(&Status::Noreply) && statuses.last() != Some(&Status::Continue) {
+            break;
+        }
+    }
+    statuses
+}
+
+both_databases! {
+    async fn headers_past_the_limit_are_refused_at_the_end_when_headers_get_no_answer(db: TestDatabase) {
+        let milter = Milter::start(db).await;
+        let mut conn = hosted_transaction(&milter, None).await;
+        let statuses = oversized_headers(&mut conn).await;
+        assert!(statuses.iter().all(|s| *s == Status::Noreply), "headers are not answered");
+        assert_eq!(conn.eoh().await.unwrap(), Status::Noreply);
+        let (_, status) = conn.eom().await.unwrap();
+        assert!(reply(&status).starts_with("552 5.3.4 "), "{status:?}");
+        conn.close().await.unwrap();
+        assert_eq!(milter.store.inbound().list(1).unwrap().len(), 0);
+        let logged = milter.store.rejections().list(None, 10).unwrap();
+        assert_eq!(logged.len(), 1, "one refusal, logged once");
+        assert_eq!(logged[0].smtp_code, "552");
+        assert_eq!(logged[0].recipients, ["support@inbox.example.com"]);
+        milter.stop().await;
+    }
+}
+
+both_databases! {
+    async fn headers_past_the_limit_are_refused_at_once_by_an_mta_that_waits(db: TestDatabase) {
+        let milter = Milter::start(db).await;
+        milter.channel("support@inbox.example.com");
+        let mut conn = milter.connect_answering_every_stage().await;
+        assert_eq!(conn.mail(["<alice@example.org>"]).await.unwrap(), Status::Continue);
+        let statuses = oversized_headers(&mut conn).await;
+        let (last, before) = statuses.split_last().unwrap();
+        assert!(before.iter().all(|s| *s == Status::Continue));
+        assert!(reply(last).starts_with("552 5.3.4 "), "{last:?}");
+        assert_eq!(statuses.len(), LIMIT / 60_000 + 1, "refused by the header that passed the limit");
+        conn.close().await.unwrap();
+        assert_eq!(milter.store.inbound().list(1).unwrap().len(), 0);
         milter.stop().await;
     }
 }

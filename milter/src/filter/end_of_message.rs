@@ -28,6 +28,13 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
     if let Some(id) = cx.macros.get(c"i") {
         tx.queue_id = Some(id.to_string_lossy().into_owned());
     }
+    if let Some(refusal) = tx.refused.take() {
+        // Met while the content arrived, at a stage that could not answer.
+        connection(&mut cx.data).transaction = Some(tx);
+        return filter
+            .refuse_message(&mut cx.data, &mut cx.reply, refusal, None)
+            .await;
+    }
     let session = Session {
         client_address: conn.client_address,
         client_name: conn.client_name.clone(),
@@ -54,19 +61,11 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
             refusal,
             header_from,
         } => {
-            info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
             // Put the transaction back just long enough to describe it.
-            let conn = connection(&mut cx.data);
-            conn.transaction = Some(tx);
-            let recipients = conn
-                .transaction
-                .as_ref()
-                .map(Transaction::recipient_addresses)
-                .unwrap_or_default();
-            let record = conn.refusal_record(recipients, header_from, &refusal);
-            conn.transaction = None;
-            filter.log_refusal(record).await;
-            return refusal.apply(&mut cx.reply);
+            connection(&mut cx.data).transaction = Some(tx);
+            return filter
+                .refuse_message(&mut cx.data, &mut cx.reply, refusal, header_from)
+                .await;
         }
         Judgement::Accept(verdict) => verdict,
     };

@@ -26,7 +26,8 @@ use crate::{
     },
 };
 use indymilter::{
-    Actions, Callbacks, Context, MacroStage, NegotiateContext, ProtoOpts, SocketInfo, Status,
+    Actions, Callbacks, Context, MacroStage, NegotiateContext, ProtoOpts, SetErrorReply,
+    SocketInfo, Status,
 };
 use spool::Spool;
 use std::{ffi::CString, net::IpAddr, sync::Arc};
@@ -88,6 +89,29 @@ impl Filter {
         // The authserv-id may be followed by a version number.
         let id = id.split_whitespace().next().unwrap_or("");
         id.eq_ignore_ascii_case(&self.authserv_id)
+    }
+
+    /// Refuses the connection's current message: logs the refusal, ends
+    /// the transaction and answers.
+    async fn refuse_message(
+        &self,
+        data: &mut Option<Connection>,
+        reply: &mut impl SetErrorReply,
+        refusal: Refusal,
+        header_from: Option<String>,
+    ) -> Status {
+        let conn = connection(data);
+        let recipients = conn
+            .transaction
+            .as_ref()
+            .map(Transaction::recipient_addresses)
+            .unwrap_or_default();
+        let record = conn.refusal_record(recipients, header_from, &refusal);
+        let queue_id = record.queue_id.as_deref().unwrap_or("-");
+        info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
+        conn.transaction = None;
+        self.log_refusal(record).await;
+        refusal.apply(reply)
     }
 
     /// Writes a refusal to the rejection log. Logging must not change the
@@ -156,6 +180,9 @@ impl Connection {
 #[derive(Debug, Default)]
 pub struct Connection {
     leading_space: bool,
+    /// The stages the MTA does not wait for an answer to (see
+    /// [`NOREPLY_STAGES`]).
+    noreply: ProtoOpts,
     client_name: String,
     client_address: Option<IpAddr>,
     helo: String,
@@ -182,11 +209,15 @@ struct Transaction {
     /// them (1-based, as the MTA counts) claimed our authserv-id.
     auth_results_seen: usize,
     forged_auth_results: Vec<usize>,
+    /// A refusal met while the content arrived (too big, or the spool
+    /// failed), given at the first stage that may answer.
+    refused: Option<Refusal>,
 }
 
 pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
     let f = |filter: &Arc<Filter>| filter.clone();
     let (rcpt, header, body, eom) = (f(&filter), f(&filter), f(&filter), f(&filter));
+    let eoh = f(&filter);
     let mail = f(&filter);
     Callbacks::new()
         .on_negotiate(|cx, actions, opts| Box::pin(negotiate(cx, actions, opts)))
@@ -196,11 +227,21 @@ pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
         .on_rcpt(move |cx, args| Box::pin(rcpt_cb(rcpt.clone(), cx, args)))
         .on_data(|cx| Box::pin(data_cb(cx)))
         .on_header(move |cx, name, value| Box::pin(header_cb(header.clone(), cx, name, value)))
-        .on_eoh(|cx| Box::pin(eoh_cb(cx)))
+        .on_eoh(move |cx| Box::pin(eoh_cb(eoh.clone(), cx)))
         .on_body(move |cx, chunk| Box::pin(body_cb(body.clone(), cx, chunk)))
         .on_eom(move |cx| Box::pin(end_of_message::eom_cb(eom.clone(), cx)))
         .on_abort(|cx| Box::pin(abort_cb(cx)))
 }
+
+/// The stages whose answer is always "continue" (or can wait: a message
+/// that grows too big while its headers arrive is refused at its body or
+/// its end). Each is a round trip the MTA need not wait for; about a dozen
+/// per message, most of them headers.
+const NOREPLY_STAGES: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
+    .union(ProtoOpts::NOREPLY_HELO)
+    .union(ProtoOpts::NOREPLY_MAIL)
+    .union(ProtoOpts::NOREPLY_HEADER)
+    .union(ProtoOpts::NOREPLY_EOH);
 
 async fn negotiate(
     cx: &mut NegotiateContext<Connection>,
@@ -208,6 +249,9 @@ async fn negotiate(
     opts: ProtoOpts,
 ) -> Status {
     cx.requested_actions = Actions::DELETE_RCPT | Actions::ADD_HEADER | Actions::CHANGE_HEADER;
+    // Only what the MTA offers: an older one answers every stage.
+    let noreply = opts & NOREPLY_STAGES;
+    cx.requested_opts |= noreply;
     let leading_space = opts.contains(ProtoOpts::LEADING_SPACE);
     if leading_space {
         // Header values exactly as sent, so the stored message is the
@@ -221,6 +265,7 @@ async fn negotiate(
     cx.requested_macros.insert(MacroStage::Eom, macros("i"));
     cx.data = Some(Connection {
         leading_space,
+        noreply,
         ..Default::default()
     });
     Status::Continue
@@ -232,6 +277,17 @@ fn connection(data: &mut Option<Connection>) -> &mut Connection {
     data.get_or_insert_with(Connection::default)
 }
 
+impl Connection {
+    /// "Continue" for `stage`, in the form negotiated for it.
+    fn carry_on(&self, stage: ProtoOpts) -> Status {
+        if self.noreply.contains(stage) {
+            Status::Noreply
+        } else {
+            Status::Continue
+        }
+    }
+}
+
 async fn connect(cx: &mut Context<Connection>, name: CString, socket: SocketInfo) -> Status {
     let conn = connection(&mut cx.data);
     conn.client_name = name.to_string_lossy().into_owned();
@@ -239,12 +295,13 @@ async fn connect(cx: &mut Context<Connection>, name: CString, socket: SocketInfo
         SocketInfo::Inet(addr) => Some(addr.ip()),
         _ => None,
     };
-    Status::Continue
+    conn.carry_on(ProtoOpts::NOREPLY_CONNECT)
 }
 
 async fn helo_cb(cx: &mut Context<Connection>, helo: CString) -> Status {
-    connection(&mut cx.data).helo = helo.to_string_lossy().into_owned();
-    Status::Continue
+    let conn = connection(&mut cx.data);
+    conn.helo = helo.to_string_lossy().into_owned();
+    conn.carry_on(ProtoOpts::NOREPLY_HELO)
 }
 
 async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CString>) -> Status {
@@ -259,7 +316,8 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         .macros
         .get(c"{auth_authen}")
         .is_some_and(|user| !user.is_empty());
-    connection(&mut cx.data).transaction = Some(Transaction {
+    let conn = connection(&mut cx.data);
+    conn.transaction = Some(Transaction {
         mail_from: mail_from.unwrap_or_default(),
         queue_id: None,
         authenticated,
@@ -270,8 +328,9 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         spool: Spool::new(filter.memory_spool_limit),
         auth_results_seen: 0,
         forged_auth_results: Vec::new(),
+        refused: None,
     });
-    Status::Continue
+    conn.carry_on(ProtoOpts::NOREPLY_MAIL)
 }
 
 async fn rcpt_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CString>) -> Status {
@@ -374,7 +433,7 @@ async fn header_cb(
             tx.auth_results_seen += 1;
             if filter.is_forged_auth_results(name.as_bytes(), value.as_bytes()) {
                 tx.forged_auth_results.push(tx.auth_results_seen);
-                return Status::Continue;
+                return content_answer(&filter, cx, ProtoOpts::NOREPLY_HEADER).await;
             }
         }
     }
@@ -384,51 +443,55 @@ async fn header_cb(
     line.extend_from_slice(separator);
     push_crlf_normalized(&mut line, value.as_bytes());
     line.extend_from_slice(b"\r\n");
-    spool_write(&filter, cx, &line).await
+    spool_write(&filter, connection(&mut cx.data), &line).await;
+    content_answer(&filter, cx, ProtoOpts::NOREPLY_HEADER).await
 }
 
-async fn eoh_cb(cx: &mut Context<Connection>) -> Status {
-    let Some(tx) = connection(&mut cx.data).transaction.as_mut() else {
-        return Status::Continue;
-    };
-    match tx.spool.write(b"\r\n").await {
-        Ok(()) => Status::Continue,
-        Err(e) => {
-            warn!("cannot spool message: {e}");
-            Refusal::store_failed().apply(&mut cx.reply)
-        }
-    }
+async fn eoh_cb(filter: Arc<Filter>, cx: &mut Context<Connection>) -> Status {
+    spool_write(&filter, connection(&mut cx.data), b"\r\n").await;
+    content_answer(&filter, cx, ProtoOpts::NOREPLY_EOH).await
 }
 
 async fn body_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, chunk: bytes::Bytes) -> Status {
-    spool_write(&filter, cx, &chunk).await
+    spool_write(&filter, connection(&mut cx.data), &chunk).await;
+    content_answer(&filter, cx, ProtoOpts::NOREPLY_BODY).await
 }
 
-/// Appends to the message, refusing it as soon as it grows past the limit.
-async fn spool_write(filter: &Filter, cx: &mut Context<Connection>, bytes: &[u8]) -> Status {
-    let Some(tx) = connection(&mut cx.data).transaction.as_mut() else {
-        return Status::Continue;
+/// Appends to the message. Past the size limit, or if the spool fails, the
+/// message is refused: what it had is dropped and the rest ignored.
+async fn spool_write(filter: &Filter, conn: &mut Connection, bytes: &[u8]) {
+    let Some(tx) = conn.transaction.as_mut().filter(|tx| tx.refused.is_none()) else {
+        return;
     };
-    if tx.spool.len() + bytes.len() as u64 > filter.max_message_size {
-        let refusal = Refusal::too_big(filter.max_message_size);
-        let conn = connection(&mut cx.data);
-        let recipients = conn
-            .transaction
-            .as_ref()
-            .map(Transaction::recipient_addresses)
-            .unwrap_or_default();
-        let record = conn.refusal_record(recipients, None, &refusal);
-        conn.transaction = None;
-        filter.log_refusal(record).await;
-        return refusal.apply(&mut cx.reply);
-    }
-    match tx.spool.write(bytes).await {
-        Ok(()) => Status::Continue,
-        Err(e) => {
-            warn!("cannot spool message: {e}");
-            connection(&mut cx.data).transaction = None;
-            Refusal::store_failed().apply(&mut cx.reply)
+    let refusal = if tx.spool.len() + bytes.len() as u64 > filter.max_message_size {
+        Refusal::too_big(filter.max_message_size)
+    } else {
+        match tx.spool.write(bytes).await {
+            Ok(()) => return,
+            Err(e) => {
+                warn!("cannot spool message: {e}");
+                Refusal::store_failed()
+            }
         }
+    };
+    tx.spool = Spool::new(0);
+    tx.refused = Some(refusal);
+}
+
+/// The answer at a stage of the content: a refusal met so far is given at
+/// the first stage the MTA waits for; otherwise carry on.
+async fn content_answer(filter: &Filter, cx: &mut Context<Connection>, stage: ProtoOpts) -> Status {
+    let conn = connection(&mut cx.data);
+    if conn.noreply.contains(stage) {
+        return Status::Noreply;
+    }
+    match conn.transaction.as_mut().and_then(|tx| tx.refused.take()) {
+        Some(refusal) => {
+            filter
+                .refuse_message(&mut cx.data, &mut cx.reply, refusal, None)
+                .await
+        }
+        None => Status::Continue,
     }
 }
 

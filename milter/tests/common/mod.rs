@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use indymilter_test::{Status, TestConnection};
+use indymilter_test::{ProtoOpts, Status, TestConnection};
 use std::{ffi::CString, path::PathBuf, time::Duration};
 use teaminbox_milter::{
     address::ForwardingAddress,
@@ -95,16 +95,44 @@ impl Milter {
 
     /// An MTA connection from a given client address and HELO name.
     pub async fn connect_from(&self, ip: [u8; 4], helo: &str) -> TestConnection {
-        let mut conn = TestConnection::configure()
+        let mut conn = self.open(ProtoOpts::all()).await;
+        // The test driver offers every "no reply" stage, as Postfix does.
+        let status = conn.connect("client.example.org", ip).await.unwrap();
+        assert_eq!(status, Status::Noreply);
+        assert_eq!(conn.helo(helo).await.unwrap(), Status::Noreply);
+        conn
+    }
+
+    /// An MTA connection, past connect and HELO, from an MTA that offers
+    /// no "no reply" stage (older Sendmail): every stage is answered.
+    pub async fn connect_answering_every_stage(&self) -> TestConnection {
+        let noreply = ProtoOpts::NOREPLY_CONNECT
+            | ProtoOpts::NOREPLY_HELO
+            | ProtoOpts::NOREPLY_MAIL
+            | ProtoOpts::NOREPLY_RCPT
+            | ProtoOpts::NOREPLY_DATA
+            | ProtoOpts::NOREPLY_HEADER
+            | ProtoOpts::NOREPLY_EOH
+            | ProtoOpts::NOREPLY_BODY
+            | ProtoOpts::NOREPLY_UNKNOWN;
+        let mut conn = self.open(ProtoOpts::all() - noreply).await;
+        let status = conn.connect("client.example.org", [192, 0, 2, 7]).await;
+        assert_eq!(status.unwrap(), Status::Continue);
+        assert_eq!(
+            conn.helo("mail.example.org").await.unwrap(),
+            Status::Continue
+        );
+        conn
+    }
+
+    async fn open(&self, offered: ProtoOpts) -> TestConnection {
+        TestConnection::configure()
+            .available_opts(offered)
             .read_timeout(Duration::from_secs(20))
             .write_timeout(Duration::from_secs(20))
             .open_unix(&self.socket)
             .await
-            .unwrap();
-        let status = conn.connect("client.example.org", ip).await.unwrap();
-        assert_eq!(status, Status::Continue);
-        assert_eq!(conn.helo(helo).await.unwrap(), Status::Continue);
-        conn
+            .unwrap()
     }
 
     pub async fn stop(mut self) {
@@ -151,9 +179,9 @@ pub async fn send_raw(
         let (name, value) = field.split_once(':').expect("header field");
         let value = value.strip_prefix(' ').unwrap_or(value);
         let status = conn.header(name, value).await.unwrap();
-        assert_eq!(status, Status::Continue, "header {name}");
+        assert_eq!(status, Status::Noreply, "header {name}");
     }
-    assert_eq!(conn.eoh().await.unwrap(), Status::Continue);
+    assert_eq!(conn.eoh().await.unwrap(), Status::Noreply);
     if !body.is_empty() {
         assert_eq!(
             conn.body(body.as_bytes().to_vec()).await.unwrap(),
