@@ -28,7 +28,7 @@ async fn send_message(conn: &mut TestConnection) {
         conn.body(&b"Help!\r\n.. not a dot line\r\n"[..])
             .await
             .unwrap(),
-        Status::Continue
+        Status::Noreply
     );
 }
 

@@ -1,7 +1,7 @@
-//! The 30 MiB limit: refused at RCPT when declared, as soon as the message
-//! grows past it when not (at the first stage the MTA waits for an answer
-//! to); a message right at the limit is stored intact (spooled through a
-//! temporary file, not memory).
+//! The 30 MiB limit: refused at RCPT when declared; when not, at the end of
+//! the message (the MTA waits for no answer to its content), or at once by
+//! an MTA that does wait; a message right at the limit is stored intact
+//! (spooled through a temporary file, not memory).
 
 mod common;
 
@@ -38,26 +38,51 @@ both_databases! {
     }
 }
 
+/// Sends body chunks until the message passes the limit or a chunk is
+/// answered with anything but `unanswered`; returns that answer (or
+/// `unanswered`) and the bytes sent.
+async fn oversized_body(conn: &mut TestConnection, unanswered: Status) -> (Status, usize) {
+    conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
+    conn.data().await.unwrap();
+    conn.header("Subject", "big").await.unwrap();
+    conn.eoh().await.unwrap();
+    let chunk = vec![b'x'; CHUNK];
+    let mut sent = 0;
+    while sent <= LIMIT {
+        let status = conn.body(chunk.clone()).await.unwrap();
+        sent += CHUNK;
+        if status != unanswered {
+            return (status, sent);
+        }
+    }
+    (unanswered, sent)
+}
+
 both_databases! {
-    async fn undeclared_size_is_refused_as_soon_as_it_passes_the_limit(db: TestDatabase) {
+    async fn undeclared_size_past_the_limit_is_refused_at_the_end(db: TestDatabase) {
         let milter = Milter::start(db).await;
         let mut conn = hosted_transaction(&milter, None).await;
-        conn.rcpt(["<support@inbox.example.com>"]).await.unwrap();
-        conn.data().await.unwrap();
-        conn.header("Subject", "big").await.unwrap();
-        conn.eoh().await.unwrap();
-        let chunk = vec![b'x'; CHUNK];
-        let mut sent = 0;
-        let refusal = loop {
-            let status = conn.body(chunk.clone()).await.unwrap();
-            sent += CHUNK;
-            if status != Status::Continue {
-                break status;
-            }
-            assert!(sent <= LIMIT, "still taking body past the limit");
-        };
+        let (last, sent) = oversized_body(&mut conn, Status::Noreply).await;
+        assert_eq!(last, Status::Noreply, "body chunks are not answered");
+        assert!(sent > LIMIT);
+        let (_, status) = conn.eom().await.unwrap();
+        assert!(reply(&status).starts_with("552 5.3.4 "), "{status:?}");
+        conn.close().await.unwrap();
+        assert_eq!(milter.store.inbound().list(1).unwrap().len(), 0);
+        assert_eq!(milter.store.rejections().list(None, 10).unwrap().len(), 1);
+        milter.stop().await;
+    }
+}
+
+both_databases! {
+    async fn undeclared_size_is_refused_at_once_by_an_mta_that_waits(db: TestDatabase) {
+        let milter = Milter::start(db).await;
+        milter.channel("support@inbox.example.com");
+        let mut conn = milter.connect_answering_every_stage().await;
+        conn.mail(["<alice@example.org>"]).await.unwrap();
+        let (refusal, sent) = oversized_body(&mut conn, Status::Continue).await;
         assert!(reply(&refusal).starts_with("552 5.3.4 "), "{refusal:?}");
-        assert!(sent > LIMIT - CHUNK);
+        assert!(sent > LIMIT && sent <= LIMIT + CHUNK, "refused by the chunk that passed");
         conn.close().await.unwrap();
         assert_eq!(milter.store.inbound().list(1).unwrap().len(), 0);
         milter.stop().await;
@@ -75,7 +100,7 @@ both_databases! {
         let head = b"Subject: exactly at the limit\r\n\r\n".len();
         let body: Vec<u8> = (0..LIMIT - head).map(|i| b'a' + (i % 26) as u8).collect();
         for chunk in body.chunks(CHUNK) {
-            assert_eq!(conn.body(chunk.to_vec()).await.unwrap(), Status::Continue);
+            assert_eq!(conn.body(chunk.to_vec()).await.unwrap(), Status::Noreply);
         }
         assert_eq!(conn.eom().await.unwrap().1, Status::Discard);
         conn.close().await.unwrap();

@@ -233,15 +233,18 @@ pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
         .on_abort(|cx| Box::pin(abort_cb(cx)))
 }
 
-/// The stages whose answer is always "continue" (or can wait: a message
-/// that grows too big while its headers arrive is refused at its body or
-/// its end). Each is a round trip the MTA need not wait for; about a dozen
-/// per message, most of them headers.
+/// The stages whose answer is "continue", or can wait: a message that
+/// grows past the size limit (or whose spool fails) is refused at its end,
+/// having stopped keeping its bytes. Postfix and Sendmail hand a message to
+/// their milters only once they have received all of it, so an earlier
+/// refusal would not spare the client any sending. Each is a round trip the
+/// MTA need not wait for: about a dozen per message, most of them headers.
 const NOREPLY_STAGES: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_HELO)
     .union(ProtoOpts::NOREPLY_MAIL)
     .union(ProtoOpts::NOREPLY_HEADER)
-    .union(ProtoOpts::NOREPLY_EOH);
+    .union(ProtoOpts::NOREPLY_EOH)
+    .union(ProtoOpts::NOREPLY_BODY);
 
 async fn negotiate(
     cx: &mut NegotiateContext<Connection>,

@@ -185,7 +185,7 @@ pub async fn send_raw(
     if !body.is_empty() {
         assert_eq!(
             conn.body(body.as_bytes().to_vec()).await.unwrap(),
-            Status::Continue
+            Status::Noreply
         );
     }
     conn.eom().await.unwrap()

@@ -273,7 +273,7 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
             settle(t);
         }
     }
-    // What Postfix's default flow control does to b (see NO_IN_FLOW_DELAY).
+    // What Postfix's default flow control does to b (see DEFAULT_IN_FLOW_DELAY).
     if let Some(b) = targets
         .iter()
         .find(|t| t.case == Case::B && only.contains('f'))
@@ -286,7 +286,7 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
                 shared,
                 false,
                 false,
-                &[],
+                &[common::DEFAULT_IN_FLOW_DELAY],
             ),
             b.store.clone(),
             Vec::new(),
