@@ -11,7 +11,7 @@ use teaminbox_milter::{
     filter::lists::FilterValue,
     store::{inbound::InboundMessage, settings::FilterList},
     testing::{
-        dkim::{arc_seal, dkim_sign, DkimKey},
+        dkim::{dkim_sign, senders, DkimKey},
         dns::TestDns,
         TestDatabase,
     },
@@ -22,36 +22,8 @@ const GOOD_IP: [u8; 4] = [192, 0, 2, 7];
 /// An address no SPF record allows.
 const STRANGER_IP: [u8; 4] = [198, 51, 100, 66];
 
-struct World {
-    example: DkimKey,
-    google: DkimKey,
-    untrusted: DkimKey,
-}
-
-/// Keys are slow to make; all tests share one set.
-fn world() -> &'static World {
-    static WORLD: std::sync::OnceLock<World> = std::sync::OnceLock::new();
-    WORLD.get_or_init(|| World {
-        example: DkimKey::generate("example.com", "s1"),
-        google: DkimKey::generate("google.com", "arc-2016"),
-        untrusted: DkimKey::generate("lists.untrusted.example", "arc"),
-    })
-}
-
 fn dns() -> TestDns {
-    let w = world();
-    TestDns::builder()
-        .txt("example.com", "v=spf1 ip4:192.0.2.7 -all")
-        .txt("_dmarc.example.com", "v=DMARC1; p=reject")
-        .txt(&w.example.record_name(), &w.example.dns_txt)
-        .txt("quarantine.example", "v=spf1 ip4:192.0.2.7 -all")
-        .txt("_dmarc.quarantine.example", "v=DMARC1; p=quarantine")
-        .txt("nodmarc.example", "v=spf1 ip4:192.0.2.7 -all")
-        .txt("forwarder.example", "v=spf1 ip4:198.51.100.66 -all")
-        .txt(&w.google.record_name(), &w.google.dns_txt)
-        .txt(&w.untrusted.record_name(), &w.untrusted.dns_txt)
-        .servfail("servfail.example")
-        .start()
+    senders().dns("198.51.100.66").start()
 }
 
 async fn start(db: TestDatabase) -> Milter {
@@ -95,7 +67,7 @@ fn stored_text(milter: &Milter, m: &InboundMessage) -> String {
 both_databases! {
     async fn aligned_dkim_passes_dmarc_from_any_server(db: TestDatabase) {
         let milter = start(db).await;
-        let signed = dkim_sign(&message("alice@example.com", "signed"), &world().example);
+        let signed = dkim_sign(&message("alice@example.com", "signed"), &senders().example);
         let (status, stored) = deliver(&milter, STRANGER_IP, "alice@example.com", &signed).await;
         assert_eq!(status, Status::Discard);
         let m = stored.expect("stored");
@@ -162,7 +134,7 @@ both_databases! {
         let milter = start(db).await;
         // The forwarder relays the original, signature intact, from its own
         // server and envelope.
-        let signed = dkim_sign(&message("alice@example.com", "forwarded"), &world().example);
+        let signed = dkim_sign(&message("alice@example.com", "forwarded"), &senders().example);
         let (status, stored) = deliver(&milter, STRANGER_IP, "alice+caf_=support@forwarder.example", &signed).await;
         assert_eq!(status, Status::Discard);
         let m = stored.expect("stored");
@@ -170,23 +142,14 @@ both_databases! {
     }
 }
 
-/// A list that adds a footer (breaking the author's DKIM) and seals the
-/// result, recording that the original passed.
 fn through_a_list(sealer: &DkimKey) -> Vec<u8> {
-    let mut modified = dkim_sign(&message("alice@example.com", "via list"), &world().example);
-    modified.extend_from_slice(b"--\r\nYou received this because you are subscribed.\r\n");
-    arc_seal(
-        &modified,
-        sealer,
-        &format!("mx.{}", sealer.domain),
-        "dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com",
-    )
+    senders().through_a_list(&message("alice@example.com", "via list"), sealer)
 }
 
 both_databases! {
     async fn a_trusted_arc_seal_rescues_a_list_message(db: TestDatabase) {
         let milter = start(db).await;
-        let sealed = through_a_list(&world().google);
+        let sealed = through_a_list(&senders().google);
         let (status, stored) = deliver(&milter, STRANGER_IP, "support-group+bncBD@forwarder.example", &sealed).await;
         assert_eq!(status, Status::Discard, "{}", reply(&status));
         let m = stored.expect("stored");
@@ -200,7 +163,7 @@ both_databases! {
 both_databases! {
     async fn an_untrusted_arc_seal_does_not_rescue(db: TestDatabase) {
         let milter = start(db).await;
-        let sealed = through_a_list(&world().untrusted);
+        let sealed = through_a_list(&senders().untrusted);
         let (status, stored) = deliver(&milter, STRANGER_IP, "list-bounces@forwarder.example", &sealed).await;
         assert!(reply(&status).starts_with("550 5.7.1 DMARC policy of example.com"), "{status:?}");
         assert!(stored.is_none());
@@ -232,7 +195,7 @@ both_databases! {
     async fn deny_and_allow_lists_decide_before_the_policy(db: TestDatabase) {
         let milter = start(db).await;
         filter(&milter, "deny", "example.com", true);
-        let signed = dkim_sign(&message("alice@example.com", "denied"), &world().example);
+        let signed = dkim_sign(&message("alice@example.com", "denied"), &senders().example);
         let (status, stored) = deliver(&milter, GOOD_IP, "alice@example.com", &signed).await;
         let text = reply(&status);
         assert!(text.starts_with("550 5.7.1 ") && text.contains("deny list"), "{text}");

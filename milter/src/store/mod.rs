@@ -422,13 +422,20 @@ mod tests {
             let options = PoolOptions { max_size: 1, ..PoolOptions::default() };
             let store = Store::open(&db.url.parse().unwrap(), &options);
             store.migrate().unwrap();
+            // On PostgreSQL, whatever the server's default is (the test
+            // cluster's is off); on SQLite, FULL.
             let synced = commit_setting(&store);
-            if db.url.starts_with("sqlite") {
-                assert_eq!(synced, "2", "FULL outside relaxed writes");
+            let (full, relaxed) = if db.url.starts_with("sqlite") {
+                (Some("2"), "1")
+            } else {
+                (None, "off")
+            };
+            if let Some(full) = full {
+                assert_eq!(synced, full, "FULL outside relaxed writes");
             }
 
             let inside = store.write_relaxed(|conn| Ok(commit_setting_in(conn))).unwrap();
-            assert_ne!(inside, synced, "a relaxed write does not wait for the disk");
+            assert_eq!(inside, relaxed, "a relaxed write does not wait for the disk");
             assert_eq!(commit_setting(&store), synced);
 
             let failed: StoreResult<()> =

@@ -14,10 +14,11 @@
 //! CRLF alike; a final CRLF is added if missing) and returns CRLF, which is
 //! what goes over SMTP.
 
-use super::dns::TestDns;
+use super::dns::{TestDns, TestDnsBuilder};
 use std::{
     io::Write,
     process::{Command, Stdio},
+    sync::OnceLock,
 };
 
 /// The only interpreter known to have dkimpy (Debian's).
@@ -117,6 +118,70 @@ impl DkimKey {
     /// `{selector}._domainkey.{domain}`, where [`DkimKey::dns_txt`] goes.
     pub fn record_name(&self) -> String {
         format!("{}._domainkey.{}", self.selector, self.domain)
+    }
+}
+
+/// The senders the authentication tests mail as, with their keys. Keys are
+/// slow to make: one set per test process.
+///
+/// - `example.com`: SPF allows 192.0.2.7 only, DMARC `p=reject`, DKIM key
+///   [`Senders::example`] (selector `s1`);
+/// - `quarantine.example`: SPF allows 192.0.2.7 only, DMARC `p=quarantine`;
+/// - `nodmarc.example`: SPF allows 192.0.2.7 only, no DMARC record;
+/// - `forwarder.example`: SPF allows the address given to [`Senders::dns`];
+/// - `google.com`: an ARC sealer tests may trust ([`Senders::google`]);
+/// - `lists.untrusted.example`: an ARC sealer nobody trusts;
+/// - `servfail.example`: every query fails.
+#[derive(Debug)]
+pub struct Senders {
+    pub example: DkimKey,
+    pub google: DkimKey,
+    pub untrusted: DkimKey,
+}
+
+pub fn senders() -> &'static Senders {
+    static SENDERS: OnceLock<Senders> = OnceLock::new();
+    SENDERS.get_or_init(|| Senders {
+        example: DkimKey::generate("example.com", "s1"),
+        google: DkimKey::generate("google.com", "arc-2016"),
+        untrusted: DkimKey::generate("lists.untrusted.example", "arc"),
+    })
+}
+
+impl Senders {
+    /// Their DNS records, with `forwarder.example` sending from
+    /// `forwarder_ip`; add more before `start`.
+    pub fn dns(&self, forwarder_ip: &str) -> TestDnsBuilder {
+        TestDns::builder()
+            .txt("example.com", "v=spf1 ip4:192.0.2.7 -all")
+            .txt("_dmarc.example.com", "v=DMARC1; p=reject")
+            .txt(&self.example.record_name(), &self.example.dns_txt)
+            .txt("quarantine.example", "v=spf1 ip4:192.0.2.7 -all")
+            .txt("_dmarc.quarantine.example", "v=DMARC1; p=quarantine")
+            .txt("nodmarc.example", "v=spf1 ip4:192.0.2.7 -all")
+            .txt(
+                "forwarder.example",
+                &format!("v=spf1 ip4:{forwarder_ip} -all"),
+            )
+            .txt(&self.google.record_name(), &self.google.dns_txt)
+            .txt(&self.untrusted.record_name(), &self.untrusted.dns_txt)
+            .servfail("servfail.example")
+    }
+
+    /// `message` from an example.com author as a mailing list passes it
+    /// on: signed by example.com, then a footer added (which breaks that
+    /// signature) and the result sealed by `sealer`, recording that the
+    /// original passed.
+    pub fn through_a_list(&self, message: &[u8], sealer: &DkimKey) -> Vec<u8> {
+        let mut modified = dkim_sign(message, &self.example);
+        modified.extend_from_slice(b"--\r\nYou received this because you are subscribed.\r\n");
+        arc_seal(
+            &modified,
+            sealer,
+            &format!("mx.{}", sealer.domain),
+            "dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com; \
+             dmarc=pass header.from=example.com",
+        )
     }
 }
 

@@ -10,43 +10,15 @@ use teaminbox_e2e::send_message;
 use teaminbox_milter::{
     both_databases,
     testing::{
-        dkim::{arc_seal, dkim_sign, DkimKey},
-        dns::TestDns,
+        dkim::{dkim_sign, senders, DkimKey},
         TestDatabase,
     },
 };
 
-struct Keys {
-    example: DkimKey,
-    google: DkimKey,
-    untrusted: DkimKey,
-}
-
-fn keys() -> &'static Keys {
-    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
-    KEYS.get_or_init(|| Keys {
-        example: DkimKey::generate("example.com", "s1"),
-        google: DkimKey::generate("google.com", "arc-2016"),
-        untrusted: DkimKey::generate("lists.untrusted.example", "arc"),
-    })
-}
-
 /// example.com and quarantine.example do not send from 127.0.0.1;
 /// forwarder.example does.
 fn start(db: TestDatabase) -> Milter {
-    let k = keys();
-    let dns = TestDns::builder()
-        .txt("example.com", "v=spf1 ip4:192.0.2.7 -all")
-        .txt("_dmarc.example.com", "v=DMARC1; p=reject")
-        .txt(&k.example.record_name(), &k.example.dns_txt)
-        .txt("quarantine.example", "v=spf1 ip4:192.0.2.7 -all")
-        .txt("_dmarc.quarantine.example", "v=DMARC1; p=quarantine")
-        .txt("forwarder.example", "v=spf1 ip4:127.0.0.1 -all")
-        .txt(&k.google.record_name(), &k.google.dns_txt)
-        .txt(&k.untrusted.record_name(), &k.untrusted.dns_txt)
-        .servfail("servfail.example")
-        .start();
-    let milter = Milter::start_with(db, dns);
+    let milter = Milter::start_with(db, senders().dns("127.0.0.1").start());
     milter.channel(&format!("support@{HOSTED}"));
     milter
 }
@@ -57,14 +29,7 @@ fn from(author: &str, subject: &str) -> Vec<u8> {
 }
 
 fn list_message(sealer: &DkimKey) -> Vec<u8> {
-    let mut modified = dkim_sign(&from("alice@example.com", "via-list"), &keys().example);
-    modified.extend_from_slice(b"--\r\nYou received this because you are subscribed.\r\n");
-    arc_seal(
-        &modified,
-        sealer,
-        &format!("mx.{}", sealer.domain),
-        "dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com",
-    )
+    senders().through_a_list(&from("alice@example.com", "via-list"), sealer)
 }
 
 fn to() -> String {
@@ -78,11 +43,11 @@ both_databases! {
         let send = |mail_from: &str, raw: &[u8]| send_message(postfix.smtp_addr(), mail_from, &[&to()], raw);
 
         // Aligned DKIM from a server SPF does not list: DMARC passes.
-        let t = send("alice@example.com", &dkim_sign(&from("alice@example.com", "signed"), &keys().example));
+        let t = send("alice@example.com", &dkim_sign(&from("alice@example.com", "signed"), &senders().example));
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
 
         // A Gmail-style forward: original signature, forwarder's envelope.
-        let forwarded = dkim_sign(&from("alice@example.com", "forwarded"), &keys().example);
+        let forwarded = dkim_sign(&from("alice@example.com", "forwarded"), &senders().example);
         let t = send("alice+caf_=support@forwarder.example", &forwarded);
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
 
@@ -97,10 +62,10 @@ both_databases! {
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
 
         // A list that broke the signature, sealed by a trusted forwarder...
-        let t = send("support-group@forwarder.example", &list_message(&keys().google));
+        let t = send("support-group@forwarder.example", &list_message(&senders().google));
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
         // ... and by one nobody trusts.
-        let t = send("list-bounces@forwarder.example", &list_message(&keys().untrusted));
+        let t = send("list-bounces@forwarder.example", &list_message(&senders().untrusted));
         assert_eq!(t.outcome().code, 550, "{:?}", t.all);
 
         // DNS failing for the author's domain: try again later.
@@ -130,7 +95,7 @@ both_databases! {
     fn other_recipients_get_our_authentication_results(db: TestDatabase) {
         let milter = start(db);
         let postfix = milter.postfix();
-        let signed = dkim_sign(&from("alice@example.com", "mixed-signed"), &keys().example);
+        let signed = dkim_sign(&from("alice@example.com", "mixed-signed"), &senders().example);
         let forged = [b"Authentication-Results: mx.inbox.example.com; dmarc=pass\r\n".as_slice(), &signed].concat();
         let t = send_message(postfix.smtp_addr(), "alice@example.com", &["bob@example.net", &to()], &forged);
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
