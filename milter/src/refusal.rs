@@ -107,12 +107,22 @@ impl Refusal {
     pub fn apply(&self, reply: &mut impl SetErrorReply) -> Status {
         // The text is ours and printable; this cannot fail, but if it did
         // the MTA's default reply for the status is still a refusal.
-        let _ = reply.set_error_reply(self.code, Some(self.enhanced), [self.text.as_str()]);
+        let _ = reply.set_error_reply(self.code, Some(self.enhanced), [self.wire_text()]);
         if self.code.starts_with('4') {
             Status::Tempfail
         } else {
             Status::Reject
         }
+    }
+}
+
+impl Refusal {
+    /// The text as the milter protocol carries it: Postfix and Sendmail
+    /// read `%` as an escape (`%%` is one `%`, and a lone one vanishes), so
+    /// an address like `50%off@...` would otherwise reach the client
+    /// changed. `text` itself, as logged, stays as it is.
+    fn wire_text(&self) -> String {
+        self.text.replace('%', "%%")
     }
 }
 
@@ -131,5 +141,12 @@ mod tests {
     fn addresses_from_outside_cannot_break_the_reply() {
         let r = Refusal::unknown_address("a\r\n250 ok@inbox.example.com");
         assert!(!r.text.contains('\r') && !r.text.contains('\n'));
+    }
+
+    #[test]
+    fn percent_signs_are_escaped_on_the_wire_only() {
+        let r = Refusal::unknown_address("50%off@inbox.example.com");
+        assert!(r.text.contains("<50%off@inbox.example.com>"), "{}", r.text);
+        assert!(r.wire_text().contains("<50%%off@inbox.example.com>"));
     }
 }

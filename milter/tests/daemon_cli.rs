@@ -11,57 +11,25 @@ use std::{
     process::{Child, Stdio},
     time::{Duration, Instant},
 };
-use teaminbox_milter::{both_databases, store::Store, testing::TestDatabase};
+use teaminbox_milter::{
+    both_databases,
+    store::Store,
+    testing::{
+        cli::{scrub_env, Run},
+        TestDatabase,
+    },
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_teaminbox-milter");
 
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        assert_eq!(self.stderr, "", "success prints nothing on stderr");
-        &self.stdout
-    }
-
-    /// Asserts exit code 2, nothing on stdout and exactly one stderr line,
-    /// and returns it.
-    fn config_error(&self) -> &str {
-        assert_eq!(self.code, 2, "expected a configuration error: {self:#?}");
-        assert_eq!(self.stdout, "", "{self:#?}");
-        let line = self
-            .stderr
-            .strip_suffix('\n')
-            .unwrap_or_else(|| panic!("stderr does not end a line: {:?}", self.stderr));
-        assert!(
-            !line.contains('\n') && !line.contains('\r'),
-            "stderr must be one line: {:?}",
-            self.stderr
-        );
-        assert!(
-            line.starts_with("teaminbox-milter: configuration error: "),
-            "{line}"
-        );
-        line
-    }
-}
-
-/// Removes every `TEAMINBOX_` variable the test itself runs with (the
-/// harness's `TEAMINBOX_TEST_POSTGRES_URL` would be read as a configuration
-/// key) and the Rust variables that change what a panic prints.
-fn scrub_env(cmd: &mut std::process::Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("TEAMINBOX_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
+/// A configuration error: exit 2 and one line saying so.
+fn config_error(run: &Run) -> &str {
+    let line = run.fails(2);
+    assert!(
+        line.starts_with("teaminbox-milter: configuration error: "),
+        "{line}"
+    );
+    line
 }
 
 fn assert_no_panic(stderr: &str) {
@@ -83,16 +51,7 @@ fn milter(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .timeout(Duration::from_secs(60))
         .output()
         .expect("run teaminbox-milter");
-    let run = Run {
-        code: output
-            .status
-            .code()
-            .expect("exited, not killed by a signal"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
-    };
-    assert_no_panic(&run.stderr);
-    run
+    Run::from_output("teaminbox-milter", output)
 }
 
 /// `--check-config` output, parsed.
@@ -278,7 +237,7 @@ fn bad_values_in_the_file_exit_2_naming_the_key() {
             if check {
                 args.push("--check-config");
             }
-            let line = milter(dir.path(), &args, &[]).config_error().to_owned();
+            let line = config_error(&milter(dir.path(), &args, &[])).to_owned();
             assert!(line.contains(key), "{text}: `{line}` should name {key}");
         }
     }
@@ -311,7 +270,7 @@ fn bad_values_in_the_environment_exit_2_naming_the_key() {
     ];
     for (var, value, key) in cases {
         let run = milter(dir.path(), &["--check-config"], &[(var, value)]);
-        let line = run.config_error();
+        let line = config_error(&run);
         // Figment names keys from the environment in upper case.
         assert!(
             line.to_ascii_lowercase().contains(key),
@@ -334,7 +293,7 @@ fn unknown_keys_are_refused() {
             &["--check-config", "--config", file.to_str().unwrap()],
             &[],
         );
-        let line = run.config_error();
+        let line = config_error(&run);
         assert!(line.contains("unknown field"), "{line}");
         assert!(line.contains(key), "{line}");
     }
@@ -343,7 +302,7 @@ fn unknown_keys_are_refused() {
         &["--check-config"],
         &[("TEAMINBOX_MILTER__LISTEN_ON", "unix:x")],
     );
-    let line = run.config_error();
+    let line = config_error(&run);
     assert!(line.contains("unknown field"), "{line}");
     assert!(line.to_ascii_lowercase().contains("listen_on"), "{line}");
 }
@@ -358,7 +317,7 @@ fn a_missing_or_unparsable_config_file_exits_2() {
         &[],
     );
     assert_eq!(
-        run.config_error(),
+        config_error(&run),
         format!(
             "teaminbox-milter: configuration error: cannot read configuration file {}: No such file or directory (os error 2)",
             missing.display()
@@ -370,9 +329,7 @@ fn a_missing_or_unparsable_config_file_exits_2() {
         &[],
         &[("TEAMINBOX_CONFIG", missing.to_str().unwrap())],
     );
-    assert!(run
-        .config_error()
-        .contains("cannot read configuration file"));
+    assert!(config_error(&run).contains("cannot read configuration file"));
 
     let broken = write(dir.path(), "broken.toml", "[milter\nlisten = 1\n");
     let run = milter(
@@ -380,7 +337,7 @@ fn a_missing_or_unparsable_config_file_exits_2() {
         &["--check-config", "--config", broken.to_str().unwrap()],
         &[],
     );
-    let line = run.config_error();
+    let line = config_error(&run);
     assert!(line.contains("TOML parse error"), "{line}");
     assert!(line.contains("broken.toml"), "{line}");
     assert!(!dir.path().join("teaminbox.db").exists());

@@ -9,58 +9,12 @@
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use teaminbox_milter::{store::Store, testing::TestDatabase};
+use teaminbox_milter::{
+    store::Store,
+    testing::{cli::scrub_env, TestDatabase},
+};
 
-/// What one run of the binary did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts exit code 0 and a quiet stderr; returns stdout.
-    pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        assert_eq!(self.stderr, "", "success prints nothing on stderr");
-        &self.stdout
-    }
-
-    /// Asserts success and parses stdout as JSON.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:#?}"))
-    }
-
-    /// Asserts `code`, nothing on stdout and exactly one line on stderr, and
-    /// returns that line.
-    pub fn fails(&self, code: i32) -> &str {
-        assert_eq!(self.code, code, "expected exit code {code}: {self:#?}");
-        assert_eq!(self.stdout, "", "a failure prints nothing on stdout");
-        let line = self
-            .stderr
-            .strip_suffix('\n')
-            .unwrap_or_else(|| panic!("stderr does not end a line: {:?}", self.stderr));
-        assert!(
-            !line.contains('\n') && !line.contains('\r'),
-            "stderr must be one line: {:?}",
-            self.stderr
-        );
-        assert!(
-            line.starts_with("teaminbox-admin: "),
-            "stderr names the program: {line}"
-        );
-        line
-    }
-
-    /// Asserts a clap usage error (exit 2, nothing on stdout) and returns
-    /// stderr, which clap writes over several lines.
-    pub fn usage_error(&self) -> &str {
-        assert_eq!(self.code, 2, "expected a usage error: {self:#?}");
-        assert_eq!(self.stdout, "", "a failure prints nothing on stdout");
-        &self.stderr
-    }
-}
+pub use teaminbox_milter::testing::cli::Run;
 
 /// Runs the binary with `args` in the directory `cwd`, with no `TEAMINBOX_`
 /// variable inherited from the test's environment (the harness's own
@@ -80,34 +34,14 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut cmd = Command::cargo_bin("teaminbox-admin").expect("teaminbox-admin is built");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("TEAMINBOX_") {
-            cmd.env_remove(key);
-        }
-    }
-    // Without RUST_BACKTRACE a panic says "run with `RUST_BACKTRACE=1`",
-    // which the check below catches.
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
-    cmd.envs(env.iter().copied()).current_dir(cwd);
-    let output = cmd
-        .args(args)
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("teaminbox-admin"));
+    scrub_env(&mut cmd);
+    cmd.envs(env.iter().copied()).current_dir(cwd).args(args);
+    let output = Command::from_std(cmd)
         .timeout(std::time::Duration::from_secs(60))
         .output()
         .expect("run teaminbox-admin");
-    let run = Run {
-        code: output
-            .status
-            .code()
-            .expect("exited, not killed by a signal"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
-    };
-    assert!(
-        !run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"),
-        "teaminbox-admin panicked: {run:#?}"
-    );
-    run
+    Run::from_output("teaminbox-admin", output)
 }
 
 /// Writes `text` as `teaminbox.toml` in `dir` and returns its path.

@@ -7,10 +7,14 @@
 //! server on 127.0.0.1 serving generated records) and [`dkim`] (messages
 //! signed and verified by a third party, Debian's dkimpy).
 
+pub mod cli;
 pub mod dkim;
 pub mod dns;
 
-use crate::store::{DbConnection, Store};
+use crate::{
+    address::ForwardingAddress,
+    store::{settings::NewChannel, DbConnection, Store},
+};
 use diesel::{pg::PgConnection, Connection, RunQueryDsl};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -123,6 +127,25 @@ impl TestDatabase {
         store.migrate().expect("migrate test database");
         store
     }
+}
+
+/// A channel "Support" for `address`, of company Acme, and its id. A
+/// second one gets a company made from its address, since a company's From
+/// name belongs to one channel only.
+pub fn channel(store: &Store, address: &str) -> i64 {
+    let settings = store.settings();
+    let address = ForwardingAddress::parse(address).expect("a valid forwarding address");
+    let create = |company: &str| {
+        settings.create_channel(&NewChannel {
+            name: "Support",
+            company,
+            forwarding_address: &address,
+        })
+    };
+    create("Acme")
+        .or_else(|_| create(&format!("Acme ({address})")))
+        .unwrap_or_else(|e| panic!("create a channel for {address}: {e}"))
+        .id
 }
 
 /// Runs SQL as the PostgreSQL superuser of the test cluster.

@@ -6,9 +6,8 @@
 use indymilter_test::{ProtoOpts, Status, TestConnection};
 use std::{ffi::CString, path::PathBuf, time::Duration};
 use teaminbox_milter::{
-    address::ForwardingAddress,
     config::Config,
-    store::{settings::NewChannel, Store},
+    store::Store,
     testing::{dns::TestDns, TestDatabase},
 };
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -69,23 +68,9 @@ impl Milter {
         }
     }
 
-    /// A channel for `address`, of company Acme; a second one gets a
-    /// company made from its address, since a company's From name belongs
-    /// to one channel only.
+    /// A channel for `address` (see `testing::channel`).
     pub fn channel(&self, address: &str) -> i64 {
-        let settings = self.store.settings();
-        let address = ForwardingAddress::parse(address).unwrap();
-        let create = |company: &str| {
-            settings.create_channel(&NewChannel {
-                name: "Support",
-                company,
-                forwarding_address: &address,
-            })
-        };
-        create("Acme")
-            .or_else(|_| create(&format!("Acme ({address})")))
-            .unwrap()
-            .id
+        teaminbox_milter::testing::channel(&self.store, address)
     }
 
     /// An MTA connection that has passed connect and HELO.

@@ -23,6 +23,23 @@ both_databases! {
 }
 
 both_databases! {
+    fn a_percent_sign_in_a_refused_address_reaches_the_client_intact(db: TestDatabase) {
+        // Postfix (and Sendmail) read `%` in a milter's reply as an escape.
+        let milter = Milter::start(db);
+        let postfix = milter.postfix();
+        let mut s = SmtpSession::connect(postfix.smtp_addr()).unwrap();
+        assert_eq!(s.ehlo("client.example.org").code, 250);
+        assert_eq!(s.mail_from("alice@example.org", &[]).code, 250);
+        let rcpt = s.rcpt_to(&format!("50%off%%@{HOSTED}"));
+        assert_eq!((rcpt.code, rcpt.enhanced_code()), (550, Some("5.1.1")), "{rcpt:?}");
+        assert!(rcpt.text.contains(&format!("<50%off%%@{HOSTED}>")), "{}", rcpt.text);
+        s.quit();
+        let logged = milter.store.rejections().list(None, 10).unwrap();
+        assert!(logged[0].reason.contains(&format!("<50%off%%@{HOSTED}>")), "{}", logged[0].reason);
+    }
+}
+
+both_databases! {
     fn disabled_channel_gets_550_5_2_1(db: TestDatabase) {
         let milter = Milter::start(db);
         let id = milter.channel(&format!("support@{HOSTED}"));
