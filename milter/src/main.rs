@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match teaminbox_milter::runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("teaminbox-milter: cannot start: {e}");

@@ -56,7 +56,15 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
         }
     };
 
-    let verdict = match judge(&filter, &session, &tx, &raw).await {
+    let (judgement, session, tx, raw) = match judge_aside_if_large(&filter, session, tx, raw).await
+    {
+        Ok(judged) => judged,
+        Err(e) => {
+            warn!(queue_id, decision = "tempfail", "checks stopped: {e}");
+            return Refusal::store_failed().apply(&mut cx.reply);
+        }
+    };
+    let verdict = match judgement {
         Judgement::Refuse {
             refusal,
             header_from,
@@ -125,6 +133,33 @@ enum Judgement {
         refusal: Refusal,
         header_from: Option<String>,
     },
+}
+
+/// From this size on, a message is checked on a blocking thread.
+const CHECK_ASIDE_FROM: usize = 1024 * 1024;
+
+/// [`judge`], for a large message on a blocking thread (driven there
+/// through the runtime's handle, as the DNS lookups need it): hashing tens
+/// of megabytes for DKIM and ARC would otherwise hold up every other
+/// session, which share the daemon's one async thread (see
+/// [`crate::runtime`]). Hands the message and its transaction back.
+async fn judge_aside_if_large(
+    filter: &Arc<Filter>,
+    session: Session,
+    tx: Transaction,
+    raw: Vec<u8>,
+) -> Result<(Judgement, Session, Transaction, Vec<u8>), tokio::task::JoinError> {
+    if raw.len() < CHECK_ASIDE_FROM {
+        let judgement = judge(filter, &session, &tx, &raw).await;
+        return Ok((judgement, session, tx, raw));
+    }
+    let filter = Arc::clone(filter);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let judgement = handle.block_on(judge(&filter, &session, &tx, &raw));
+        (judgement, session, tx, raw)
+    })
+    .await
 }
 
 async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8]) -> Judgement {

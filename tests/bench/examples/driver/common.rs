@@ -105,17 +105,15 @@ pub fn ensure_channel(store: &Store, address: &str, company: &str) -> i64 {
         .id
 }
 
-/// Daemons run in-process (`teaminbox_milter::run`) on one tokio runtime,
-/// as the e2e tests do.
+/// Daemons run in-process (`teaminbox_milter::run`), each on a thread of
+/// its own with the runtime the binary builds (`teaminbox_milter::runtime`).
 pub struct InProcess {
-    runtime: tokio::runtime::Runtime,
-    running: Vec<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    running: Vec<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl InProcess {
     pub fn new() -> Self {
         InProcess {
-            runtime: tokio::runtime::Runtime::new().expect("tokio runtime"),
             running: Vec::new(),
         }
     }
@@ -123,21 +121,22 @@ impl InProcess {
     /// Starts a daemon and waits for its socket.
     pub fn start(&mut self, config: Config, socket: &Path) {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = self.runtime.spawn(async move {
-            if let Err(e) = teaminbox_milter::run(config, stopped).await {
+        let thread = std::thread::spawn(move || {
+            let runtime = teaminbox_milter::runtime().expect("tokio runtime");
+            if let Err(e) = runtime.block_on(teaminbox_milter::run(config, stopped)) {
                 panic!("daemon failed: {e}");
             }
         });
-        self.running.push((stop, task));
+        self.running.push((stop, thread));
         wait_for_path(socket, Duration::from_secs(10));
     }
 }
 
 impl Drop for InProcess {
     fn drop(&mut self) {
-        for (stop, task) in self.running.drain(..) {
+        for (stop, thread) in self.running.drain(..) {
             let _ = stop.send(());
-            let _ = self.runtime.block_on(task);
+            let _ = thread.join();
         }
     }
 }
