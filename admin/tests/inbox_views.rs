@@ -31,18 +31,18 @@ fn at(hour: u32, minute: u32) -> NaiveDateTime {
 fn enqueue(store: &Store, channel_id: i64, address: &str) -> i64 {
     store
         .inbound()
-        .enqueue(&NewInboundMessage {
-            queue_id: Some("4dK2xY0l3z"),
+        .enqueue(NewInboundMessage {
+            queue_id: Some("4dK2xY0l3z".into()),
             received_at: at(7, 0),
-            client_address: Some("192.0.2.7"),
-            client_name: "mail.example.org",
-            helo: "mail.example.org",
-            mail_from: "customer@example.org",
-            recipients: &[HostedRecipient {
+            client_address: Some("192.0.2.7".into()),
+            client_name: "mail.example.org".into(),
+            helo: "mail.example.org".into(),
+            mail_from: "customer@example.org".into(),
+            recipients: vec![HostedRecipient {
                 address: address.into(),
                 channel_id,
             }],
-            raw_message: b"Subject: seeded\r\n\r\nseeded\r\n",
+            raw_message: b"Subject: seeded\r\n\r\nseeded\r\n".to_vec(),
             verdicts: None,
         })
         .unwrap()

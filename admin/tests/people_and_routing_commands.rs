@@ -436,21 +436,21 @@ both_databases! {
 fn enqueue(store: &Store, channel_id: i64) -> i64 {
     store
         .inbound()
-        .enqueue(&NewInboundMessage {
+        .enqueue(NewInboundMessage {
             queue_id: None,
             received_at: NaiveDate::from_ymd_opt(2026, 11, 20)
                 .unwrap()
                 .and_hms_opt(9, 0, 0)
                 .unwrap(),
-            client_address: Some("192.0.2.7"),
-            client_name: "mail.example.org",
-            helo: "mail.example.org",
-            mail_from: "customer@example.org",
-            recipients: &[HostedRecipient {
+            client_address: Some("192.0.2.7".into()),
+            client_name: "mail.example.org".into(),
+            helo: "mail.example.org".into(),
+            mail_from: "customer@example.org".into(),
+            recipients: vec![HostedRecipient {
                 address: "support@inbox.example.com".into(),
                 channel_id,
             }],
-            raw_message: b"Subject: hello\r\n\r\nhello\r\n",
+            raw_message: b"Subject: hello\r\n\r\nhello\r\n".to_vec(),
             verdicts: None,
         })
         .unwrap()

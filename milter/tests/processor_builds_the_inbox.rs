@@ -47,23 +47,23 @@ impl Inbox {
     fn receive(&self, raw: &str, spam: bool) {
         self.store
             .inbound()
-            .enqueue(&NewInboundMessage {
+            .enqueue(NewInboundMessage {
                 queue_id: None,
                 received_at: teaminbox_milter::now(),
-                client_address: Some("192.0.2.7"),
-                client_name: "mail.example.org",
-                helo: "mail.example.org",
-                mail_from: "alice@example.org",
-                recipients: &[HostedRecipient {
+                client_address: Some("192.0.2.7".into()),
+                client_name: "mail.example.org".into(),
+                helo: "mail.example.org".into(),
+                mail_from: "alice@example.org".into(),
+                recipients: vec![HostedRecipient {
                     address: SUPPORT.into(),
                     channel_id: self.channel,
                 }],
-                raw_message: raw.replace('\n', "\r\n").as_bytes(),
+                raw_message: raw.replace('\n', "\r\n").into_bytes(),
                 verdicts: Some(Verdicts {
-                    spf: "pass",
-                    dkim: "pass",
-                    arc: "none",
-                    dmarc: "pass",
+                    spf: "pass".into(),
+                    dkim: "pass".into(),
+                    arc: "none".into(),
+                    dmarc: "pass".into(),
                     spam,
                     header_from: None,
                     arc_trusted: false,
@@ -252,15 +252,15 @@ both_databases! {
 both_databases! {
     fn a_claim_whose_worker_died_is_taken_again(db: TestDatabase) {
         let inbox = Inbox::new(db);
-        inbox.store.inbound().enqueue(&NewInboundMessage {
+        inbox.store.inbound().enqueue(NewInboundMessage {
             queue_id: None,
             received_at: teaminbox_milter::now(),
             client_address: None,
-            client_name: "x",
-            helo: "x",
-            mail_from: "alice@example.org",
-            recipients: &[HostedRecipient { address: SUPPORT.into(), channel_id: inbox.channel }],
-            raw_message: mail("alice@example.org", "Orphan", "k1@example.org", "").replace('\n', "\r\n").as_bytes(),
+            client_name: "x".into(),
+            helo: "x".into(),
+            mail_from: "alice@example.org".into(),
+            recipients: vec![HostedRecipient { address: SUPPORT.into(), channel_id: inbox.channel }],
+            raw_message: mail("alice@example.org", "Orphan", "k1@example.org", "").replace('\n', "\r\n").into_bytes(),
             verdicts: None,
         }).unwrap();
         // A worker claims it and dies.

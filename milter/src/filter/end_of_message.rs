@@ -238,39 +238,31 @@ async fn store(
         raw.splice(0..0, header.into_bytes());
     }
     let store = filter.store.clone();
-    let queue_id = tx.queue_id.clone();
-    let client_address = session.client_address.map(|ip| ip.to_string());
-    let (client_name, helo, mail_from) = (
-        session.client_name.clone(),
-        session.helo.clone(),
-        tx.mail_from.clone(),
-    );
-    let hosted = tx.hosted.clone();
-    let verdict = verdict.cloned();
-    tokio::task::spawn_blocking(move || {
-        let verdicts = verdict.as_ref().map(|v| Verdicts {
-            spf: &v.spf,
-            dkim: &v.dkim,
-            arc: &v.arc,
-            dmarc: &v.dmarc,
+    let size = raw.len();
+    let message = NewInboundMessage {
+        queue_id: tx.queue_id.clone(),
+        received_at: crate::now(),
+        client_address: session.client_address.map(|ip| ip.to_string()),
+        client_name: session.client_name.clone(),
+        helo: session.helo.clone(),
+        mail_from: tx.mail_from.clone(),
+        recipients: tx.hosted.clone(),
+        raw_message: raw,
+        verdicts: verdict.map(|v| Verdicts {
+            spf: v.spf.clone(),
+            dkim: v.dkim.clone(),
+            arc: v.arc.clone(),
+            dmarc: v.dmarc.clone(),
             spam: v.spam,
-            header_from: v.header_from.as_deref(),
+            header_from: v.header_from.clone(),
             arc_trusted: v.arc_trusted,
-        });
+        }),
+    };
+    tokio::task::spawn_blocking(move || {
         store
             .inbound()
-            .enqueue(&NewInboundMessage {
-                queue_id: queue_id.as_deref(),
-                received_at: crate::now(),
-                client_address: client_address.as_deref(),
-                client_name: &client_name,
-                helo: &helo,
-                mail_from: &mail_from,
-                recipients: &hosted,
-                raw_message: &raw,
-                verdicts,
-            })
-            .map(|id| (id, raw.len()))
+            .enqueue(message)
+            .map(|id| (id, size))
             .map_err(|e| e.to_string())
     })
     .await

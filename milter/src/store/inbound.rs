@@ -3,7 +3,7 @@
 
 use super::{
     schema::{channels, inbound_messages, inbound_recipients},
-    Store, StoreResult,
+    DbConnection, Store, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -26,31 +26,31 @@ pub struct HostedRecipient {
 
 /// Everything the milter hands over for one accepted message.
 #[derive(Debug)]
-pub struct NewInboundMessage<'a> {
+pub struct NewInboundMessage {
     /// The MTA's queue id (Postfix macro `i`), for matching log lines.
-    pub queue_id: Option<&'a str>,
+    pub queue_id: Option<String>,
     pub received_at: NaiveDateTime,
-    pub client_address: Option<&'a str>,
-    pub client_name: &'a str,
-    pub helo: &'a str,
-    pub mail_from: &'a str,
-    pub recipients: &'a [HostedRecipient],
-    pub raw_message: &'a [u8],
+    pub client_address: Option<String>,
+    pub client_name: String,
+    pub helo: String,
+    pub mail_from: String,
+    pub recipients: Vec<HostedRecipient>,
+    pub raw_message: Vec<u8>,
     /// The SMTP-time checks' results; `None` when they did not run.
-    pub verdicts: Option<Verdicts<'a>>,
+    pub verdicts: Option<Verdicts>,
 }
 
 /// The SMTP-time authentication results, one word each ("pass", "fail",
 /// "none", ...), as the processor and the admin read them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Verdicts<'a> {
-    pub spf: &'a str,
-    pub dkim: &'a str,
-    pub arc: &'a str,
-    pub dmarc: &'a str,
+#[derive(Clone, Debug, Default)]
+pub struct Verdicts {
+    pub spf: String,
+    pub dkim: String,
+    pub arc: String,
+    pub dmarc: String,
     /// DMARC failed with policy quarantine.
     pub spam: bool,
-    pub header_from: Option<&'a str>,
+    pub header_from: Option<String>,
     /// The ARC chain validated and its newest seal is a trusted sealer's.
     pub arc_trusted: bool,
 }
@@ -108,44 +108,14 @@ impl Inbound<'_> {
         })
     }
 
-    /// Stores one message and its hosted recipients in one transaction and
-    /// returns its id. When this returns `Ok`, the message is committed.
-    pub fn enqueue(&self, message: &NewInboundMessage<'_>) -> StoreResult<i64> {
-        self.store.write(|conn| {
-            let id = diesel::insert_into(inbound_messages::table)
-                .values((
-                    inbound_messages::queue_id.eq(message.queue_id),
-                    inbound_messages::received_at.eq(message.received_at),
-                    inbound_messages::client_address.eq(message.client_address),
-                    inbound_messages::client_name.eq(message.client_name),
-                    inbound_messages::helo.eq(message.helo),
-                    inbound_messages::mail_from.eq(message.mail_from),
-                    inbound_messages::message_size.eq(message.raw_message.len() as i64),
-                    inbound_messages::raw_message.eq(message.raw_message),
-                    inbound_messages::spf.eq(message.verdicts.map(|v| v.spf)),
-                    inbound_messages::dkim.eq(message.verdicts.map(|v| v.dkim)),
-                    inbound_messages::arc.eq(message.verdicts.map(|v| v.arc)),
-                    inbound_messages::dmarc.eq(message.verdicts.map(|v| v.dmarc)),
-                    inbound_messages::spam.eq(message.verdicts.is_some_and(|v| v.spam)),
-                    inbound_messages::header_from.eq(message.verdicts.and_then(|v| v.header_from)),
-                    inbound_messages::arc_trusted
-                        .eq(message.verdicts.is_some_and(|v| v.arc_trusted)),
-                ))
-                .returning(inbound_messages::id)
-                .get_result::<i64>(conn)?;
-            // One statement per recipient: diesel's multi-backend connection
-            // has no batch insert for SQLite, and there are rarely more than one.
-            for r in message.recipients {
-                diesel::insert_into(inbound_recipients::table)
-                    .values((
-                        inbound_recipients::inbound_message_id.eq(id),
-                        inbound_recipients::address.eq(&r.address),
-                        inbound_recipients::channel_id.eq(r.channel_id),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(id)
-        })
+    /// Stores one message and its hosted recipients and returns its id.
+    /// When this returns `Ok`, the message is committed: in one
+    /// transaction with the messages other sessions handed over meanwhile
+    /// (see [`super::group_commit`]), in a savepoint of its own.
+    pub fn enqueue(&self, message: NewInboundMessage) -> StoreResult<i64> {
+        self.store
+            .inbound_commits
+            .submit(self.store, message, insert_message)
     }
 
     /// Stored messages, newest first.
@@ -225,4 +195,40 @@ impl Inbound<'_> {
                 .collect()
         })
     }
+}
+
+fn insert_message(conn: &mut DbConnection, message: &NewInboundMessage) -> StoreResult<i64> {
+    let verdicts = message.verdicts.as_ref();
+    let id = diesel::insert_into(inbound_messages::table)
+        .values((
+            inbound_messages::queue_id.eq(&message.queue_id),
+            inbound_messages::received_at.eq(message.received_at),
+            inbound_messages::client_address.eq(&message.client_address),
+            inbound_messages::client_name.eq(&message.client_name),
+            inbound_messages::helo.eq(&message.helo),
+            inbound_messages::mail_from.eq(&message.mail_from),
+            inbound_messages::message_size.eq(message.raw_message.len() as i64),
+            inbound_messages::raw_message.eq(&message.raw_message),
+            inbound_messages::spf.eq(verdicts.map(|v| &v.spf)),
+            inbound_messages::dkim.eq(verdicts.map(|v| &v.dkim)),
+            inbound_messages::arc.eq(verdicts.map(|v| &v.arc)),
+            inbound_messages::dmarc.eq(verdicts.map(|v| &v.dmarc)),
+            inbound_messages::spam.eq(verdicts.is_some_and(|v| v.spam)),
+            inbound_messages::header_from.eq(verdicts.and_then(|v| v.header_from.as_ref())),
+            inbound_messages::arc_trusted.eq(verdicts.is_some_and(|v| v.arc_trusted)),
+        ))
+        .returning(inbound_messages::id)
+        .get_result::<i64>(conn)?;
+    // One statement per recipient: diesel's multi-backend connection has no
+    // batch insert for SQLite, and there are rarely more than one.
+    for r in &message.recipients {
+        diesel::insert_into(inbound_recipients::table)
+            .values((
+                inbound_recipients::inbound_message_id.eq(id),
+                inbound_recipients::address.eq(&r.address),
+                inbound_recipients::channel_id.eq(r.channel_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(id)
 }

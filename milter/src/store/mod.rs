@@ -6,6 +6,7 @@
 //! milter writes and the admin reads. Both SQLite and PostgreSQL are served
 //! by the same queries through diesel's `MultiConnection`.
 
+mod group_commit;
 pub mod inbound;
 pub mod inbox;
 pub mod outbound;
@@ -87,6 +88,8 @@ pub struct Store {
     /// it is free, and that showed as stalls of the milter's commits under
     /// load. Other processes (the admin) still meet the busy handler.
     sqlite_writer: Arc<Mutex<()>>,
+    /// The milter's messages, committed in groups.
+    inbound_commits: Arc<group_commit::GroupCommit<inbound::NewInboundMessage>>,
 }
 
 /// How far a write transaction must get before it returns.
@@ -133,6 +136,7 @@ impl Store {
             pool,
             target: target.clone(),
             sqlite_writer: Arc::default(),
+            inbound_commits: Arc::default(),
         }
     }
 

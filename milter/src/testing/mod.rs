@@ -15,7 +15,7 @@ use crate::{
     address::ForwardingAddress,
     store::{settings::NewChannel, DbConnection, Store},
 };
-use diesel::{pg::PgConnection, Connection, RunQueryDsl};
+use diesel::{connection::SimpleConnection, pg::PgConnection, Connection, RunQueryDsl};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const POSTGRES_URL_ENV: &str = "TEAMINBOX_TEST_POSTGRES_URL";
@@ -83,8 +83,8 @@ impl TestDatabase {
     }
 
     /// Rows of a query whose columns are all named and cast to text, as
-    /// `SELECT CAST(status AS TEXT) AS a, subject AS b FROM ...` (up to
-    /// three columns `a`, `b`, `c`; missing ones read as NULL): for tests
+    /// `SELECT CAST(status AS TEXT) AS a, subject AS b, NULL AS c FROM ...`
+    /// (always the three columns `a`, `b`, `c`; pad with NULL): for tests
     /// that check what is in the database, behind the store's back.
     pub fn rows(&self, sql: &str) -> Vec<(Option<String>, Option<String>, Option<String>)> {
         #[derive(diesel::QueryableByName)]
@@ -102,6 +102,19 @@ impl TestDatabase {
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
         rows.into_iter().map(|r| (r.a, r.b, r.c)).collect()
+    }
+
+    /// Takes the write lock on the inbound queue from outside the store, as
+    /// another process would, and keeps it until the guard is dropped.
+    pub fn hold_write_lock(&self) -> HeldWriteLock {
+        let mut conn = self.connect();
+        let sql = match conn {
+            DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
+            DbConnection::Postgres(_) => "BEGIN; LOCK TABLE inbound_messages IN EXCLUSIVE MODE",
+        };
+        conn.batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        HeldWriteLock(conn)
     }
 
     fn connect(&self) -> DbConnection {
@@ -126,6 +139,15 @@ impl TestDatabase {
         let store = Store::from_url(&self.url).expect("valid URL");
         store.migrate().expect("migrate test database");
         store
+    }
+}
+
+/// See [`TestDatabase::hold_write_lock`].
+pub struct HeldWriteLock(DbConnection);
+
+impl Drop for HeldWriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.batch_execute("ROLLBACK");
     }
 }
 

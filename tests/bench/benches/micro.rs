@@ -178,22 +178,22 @@ fn processing(c: &mut Criterion) {
                     next += 1;
                     store
                         .inbound()
-                        .enqueue(&NewInboundMessage {
+                        .enqueue(NewInboundMessage {
                             queue_id: None,
                             received_at: teaminbox_milter::now(),
-                            client_address: Some("192.0.2.25"),
-                            client_name: "mail.example.com",
-                            helo: "mail.example.com",
-                            mail_from: &q.mail_from,
-                            recipients: &recipients,
-                            raw_message: &raw,
+                            client_address: Some("192.0.2.25".into()),
+                            client_name: "mail.example.com".into(),
+                            helo: "mail.example.com".into(),
+                            mail_from: String::from(&q.mail_from),
+                            recipients: recipients.to_vec(),
+                            raw_message: raw.clone(),
                             verdicts: Some(Verdicts {
-                                spf: "pass",
-                                dkim: "pass",
-                                arc: "none",
-                                dmarc: "pass",
+                                spf: "pass".into(),
+                                dkim: "pass".into(),
+                                arc: "none".into(),
+                                dmarc: "pass".into(),
                                 spam: false,
-                                header_from: Some(&q.header_from),
+                                header_from: Some(String::from(&q.header_from)),
                                 arc_trusted: false,
                             }),
                         })

@@ -78,22 +78,22 @@ pub fn run(
             let queue_id = format!("Q{i:08}");
             store
                 .inbound()
-                .enqueue(&NewInboundMessage {
-                    queue_id: Some(&queue_id),
+                .enqueue(NewInboundMessage {
+                    queue_id: Some(queue_id),
                     received_at: teaminbox_milter::now(),
-                    client_address: Some("192.0.2.25"),
-                    client_name: "mail.example.com",
-                    helo: "mail.example.com",
-                    mail_from: &q.mail_from,
-                    recipients: &recipient,
-                    raw_message: &q.raw,
+                    client_address: Some("192.0.2.25".into()),
+                    client_name: "mail.example.com".into(),
+                    helo: "mail.example.com".into(),
+                    mail_from: String::from(&q.mail_from),
+                    recipients: recipient.to_vec(),
+                    raw_message: q.raw.clone(),
                     verdicts: Some(Verdicts {
-                        spf: "pass",
-                        dkim: "pass",
-                        arc: "none",
-                        dmarc: q.dmarc,
+                        spf: "pass".into(),
+                        dkim: "pass".into(),
+                        arc: "none".into(),
+                        dmarc: String::from(q.dmarc),
                         spam: q.spam,
-                        header_from: Some(&q.header_from),
+                        header_from: Some(String::from(&q.header_from)),
                         arc_trusted: false,
                     }),
                 })
