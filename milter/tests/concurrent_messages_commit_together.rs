@@ -9,7 +9,7 @@ use teaminbox_milter::{
         inbound::{HostedRecipient, NewInboundMessage},
         Store,
     },
-    testing::{channel, TestDatabase},
+    testing::channel,
 };
 
 fn message(tag: &str, channel_id: i64) -> NewInboundMessage {
