@@ -24,7 +24,13 @@ use crate::{
     store::{PoolOptions, Store, StoreError},
 };
 use indymilter::EitherListener;
-use std::{future::Future, io, path::Path, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    io,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 use tokio::net::{TcpListener, UnixListener};
 use tracing::info;
 
@@ -170,8 +176,13 @@ async fn bind(config: &Config) -> Result<EitherListener<TcpListener, UnixListene
 
 /// Binds the UNIX socket, replacing a stale one left by a killed daemon,
 /// and gives it the configured mode and group so the MTA can connect.
+///
+/// The socket is made under a temporary name and renamed into place once
+/// it listens with its final mode: a socket file that exists but does not
+/// listen yet refuses connections, and an MTA (or a script waiting for the
+/// file) that came in that moment would have its mail tempfailed.
 fn bind_unix(path: &Path, config: &Config) -> io::Result<UnixListener> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(io::Error::new(
@@ -179,9 +190,24 @@ fn bind_unix(path: &Path, config: &Config) -> io::Result<UnixListener> {
                 "the path exists and is not a socket; remove it or choose another milter.listen",
             ));
         }
-        std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".new");
+    let staging = PathBuf::from(staging);
+    // Left by a daemon killed in this very step.
+    let _ = std::fs::remove_file(&staging);
+    let listener = UnixListener::bind(&staging)?;
+    let ready = set_socket_access(&staging, config).and_then(|()| std::fs::rename(&staging, path));
+    if let Err(e) = ready {
+        let _ = std::fs::remove_file(&staging);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// `milter.socket_group` and `milter.socket_mode`, applied to `path`.
+fn set_socket_access(path: &Path, config: &Config) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(group) = &config.milter.socket_group {
         let gid = nix::unistd::Group::from_name(group)
             .map_err(io::Error::from)?
@@ -197,5 +223,5 @@ fn bind_unix(path: &Path, config: &Config) -> io::Result<UnixListener> {
     if let Some(mode) = config.milter.socket_mode {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode.0))?;
     }
-    Ok(listener)
+    Ok(())
 }

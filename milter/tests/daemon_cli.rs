@@ -611,6 +611,9 @@ fn a_stale_socket_is_replaced_but_another_file_is_not() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(daemon.negotiate(), b'O');
+    // Made under a temporary name, then renamed into place listening.
+    let staging = socket.with_file_name("m.sock.new");
+    assert!(!staging.exists(), "nothing left of the staging name");
     daemon.terminate();
     assert_eq!(daemon.wait(Duration::from_secs(10)).code(), Some(0));
     assert!(!socket.exists());
