@@ -13,11 +13,12 @@ use teaminbox_milter::{
     address::ForwardingAddress,
     both_databases,
     store::{
-        inbound::{HostedRecipient, NewInboundMessage},
+        inbound::NewInboundMessage,
         inbox::{NewAttachment, NewConversation, NewMessage, NewTicket},
         settings::{NewChannel, NewUser},
         Store,
     },
+    testing::inbound_message,
 };
 
 /// 2026-11-20 at `hour`:`minute`, UTC.
@@ -34,16 +35,8 @@ fn enqueue(store: &Store, channel_id: i64, address: &str) -> i64 {
         .enqueue(NewInboundMessage {
             queue_id: Some("4dK2xY0l3z".into()),
             received_at: at(7, 0),
-            client_address: Some("192.0.2.7".into()),
-            client_name: "mail.example.org".into(),
-            helo: "mail.example.org".into(),
             mail_from: "customer@example.org".into(),
-            recipients: vec![HostedRecipient {
-                address: address.into(),
-                channel_id,
-            }],
-            raw_message: b"Subject: seeded\r\n\r\nseeded\r\n".to_vec(),
-            verdicts: None,
+            ..inbound_message(address, channel_id, b"Subject: seeded\r\n\r\nseeded\r\n")
         })
         .unwrap()
 }

@@ -10,11 +10,8 @@ use serde_json::{json, Value};
 use teaminbox_milter::{
     address::ForwardingAddress,
     both_databases,
-    store::{
-        inbound::{HostedRecipient, NewInboundMessage},
-        settings::NewChannel,
-        Store,
-    },
+    store::{inbound::NewInboundMessage, settings::NewChannel, Store},
+    testing::inbound_message,
 };
 
 fn add_user(setup: &Setup, email: &str, first: &str, last: &str) -> Value {
@@ -437,21 +434,16 @@ fn enqueue(store: &Store, channel_id: i64) -> i64 {
     store
         .inbound()
         .enqueue(NewInboundMessage {
-            queue_id: None,
             received_at: NaiveDate::from_ymd_opt(2026, 11, 20)
                 .unwrap()
                 .and_hms_opt(9, 0, 0)
                 .unwrap(),
-            client_address: Some("192.0.2.7".into()),
-            client_name: "mail.example.org".into(),
-            helo: "mail.example.org".into(),
             mail_from: "customer@example.org".into(),
-            recipients: vec![HostedRecipient {
-                address: "support@inbox.example.com".into(),
+            ..inbound_message(
+                "support@inbox.example.com",
                 channel_id,
-            }],
-            raw_message: b"Subject: hello\r\n\r\nhello\r\n".to_vec(),
-            verdicts: None,
+                b"Subject: hello\r\n\r\nhello\r\n",
+            )
         })
         .unwrap()
 }

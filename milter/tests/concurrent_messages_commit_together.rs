@@ -5,27 +5,15 @@
 use std::{sync::Arc, thread, time::Duration};
 use teaminbox_milter::{
     both_databases,
-    store::{
-        inbound::{HostedRecipient, NewInboundMessage},
-        Store,
-    },
-    testing::channel,
+    store::{inbound::NewInboundMessage, Store},
+    testing::{channel, inbound_message},
 };
 
 fn message(tag: &str, channel_id: i64) -> NewInboundMessage {
+    let raw = format!("Subject: {tag}\r\n\r\n{tag}\r\n");
     NewInboundMessage {
         queue_id: Some(tag.to_owned()),
-        received_at: teaminbox_milter::now(),
-        client_address: Some("192.0.2.7".into()),
-        client_name: "mail.example.org".into(),
-        helo: "mail.example.org".into(),
-        mail_from: "alice@example.org".into(),
-        recipients: vec![HostedRecipient {
-            address: "support@inbox.example.com".into(),
-            channel_id,
-        }],
-        raw_message: format!("Subject: {tag}\r\n\r\n{tag}\r\n").into_bytes(),
-        verdicts: None,
+        ..inbound_message("support@inbox.example.com", channel_id, raw)
     }
 }
 

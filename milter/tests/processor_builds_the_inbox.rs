@@ -6,11 +6,11 @@ use teaminbox_milter::{
     both_databases,
     processor::{Processor, MAX_ATTEMPTS},
     store::{
-        inbound::{HostedRecipient, NewInboundMessage, Verdicts},
+        inbound::{NewInboundMessage, Verdicts},
         settings::NewChannel,
         Store,
     },
-    testing::TestDatabase,
+    testing::{inbound_message, TestDatabase},
 };
 
 const SUPPORT: &str = "support@inbox.example.com";
@@ -48,17 +48,6 @@ impl Inbox {
         self.store
             .inbound()
             .enqueue(NewInboundMessage {
-                queue_id: None,
-                received_at: teaminbox_milter::now(),
-                client_address: Some("192.0.2.7".into()),
-                client_name: "mail.example.org".into(),
-                helo: "mail.example.org".into(),
-                mail_from: "alice@example.org".into(),
-                recipients: vec![HostedRecipient {
-                    address: SUPPORT.into(),
-                    channel_id: self.channel,
-                }],
-                raw_message: raw.replace('\n', "\r\n").into_bytes(),
                 verdicts: Some(Verdicts {
                     spf: "pass".into(),
                     dkim: "pass".into(),
@@ -68,6 +57,7 @@ impl Inbox {
                     header_from: None,
                     arc_trusted: false,
                 }),
+                ..inbound_message(SUPPORT, self.channel, raw.replace('\n', "\r\n"))
             })
             .unwrap();
         while self.processor.process_next("test-worker") {}
@@ -252,17 +242,8 @@ both_databases! {
 both_databases! {
     fn a_claim_whose_worker_died_is_taken_again(db: TestDatabase) {
         let inbox = Inbox::new(db);
-        inbox.store.inbound().enqueue(NewInboundMessage {
-            queue_id: None,
-            received_at: teaminbox_milter::now(),
-            client_address: None,
-            client_name: "x".into(),
-            helo: "x".into(),
-            mail_from: "alice@example.org".into(),
-            recipients: vec![HostedRecipient { address: SUPPORT.into(), channel_id: inbox.channel }],
-            raw_message: mail("alice@example.org", "Orphan", "k1@example.org", "").replace('\n', "\r\n").into_bytes(),
-            verdicts: None,
-        }).unwrap();
+        let orphan = mail("alice@example.org", "Orphan", "k1@example.org", "").replace('\n', "\r\n");
+        inbox.store.inbound().enqueue(inbound_message(SUPPORT, inbox.channel, orphan)).unwrap();
         // A worker claims it and dies.
         let claimed = inbox.store.queue().claim("dead-worker", std::time::Duration::from_secs(300)).unwrap();
         assert!(claimed.is_some());

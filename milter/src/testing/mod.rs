@@ -13,7 +13,11 @@ pub mod dns;
 
 use crate::{
     address::ForwardingAddress,
-    store::{settings::NewChannel, DbConnection, Store},
+    store::{
+        inbound::{HostedRecipient, NewInboundMessage},
+        settings::NewChannel,
+        DbConnection, Store,
+    },
 };
 use diesel::{connection::SimpleConnection, pg::PgConnection, Connection, RunQueryDsl};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -168,6 +172,30 @@ pub fn channel(store: &Store, address: &str) -> i64 {
         .or_else(|_| create(&format!("Acme ({address})")))
         .unwrap_or_else(|e| panic!("create a channel for {address}: {e}"))
         .id
+}
+
+/// A message from alice@example.org by mail.example.org (192.0.2.7) to
+/// `address` of `channel_id`, received now, without verdicts, as the milter
+/// would hand it over; change fields with `..inbound_message(...)`.
+pub fn inbound_message(
+    address: &str,
+    channel_id: i64,
+    raw: impl Into<Vec<u8>>,
+) -> NewInboundMessage {
+    NewInboundMessage {
+        queue_id: None,
+        received_at: crate::now(),
+        client_address: Some("192.0.2.7".into()),
+        client_name: "mail.example.org".into(),
+        helo: "mail.example.org".into(),
+        mail_from: "alice@example.org".into(),
+        recipients: vec![HostedRecipient {
+            address: address.into(),
+            channel_id,
+        }],
+        raw_message: raw.into(),
+        verdicts: None,
+    }
 }
 
 /// Runs SQL as the PostgreSQL superuser of the test cluster.
