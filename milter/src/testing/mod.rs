@@ -8,6 +8,7 @@
 //! signed and verified by a third party, Debian's dkimpy).
 
 pub mod cli;
+pub mod daemon;
 pub mod dkim;
 pub mod dns;
 

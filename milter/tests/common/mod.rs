@@ -8,17 +8,15 @@ use std::{ffi::CString, path::PathBuf, time::Duration};
 use teaminbox_milter::{
     config::Config,
     store::Store,
-    testing::{dns::TestDns, TestDatabase},
+    testing::{daemon::RunningDaemon, dns::TestDns, TestDatabase},
 };
-use tokio::{sync::oneshot, task::JoinHandle};
 
 pub struct Milter {
     pub socket: PathBuf,
     pub store: Store,
     pub db: TestDatabase,
     pub dns: TestDns,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    daemon: RunningDaemon,
     _dir: tempfile::TempDir,
 }
 
@@ -45,25 +43,14 @@ impl Milter {
             dns.nameserver(),
         ))
         .unwrap();
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            teaminbox_milter::run(config, stopped).await.unwrap();
-        });
-        for _ in 0..200 {
-            if socket.exists() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(socket.exists(), "milter did not start listening");
+        let daemon = RunningDaemon::start(config);
         let store = db.store();
         Self {
             socket,
             store,
             db,
             dns,
-            shutdown: Some(shutdown),
-            task: Some(task),
+            daemon,
             _dir: dir,
         }
     }
@@ -121,8 +108,9 @@ impl Milter {
     }
 
     pub async fn stop(mut self) {
-        let _ = self.shutdown.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap();
+        tokio::task::spawn_blocking(move || self.daemon.stop())
+            .await
+            .unwrap();
     }
 }
 

@@ -14,11 +14,11 @@ use teaminbox_milter::{
     config::Config,
     store::{settings::NewChannel, Store},
     testing::{
+        daemon::RunningDaemon,
         dkim::{dkim_sign, DkimKey},
         dns::TestDns,
     },
 };
-use tokio::sync::oneshot;
 
 /// The authserv-id of the daemons under test.
 pub const AUTHSERV_ID: &str = "mx.inbox.example.com";
@@ -105,39 +105,21 @@ pub fn ensure_channel(store: &Store, address: &str, company: &str) -> i64 {
         .id
 }
 
-/// Daemons run in-process (`teaminbox_milter::run`), each on a thread of
-/// its own with the runtime the binary builds (`teaminbox_milter::runtime`).
+/// Daemons run in-process, each on a thread of its own with the runtime
+/// the binary builds (`teaminbox_milter::testing::daemon`).
+#[derive(Default)]
 pub struct InProcess {
-    running: Vec<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
+    running: Vec<RunningDaemon>,
 }
 
 impl InProcess {
     pub fn new() -> Self {
-        InProcess {
-            running: Vec::new(),
-        }
+        Self::default()
     }
 
     /// Starts a daemon and waits for its socket.
-    pub fn start(&mut self, config: Config, socket: &Path) {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = teaminbox_milter::runtime().expect("tokio runtime");
-            if let Err(e) = runtime.block_on(teaminbox_milter::run(config, stopped)) {
-                panic!("daemon failed: {e}");
-            }
-        });
-        self.running.push((stop, thread));
-        wait_for_path(socket, Duration::from_secs(10));
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        for (stop, thread) in self.running.drain(..) {
-            let _ = stop.send(());
-            let _ = thread.join();
-        }
+    pub fn start(&mut self, config: Config) {
+        self.running.push(RunningDaemon::start(config));
     }
 }
 

@@ -183,7 +183,7 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
         let store = db.store();
         common::ensure_channel(&store, RECIPIENT, "Acme");
         let socket = shared.join(format!("{name}.sock"));
-        daemons.start(common::daemon_config(&socket, &db.url, &dns, 0), &socket);
+        daemons.start(common::daemon_config(&socket, &db.url, &dns, 0));
         stores.push(store);
     }
 

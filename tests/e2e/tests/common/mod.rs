@@ -3,14 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 use teaminbox_e2e::{Postfix, PostfixOptions};
 use teaminbox_milter::{
     config::Config,
     store::Store,
-    testing::{dns::TestDns, TestDatabase},
+    testing::{daemon::RunningDaemon, dns::TestDns, TestDatabase},
 };
-use tokio::{runtime::Runtime, sync::oneshot, task::JoinHandle};
 
 pub const HOSTED: &str = "inbox.example.com";
 
@@ -20,8 +19,7 @@ pub struct Milter {
     pub dns: TestDns,
     config: Config,
     socket: PathBuf,
-    runtime: Runtime,
-    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    running: Option<RunningDaemon>,
     _dir: tempfile::TempDir,
 }
 
@@ -60,7 +58,6 @@ impl Milter {
             dns,
             config,
             socket,
-            runtime: Runtime::new().unwrap(),
             running: None,
             _dir: dir,
         };
@@ -71,22 +68,7 @@ impl Milter {
     /// Starts the milter (again) and waits for its socket.
     pub fn resume(&mut self) {
         assert!(self.running.is_none(), "milter already running");
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let config = self.config.clone();
-        let task = self.runtime.spawn(async move {
-            teaminbox_milter::run(config, stopped).await.unwrap();
-        });
-        self.running = Some((shutdown, task));
-        for _ in 0..250 {
-            if self.socket.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "milter did not start listening on {}",
-            self.socket.display()
-        );
+        self.running = Some(RunningDaemon::start(self.config.clone()));
     }
 
     pub fn socket(&self) -> &std::path::Path {
@@ -113,9 +95,7 @@ impl Milter {
 
     /// Stops the milter; its socket goes away with it.
     pub fn stop(&mut self) {
-        let (shutdown, task) = self.running.take().expect("milter running");
-        let _ = shutdown.send(());
-        self.runtime.block_on(task).unwrap();
+        self.running.take().expect("milter running").stop();
     }
 
     /// A channel for `address` (see `testing::channel`).
