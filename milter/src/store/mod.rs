@@ -227,6 +227,10 @@ impl Store {
         f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut pooled = self.connection()?;
+        // Should `f` panic, the pool sees this flag still set and closes the
+        // connection (the database rolls back) instead of handing it out
+        // again inside an open transaction.
+        pooled.in_transaction = true;
         let result = if matches!(pooled.db, DbConnection::Sqlite(_)) {
             let _writer = self
                 .sqlite_writer
@@ -242,6 +246,7 @@ impl Store {
                 f(conn)
             })
         };
+        pooled.in_transaction = false;
         result.inspect_err(|_| {
             pooled.check_health();
         })
@@ -299,6 +304,8 @@ fn sqlite_transaction<T>(
 pub struct PoolConnection {
     db: DbConnection,
     broken: bool,
+    /// Set while a write transaction runs on it.
+    in_transaction: bool,
 }
 
 impl PoolConnection {
@@ -327,6 +334,7 @@ impl r2d2::ManageConnection for Manager {
         Ok(PoolConnection {
             db: self.open()?,
             broken: false,
+            in_transaction: false,
         })
     }
 
@@ -335,7 +343,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut PoolConnection) -> bool {
-        conn.broken || conn.db.is_broken()
+        conn.broken || conn.in_transaction || conn.db.is_broken()
     }
 }
 
@@ -446,6 +454,30 @@ mod tests {
                 store.write_relaxed(|_| Err(StoreError::Conflict("on purpose".into())));
             assert!(failed.is_err());
             assert_eq!(commit_setting(&store), synced, "restored after a rollback too");
+        }
+    }
+
+    both_databases! {
+        fn a_write_that_panics_leaves_no_transaction_behind(db: TestDatabase) {
+            // One connection, so the next write would get the same one.
+            let options = PoolOptions { max_size: 1, ..PoolOptions::default() };
+            let store = Store::open(&db.url.parse().unwrap(), &options);
+            store.migrate().unwrap();
+            let store_in_thread = store.clone();
+            let panicked = std::thread::spawn(move || {
+                store_in_thread.write(|conn| -> StoreResult<()> {
+                    conn.batch_execute("CREATE TABLE half_done (x INTEGER)")?;
+                    panic!("on purpose");
+                })
+            })
+            .join();
+            assert!(panicked.is_err());
+            let next = store.write(|conn| Ok(conn.batch_execute("CREATE TABLE whole (x INTEGER)")?));
+            assert!(next.is_ok(), "{next:?}");
+            let leftover = store.read(|conn| {
+                Ok(conn.batch_execute("SELECT x FROM half_done").is_ok())
+            });
+            assert!(!leftover.unwrap(), "the panicked write was rolled back");
         }
     }
 
