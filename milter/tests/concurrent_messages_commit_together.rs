@@ -89,3 +89,15 @@ both_databases! {
         assert_eq!(orphans[0].0.as_deref(), Some("0"));
     }
 }
+
+both_databases! {
+    fn a_lone_message_that_cannot_be_stored_leaves_nothing(db: TestDatabase) {
+        let store = db.store();
+        let channel_id = channel(&store, "support@inbox.example.com");
+        // Its message row goes in before its recipient fails.
+        let error = store.inbound().enqueue(message("alone", channel_id + 1000)).unwrap_err();
+        assert!(error.to_string().to_lowercase().contains("foreign key"), "{error}");
+        let counts = db.rows("SELECT CAST(COUNT(*) AS TEXT) AS a, NULL AS b, NULL AS c FROM inbound_messages");
+        assert_eq!(counts[0].0.as_deref(), Some("0"));
+    }
+}

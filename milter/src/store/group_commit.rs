@@ -70,28 +70,8 @@ impl<J> GroupCommit<J> {
         }
         // Not done by the previous leader, so still queued: lead.
         let batch = std::mem::take(&mut *lock(&self.queue));
-        let committed = store.write(|conn| {
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for (job, _) in &batch {
-                outcomes.push(in_savepoint(conn, |conn| apply(conn, job))?);
-            }
-            Ok(outcomes)
-        });
-        match committed {
-            Ok(outcomes) => {
-                for ((_, slot), outcome) in batch.iter().zip(outcomes) {
-                    slot.put(outcome);
-                }
-            }
-            Err(e) => {
-                // One error for all: nothing of the batch is stored.
-                let text = e.to_string();
-                for (_, slot) in &batch {
-                    slot.put(Err(StoreError::Unavailable(format!(
-                        "commit failed: {text}"
-                    ))));
-                }
-            }
+        for ((_, slot), outcome) in batch.iter().zip(commit(store, &batch, &apply)) {
+            slot.put(outcome);
         }
         // Empty only if a leader before us panicked with our job in hand.
         slot.take().unwrap_or_else(|| {
@@ -100,6 +80,34 @@ impl<J> GroupCommit<J> {
             ))
         })
     }
+}
+
+/// Commits `batch` in one transaction and returns each job's outcome.
+fn commit<J>(
+    store: &Store,
+    batch: &[(J, Arc<Slot>)],
+    apply: &impl Fn(&mut DbConnection, &J) -> StoreResult<i64>,
+) -> Vec<StoreResult<i64>> {
+    if let [(job, _)] = batch {
+        // Alone, a job needs no savepoint (two more round trips on
+        // PostgreSQL): its error rolls the whole transaction back.
+        return vec![store.write(|conn| apply(conn, job))];
+    }
+    let committed = store.write(|conn| {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (job, _) in batch {
+            outcomes.push(in_savepoint(conn, |conn| apply(conn, job))?);
+        }
+        Ok(outcomes)
+    });
+    committed.unwrap_or_else(|e| {
+        // One error for all: nothing of the batch is stored.
+        let text = e.to_string();
+        batch
+            .iter()
+            .map(|_| Err(StoreError::Unavailable(format!("commit failed: {text}"))))
+            .collect()
+    })
 }
 
 /// Runs `f` in a savepoint of the open transaction: on error, what it wrote
