@@ -16,6 +16,7 @@ pub mod signature;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod worker;
 
 use crate::{
     auth::{Authenticator, ResolverError},

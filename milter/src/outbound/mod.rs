@@ -53,19 +53,10 @@ impl Outbound {
     }
 
     /// Delivers until `stop` turns true.
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        while !*stop.borrow() {
-            let this = self.clone();
-            let worked = tokio::task::spawn_blocking(move || this.deliver_next()).await;
-            if matches!(worked, Ok(true)) {
-                continue;
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
-                _ = stop.changed() => {}
-            }
-        }
+    pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let this = Arc::clone(&self);
+        let step = Arc::new(move || this.deliver_next());
+        crate::worker::keep_working("outbound worker", step, &self.wake, IDLE_POLL, stop).await;
     }
 
     /// Delivers one due message; false when none was due.

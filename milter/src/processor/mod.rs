@@ -61,23 +61,12 @@ impl Processor {
         }
     }
 
-    async fn work(self: Arc<Self>, n: usize, mut stop: watch::Receiver<bool>) {
-        let name = format!("{}:{n}", self.worker_prefix);
-        while !*stop.borrow() {
-            let this = self.clone();
-            let worker = name.clone();
-            let done = tokio::task::spawn_blocking(move || this.process_next(&worker)).await;
-            match done {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => warn!("processor worker {name} failed: {e}"),
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
-                _ = stop.changed() => {}
-            }
-        }
+    async fn work(self: Arc<Self>, n: usize, stop: watch::Receiver<bool>) {
+        let worker = format!("{}:{n}", self.worker_prefix);
+        let label = format!("processor worker {worker}");
+        let this = Arc::clone(&self);
+        let step = Arc::new(move || this.process_next(&worker));
+        crate::worker::keep_working(&label, step, &self.wake, IDLE_POLL, stop).await;
     }
 
     /// Claims and processes one message; false when the queue was empty or
