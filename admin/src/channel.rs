@@ -300,6 +300,7 @@ fn show_details(c: &Channel, config: &Config) {
             if c.tickets_enabled { "on" } else { "off" }.into(),
         ),
         ("Ticket properties", printable(&list(&properties))),
+        ("Sources", sources(c)),
     ];
     match (&c.verification_code, c.verification_received_at) {
         (Some(code), Some(at)) => {
@@ -324,6 +325,29 @@ fn show_details(c: &Channel, config: &Config) {
     output::fields(&fields);
 }
 
+/// The channel's sources and why each is one, or how to add one.
+fn sources(c: &Channel) -> String {
+    if c.sources.is_empty() {
+        return format!(
+            "none (list rewrites are not trusted; `teaminbox-admin channel update {} --source \
+             ADDRESS` trusts a list's)",
+            c.id
+        );
+    }
+    let shown = c
+        .sources
+        .iter()
+        .map(|s| {
+            let why = match s.origin.as_str() {
+                "verification" => "asked for a forwarding confirmation",
+                _ => "added by the admin",
+            };
+            format!("{} ({why})", printable(&s.address))
+        })
+        .collect::<Vec<_>>();
+    shown.join(", ")
+}
+
 fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
     let routing_given = args.assign.is_some()
         || !args.assign_users.is_empty()
@@ -341,13 +365,15 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         || replies.from_address.is_some()
         || replies.default_from_address
         || replies.signature_file.is_some()
-        || replies.no_signature;
+        || replies.no_signature
+        || !args.sources.is_empty()
+        || !args.remove_sources.is_empty();
     if !routing_given && !settings_given {
         return Err(AdminError::Usage(
             "nothing to change: give --assign, --assign-user, --assign-team, --clear-assignees, \
              --any-availability, --only-available, --tickets, --ticket-property, --name, --company, \
              --forwarding-address, --from-name, --from-address, --default-from-address, \
-             --signature-file or --no-signature"
+             --signature-file, --no-signature, --source or --remove-source"
                 .into(),
         ));
     }
@@ -375,6 +401,16 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         .assign_teams
         .iter()
         .map(|t| text_field("--assign-team", t).map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()?;
+    let add_sources = args
+        .sources
+        .iter()
+        .map(|a| address("--source", a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let remove_sources = args
+        .remove_sources
+        .iter()
+        .map(|a| address("--remove-source", a))
         .collect::<Result<Vec<_>, _>>()?;
     let mut properties = Vec::with_capacity(args.ticket_properties.len());
     for given in &args.ticket_properties {
@@ -422,6 +458,8 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         from_address: given.from_address,
         signature_html: given.signature_html,
         forwarding_address,
+        add_sources,
+        remove_sources,
     };
     // One transaction: a refused part leaves the channel as it was.
     let channel = store

@@ -92,7 +92,8 @@ pub enum ChannelCommand {
         teaminbox-admin channel update 1 --assign contact-owner --any-availability\n  \
         teaminbox-admin channel update 1 --tickets on --ticket-property pipeline=Support --ticket-property priority=high\n  \
         teaminbox-admin channel update 1 --ticket-property priority=    # removes the key\n  \
-        teaminbox-admin channel update 1 --clear-assignees --assign off")]
+        teaminbox-admin channel update 1 --clear-assignees --assign off\n  \
+        teaminbox-admin channel update 1 --source support@groups.example.com   # trust the group's rewrites")]
     Update(ChannelUpdate),
     /// Show exactly what a contact sees of a reply from the channel: the
     /// From header and the signature with its tokens filled in, as text or
@@ -251,6 +252,14 @@ pub struct ChannelUpdate {
     /// custom key; an empty value removes the key. Repeat for several.
     #[arg(long = "ticket-property", value_name = "KEY=VALUE")]
     pub ticket_properties: Vec<String>,
+    /// An address whose list rewrites the channel trusts, like a Google
+    /// Group's address: its authenticated mail is filed under the original
+    /// author it names (X-Original-From). Repeat for several.
+    #[arg(long = "source", value_name = "ADDRESS")]
+    pub sources: Vec<String>,
+    /// Stop trusting a source. Repeat for several.
+    #[arg(long = "remove-source", value_name = "ADDRESS")]
+    pub remove_sources: Vec<String>,
     #[command(flatten)]
     pub json: JsonFlag,
 }

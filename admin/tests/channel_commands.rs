@@ -124,6 +124,7 @@ both_databases! {
                 "id",
                 "name",
                 "signature_html",
+                "sources",
                 "status",
                 "ticket_properties",
                 "tickets_enabled",
@@ -147,6 +148,47 @@ both_databases! {
         // Exactly what is stored.
         let stored = &setup.channels()[0];
         assert_eq!(json, serde_json::to_value(stored).unwrap());
+    }
+}
+
+both_databases! {
+    fn sources_are_added_shown_and_removed(db: TestDatabase) {
+        let setup = setup(db);
+        setup.create_json(&["--name", "Support", "--company", "Acme"]);
+        let run = setup.run(&["channel", "show", "1"]);
+        let out = run.ok();
+        assert!(out.contains("Sources"), "{out}");
+        assert!(out.contains("none (list rewrites are not trusted; `teaminbox-admin channel update 1 --source ADDRESS`"), "{out}");
+
+        let run = setup.run(&["channel", "update", "1", "--source", "Support@Groups.Example.com", "--source", "sales@groups.example.com"]);
+        let out = run.ok();
+        assert!(out.contains("sales@groups.example.com (added by the admin), support@groups.example.com (added by the admin)"), "{out}");
+        // Adding one again changes nothing.
+        setup.run(&["channel", "update", "1", "--source", "support@groups.example.com"]).ok();
+        let json = setup.json(&["channel", "show", "1"]);
+        assert_eq!(
+            json["sources"],
+            serde_json::json!([
+                {"address": "sales@groups.example.com", "origin": "admin"},
+                {"address": "support@groups.example.com", "origin": "admin"},
+            ])
+        );
+        let stored: Vec<_> = setup.channels()[0].sources.iter().map(|s| s.address.clone()).collect();
+        assert_eq!(stored, ["sales@groups.example.com", "support@groups.example.com"]);
+
+        let json = setup.json(&["channel", "update", "1", "--remove-source", "SALES@groups.example.com"]);
+        assert_eq!(json["sources"], serde_json::json!([{"address": "support@groups.example.com", "origin": "admin"}]));
+
+        // Removing one the channel does not have is refused, and nothing
+        // else in the same command happens.
+        let run = setup.run(&["channel", "update", "1", "--source", "new@groups.example.com", "--remove-source", "sales@groups.example.com"]);
+        assert_eq!(run.fails(1), "teaminbox-admin: channel 1 has no source sales@groups.example.com");
+        assert_eq!(setup.channels()[0].sources.len(), 1);
+        // Not an address: a usage error.
+        let run = setup.run(&["channel", "update", "1", "--source", "not an address"]);
+        assert!(run.fails(2).contains("--source"));
+        let run = setup.run(&["channel", "update", "9", "--source", "a@example.com"]);
+        assert_eq!(run.fails(1), "teaminbox-admin: there is no channel 9");
     }
 }
 

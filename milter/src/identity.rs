@@ -222,6 +222,7 @@ mod tests {
             from_address: from_address.map(Into::into),
             signature_html: None,
             finished_at: None,
+            sources: vec![],
         }
     }
 

@@ -12,7 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 use teaminbox_milter::processor::reading::{
-    read, sanitize_filename, Context, Person, Reading, INTERNAL_ERROR, MAX_PARTS, MAX_TEXT,
+    read, sanitize_filename, Context, ListTrust, Person, Reading, INTERNAL_ERROR, MAX_PARTS,
+    MAX_TEXT,
 };
 
 const HOSTED: &str = "support-k3x9q@inbox.example.com";
@@ -411,22 +412,34 @@ fn microsoft_365_forward_with_an_srs_envelope() {
     assert_eq!(r.forwarded_by, Some(person("sales@acme.example", None)));
 }
 
+/// The Google Group of the corpus, as a channel's source.
+const GROUP: &str = "support@groups.example.com";
+
+fn trust(authenticated: bool, sources: &[String]) -> ListTrust<'_> {
+    ListTrust {
+        channel_id: 3,
+        authenticated,
+        sources,
+    }
+}
+
 #[test]
 fn google_groups_rewrite_names_the_original_sender() {
     let envelope = "support+bncBDX7ABCDEFGHIJKL@groups.example.com";
     let raw = corpus("google_groups_rewrite.eml");
+    let sources = vec![GROUP.to_string()];
     let r = read_as(&raw, envelope, true);
+    let outer = person(GROUP, Some("'Alice Customer' via Support"));
+    assert_eq!(r.author, outer, "the reading alone believes no rewrite");
+    let a = r.author_in(&trust(true, &sources));
     assert_eq!(
-        r.author,
+        a.person,
         person("alice@customer.example", Some("Alice Customer"))
     );
+    assert_eq!(a.forwarded_by, Some(person(GROUP, Some("Support"))));
     assert_eq!(
-        r.forwarded_by,
-        Some(person("support@groups.example.com", Some("Support")))
-    );
-    assert_eq!(
-        r.author_reason,
-        "X-Original-From (Google Groups rewrote From)"
+        a.reason,
+        "X-Original-From (Google Groups rewrote From), from source support@groups.example.com"
     );
     assert_eq!(r.automated, None, "Precedence: list is people's mail");
 
@@ -434,26 +447,53 @@ fn google_groups_rewrite_names_the_original_sender() {
     // the "'Alice' via Support" form.
     let raw2 = with_header(&raw, "X-Original-From", "");
     let raw2 = with_header(&raw2, "X-Original-Sender", "");
-    let r = read_as(&raw2, envelope, true);
-    assert_eq!(r.author.address, "alice@customer.example");
-    assert_eq!(r.author_reason, "Reply-To (Google Groups rewrote From)");
+    let a = read_as(&raw2, envelope, true).author_in(&trust(true, &sources));
+    assert_eq!(a.person.address, "alice@customer.example");
+    assert!(a
+        .reason
+        .starts_with("Reply-To (Google Groups rewrote From)"));
 
     // Not authenticated: the list is the author.
-    let r = read_as(&raw, envelope, false);
-    assert_eq!(
-        r.author,
-        person(
-            "support@groups.example.com",
-            Some("'Alice Customer' via Support")
-        )
-    );
-    assert_eq!(r.forwarded_by, None);
+    let a = read_as(&raw, envelope, false).author_in(&trust(false, &sources));
+    assert_eq!(a.person, outer);
+    assert_eq!(a.forwarded_by, None);
     assert!(
-        r.author_reason
-            .ends_with("did not pass authentication (candidate was alice@customer.example)"),
+        a.reason.ends_with(
+            "ignored: the message did not pass authentication (DMARC for its From domain, \
+             or a trusted ARC seal)"
+        ),
         "{}",
-        r.author_reason
+        a.reason
     );
+
+    // Authenticated, but the channel does not know the list: the list is
+    // the author, and the reason names the command that would trust it.
+    let a = r.author_in(&trust(true, &[]));
+    assert_eq!(a.person, outer);
+    assert_eq!(a.forwarded_by, None);
+    assert_eq!(
+        a.reason,
+        "header From; the list rewrite naming alice@customer.example in X-Original-From \
+         (Google Groups rewrote From) was ignored: support@groups.example.com is not a source \
+         of channel 3; if support@groups.example.com is a list the channel trusts: \
+         `teaminbox-admin channel update 3 --source support@groups.example.com`"
+    );
+}
+
+#[test]
+fn sender_never_names_the_contact() {
+    let raw = b"Sender: ceo@victim.example\r\nTo: support-k3x9q@inbox.example.com\r\n\
+                Subject: No From\r\n\r\nHello\r\n";
+    let r = read_as(raw, "bounce@attacker.example", true);
+    assert_eq!(r.author, person("bounce@attacker.example", None));
+    assert_eq!(r.author_reason, "envelope sender (the message has no From)");
+
+    // A From without a usable address, and a null envelope sender.
+    let raw = b"From: undisclosed-recipients:;\r\nSender: ceo@victim.example\r\n\
+                To: support-k3x9q@inbox.example.com\r\nSubject: No From\r\n\r\nHello\r\n";
+    let r = read_as(raw, "", true);
+    assert_eq!(r.author, person("unknown", None));
+    assert_eq!(r.forwarded_by, None);
 }
 
 #[test]

@@ -96,6 +96,14 @@ fn steps(channel: &Channel, provider: Provider) -> Vec<String> {
             "Check the group's Settings → Who can post: customers who write to the group must be \
              allowed to post, and moderated messages reach the channel only once approved."
                 .into(),
+            format!(
+                "Google Groups rewrites From to the group's address (\"'Alice' via Support\" \
+                 <support@yourcompany.example>) and names the customer in X-Original-From. The \
+                 channel believes that only from a group it knows: add the group's address as a \
+                 source with `teaminbox-admin channel update {id} --source GROUP-ADDRESS` (for \
+                 example `teaminbox-admin channel update {id} --source support@yourcompany.example`). \
+                 Until then, the group is the contact of every conversation it forwards."
+            ),
         ],
         Provider::Microsoft365 => vec![
             "Open the Exchange admin center (admin.exchange.microsoft.com) → Recipients → \

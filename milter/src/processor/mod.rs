@@ -11,11 +11,11 @@ pub mod reading;
 pub mod routing;
 
 use crate::store::{
-    inbox::{ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket},
+    inbox::{ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread},
     queue::ClaimedMessage,
     Store, StoreResult,
 };
-use reading::{Context, Reading};
+use reading::{Author, Context, ListTrust, Reading};
 use sha2::{Digest, Sha256};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Notify};
@@ -108,24 +108,24 @@ impl Processor {
             .iter()
             .map(|r| r.address.clone())
             .collect();
-        let reading = reading::read(
-            &claimed.raw_message,
-            &Context {
-                mail_from: &claimed.mail_from,
-                recipients: &recipients,
-                // The milter's verdicts: DMARC passed, or a trusted
-                // forwarder's ARC seal vouched for the message.
-                authenticated: claimed.dmarc.as_deref() == Some("pass") || claimed.arc_trusted,
-                team_addresses: &team_addresses,
-                loop_marker: &self.loop_marker,
-            },
-        );
+        let context = Context {
+            mail_from: &claimed.mail_from,
+            recipients: &recipients,
+            // The milter's verdicts: DMARC passed, or a trusted
+            // forwarder's ARC seal vouched for the message.
+            authenticated: claimed.dmarc.as_deref() == Some("pass") || claimed.arc_trusted,
+            team_addresses: &team_addresses,
+            loop_marker: &self.loop_marker,
+        };
+        let reading = reading::read(&claimed.raw_message, &context);
         let mut channels: Vec<i64> = claimed.recipients.iter().map(|r| r.channel_id).collect();
         channels.dedup();
         self.store.inbox().apply(claimed.id, |tx| {
             let mut filed = Vec::new();
             for channel_id in channels {
-                filed.push(file_into_channel(tx, claimed, &reading, channel_id)?);
+                filed.push(file_into_channel(
+                    tx, claimed, &reading, &context, channel_id,
+                )?);
             }
             Ok(filed.join("; "))
         })
@@ -137,6 +137,7 @@ fn file_into_channel(
     tx: &mut InboxTx<'_>,
     claimed: &ClaimedMessage,
     reading: &Reading,
+    context: &Context<'_>,
     channel_id: i64,
 ) -> StoreResult<String> {
     let now = crate::now();
@@ -146,21 +147,51 @@ fn file_into_channel(
             "channel {channel_id}: duplicate of message {existing}, not filed again"
         ));
     }
+    let sources = tx.channel_sources(channel_id)?;
+    let author = reading.author_in(&ListTrust {
+        channel_id,
+        authenticated: context.authenticated,
+        sources: &sources,
+    });
     let mut decisions = vec![format!(
         "Contact {}: {}.",
-        reading.author.address, reading.author_reason
+        author.person.address, author.reason
     )];
     if let Some(problem) = &reading.parse_problem {
         decisions.push(format!("Shown as received: {problem}."));
     }
-    let (contact, _) = tx.contact(&reading.author.address, reading.author.name.as_deref(), now)?;
+    let (contact, _) = tx.contact(&author.person.address, author.person.name.as_deref(), now)?;
     let references: Vec<String> = reading
         .in_reply_to
         .iter()
         .chain(&reading.references)
         .cloned()
         .collect();
-    let thread = tx.thread(channel_id, &references)?;
+    let participants = Participants {
+        team_addresses: context.team_addresses,
+        sources: &sources,
+    };
+    let thread = match tx.thread(channel_id, &references)? {
+        Some(thread) if participants.include(&author.person.address, &thread) => Some(thread),
+        Some(thread) => {
+            decisions.push(format!(
+                "Thread: new conversation: the message refers to <{}> of conversation {}, but \
+                 {} is not a participant of it (its contact, a team member or a source of \
+                 the channel).",
+                thread.matched, thread.conversation_id, author.person.address
+            ));
+            None
+        }
+        None => {
+            decisions.push(if references.is_empty() {
+                "Thread: new conversation (no In-Reply-To or References).".into()
+            } else {
+                "Thread: new conversation (no message of this channel matched its references)."
+                    .into()
+            });
+            None
+        }
+    };
     let automated = reading.automated.as_deref();
     if let Some(why) = automated {
         decisions.push(format!(
@@ -170,25 +201,29 @@ fn file_into_channel(
     let (conversation_id, assignee) = match thread {
         Some(thread) => {
             decisions.push(format!(
-                "Thread: conversation {} because the message refers to <{}>.",
-                thread.conversation_id, thread.matched
+                "Thread: conversation {} because the message refers to <{}> and {} is a \
+                 participant of it.",
+                thread.conversation_id, thread.matched, author.person.address
             ));
             let reopen = automated.is_none() && !claimed.spam;
             if reopen && thread.status == "closed" {
-                decisions.push("Reopened: the contact wrote again.".into());
+                decisions.push(format!(
+                    "Reopened: {}, a participant, wrote again.",
+                    author.person.address
+                ));
             }
             tx.touch_conversation(thread.conversation_id, now, reopen)?;
             (thread.conversation_id, None)
         }
-        None => {
-            decisions.push(if references.is_empty() {
-                "Thread: new conversation (no In-Reply-To or References).".into()
-            } else {
-                "Thread: new conversation (no message of this channel matched its references)."
-                    .into()
-            });
-            open_conversation(tx, claimed, reading, channel_id, contact, &mut decisions)?
-        }
+        None => open_conversation(
+            tx,
+            claimed,
+            reading,
+            &author,
+            channel_id,
+            contact,
+            &mut decisions,
+        )?,
     };
     let decisions_json = serde_json::to_string(&decisions).unwrap_or_else(|_| "[]".into());
     let files: Vec<NewAttachment<'_>> = reading
@@ -210,9 +245,9 @@ fn file_into_channel(
             direction: "in",
             dedupe_key: &key,
             message_id_header: reading.message_id.as_deref(),
-            from_address: &reading.author.address,
-            from_name: reading.author.name.as_deref(),
-            forwarded_by: reading.forwarded_by.as_ref().map(|p| p.address.as_str()),
+            from_address: &author.person.address,
+            from_name: author.person.name.as_deref(),
+            forwarded_by: author.forwarded_by.as_ref().map(|p| p.address.as_str()),
             subject: &reading.subject,
             text_body: &reading.text,
             html_body: reading.html.as_deref(),
@@ -230,12 +265,31 @@ fn file_into_channel(
     ))
 }
 
+/// Who may add to an existing conversation by thread headers: its contact,
+/// a team member or a source of the channel. Anyone else could otherwise
+/// slip into a customer's conversation by quoting one of its Message-IDs.
+struct Participants<'a> {
+    team_addresses: &'a [String],
+    sources: &'a [String],
+}
+
+impl Participants<'_> {
+    fn include(&self, address: &str, thread: &Thread) -> bool {
+        let known = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(address));
+        address != reading::UNKNOWN_AUTHOR
+            && (thread.contact_address.eq_ignore_ascii_case(address)
+                || known(self.team_addresses)
+                || known(self.sources))
+    }
+}
+
 /// A new conversation: status, kind, assignee, ticket, verification and
 /// the owner-away notification. Returns it and its assignee.
 fn open_conversation(
     tx: &mut InboxTx<'_>,
     claimed: &ClaimedMessage,
     reading: &Reading,
+    author: &Author,
     channel_id: i64,
     contact: ContactRef,
     decisions: &mut Vec<String>,
@@ -253,6 +307,15 @@ fn open_conversation(
             v.provider, v.requested_by, v.code
         ));
         tx.set_verification(channel_id, &v.code, v.link.as_deref(), &v.requested_by, now)?;
+        if !v.requested_by.is_empty() && tx.add_verified_source(channel_id, &v.requested_by, now)? {
+            decisions.push(format!(
+                "Source: {requested} asked for this confirmation, which arrived authenticated, \
+                 so channel {channel_id} now trusts its list rewrites and counts it as a \
+                 participant (`teaminbox-admin channel update {channel_id} --remove-source \
+                 {requested}` undoes it).",
+                requested = v.requested_by
+            ));
+        }
         ("open", "verification")
     } else {
         ("open", "normal")
@@ -296,11 +359,11 @@ fn open_conversation(
     if let Some(owner_email) = notify_owner {
         let subject = format!(
             "New conversation from {}: {}",
-            reading.author.address, reading.subject
+            author.person.address, reading.subject
         );
         let body = format!(
             "{} wrote to your team inbox while you are away:\n\n{}\n",
-            reading.author.address, reading.text
+            author.person.address, reading.text
         );
         let id = tx.enqueue_notification(conversation_id, &owner_email, &subject, &body)?;
         decisions.push(format!(

@@ -70,13 +70,19 @@ pub struct Context<'a> {
 /// What a message says about itself, as far as the inbox cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
-    /// The contact: the original sender, not the forwarder.
+    /// The contact: the original sender, not the forwarder. For a list
+    /// rewrite, the outer From: whether the channel believes the rewrite is
+    /// decided per channel ([`Reading::author_in`]).
     pub author: Person,
     /// The forwarder, if any: a team member's manual forward, the list
     /// that rewrote From, or the mailbox that forwarded automatically.
     pub forwarded_by: Option<Person>,
     /// Why this author, in words for the decision log.
     pub author_reason: String,
+    /// A list that rewrote From (Google Groups and the like), and the
+    /// author it names: a claim, believed only by a channel that knows the
+    /// list ([`Reading::author_in`]).
+    pub list_rewrite: Option<ListRewrite>,
     /// For manual forwards the original's subject; otherwise the message's.
     pub subject: String,
     /// UTC; for manual forwards the original's date when parseable.
@@ -177,10 +183,10 @@ fn read_message(raw: &[u8], context: &Context<'_>) -> Reading {
 
     let from = headers.persons("From").into_iter().next();
     let envelope = envelope_address(context.mail_from);
+    // Never Sender: it is not what DMARC authenticates, so anyone could put
+    // any address there.
     let (outer, outer_reason) = if let Some(from) = &from {
         (from.clone(), "header From".to_string())
-    } else if let Some(sender) = headers.persons("Sender").into_iter().next() {
-        (sender, "header Sender (the message has no From)".into())
     } else if let Some(envelope) = &envelope {
         (
             Person {
@@ -211,6 +217,7 @@ fn read_message(raw: &[u8], context: &Context<'_>) -> Reading {
         author: outer.clone(),
         forwarded_by: None,
         author_reason: outer_reason,
+        list_rewrite: None,
         subject: subject.clone(),
         date,
         message_id: ids(headers.first("Message-ID")).into_iter().next(),
@@ -253,13 +260,8 @@ fn read_message(raw: &[u8], context: &Context<'_>) -> Reading {
             }
         }
     } else if let Some(rewrite) = from.as_ref().and_then(|from| list_rewrite(&headers, from)) {
-        if context.authenticated {
-            reading.author = rewrite.author;
-            reading.forwarded_by = Some(rewrite.list);
-            reading.author_reason = rewrite.source;
-        } else {
-            reading.author_reason = untrusted(&rewrite.author);
-        }
+        // Believing it depends on the channel's sources: decided in filing.
+        reading.list_rewrite = Some(rewrite);
     } else if let Some((forwarder, source)) = forwarder(&headers, from.as_ref(), context) {
         reading.author_reason = format!(
             "{} (forwarded by {}, from {source})",
@@ -307,6 +309,7 @@ fn unreadable(raw: &[u8], context: &Context<'_>, problem: &str) -> Reading {
         author,
         forwarded_by: None,
         author_reason: reason.into(),
+        list_rewrite: None,
         subject: String::new(),
         date: None,
         message_id: None,
@@ -324,9 +327,12 @@ fn unreadable(raw: &[u8], context: &Context<'_>, problem: &str) -> Reading {
     }
 }
 
+/// The author's address when nothing names one.
+pub const UNKNOWN_AUTHOR: &str = "unknown";
+
 fn unknown_person() -> Person {
     Person {
-        address: "unknown".into(),
+        address: UNKNOWN_AUTHOR.into(),
         name: None,
     }
 }
@@ -1858,16 +1864,93 @@ fn zone_offset(token: &str) -> Option<i32> {
 }
 
 /// A list that rewrote From, and the author it names.
-struct Rewrite {
-    author: Person,
-    list: Person,
-    source: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRewrite {
+    /// The original author the list names.
+    pub author: Person,
+    /// The list: the outer From, with the list's name from "via" if any.
+    pub list: Person,
+    /// Which header names the author, and who rewrote, for the decision
+    /// log: "X-Original-From (Google Groups rewrote From)".
+    pub source: String,
+}
+
+/// What one channel knows to judge a list rewrite.
+#[derive(Debug, Clone, Copy)]
+pub struct ListTrust<'a> {
+    pub channel_id: i64,
+    /// The outer message passed authentication: DMARC pass for its From
+    /// domain, or a trusted ARC seal.
+    pub authenticated: bool,
+    /// The channel's sources (lower case).
+    pub sources: &'a [String],
+}
+
+/// The contact of a message in one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub person: Person,
+    pub forwarded_by: Option<Person>,
+    /// Why, in words for the decision log.
+    pub reason: String,
+}
+
+impl Reading {
+    /// The author in a channel: a list rewrite's original author only when
+    /// the list (the outer From) is one of the channel's sources and the
+    /// message is authenticated; otherwise the outer From, with the reason
+    /// the rewrite was ignored and the command that would trust it.
+    pub fn author_in(&self, trust: &ListTrust<'_>) -> Author {
+        let outer = |reason: String| Author {
+            person: self.author.clone(),
+            forwarded_by: self.forwarded_by.clone(),
+            reason,
+        };
+        let Some(rewrite) = &self.list_rewrite else {
+            return outer(self.author_reason.clone());
+        };
+        let list = &rewrite.list.address;
+        let id = trust.channel_id;
+        let source = trust.sources.iter().any(|s| s == list);
+        let mut why = Vec::new();
+        if !source {
+            why.push(format!("{list} is not a source of channel {id}"));
+        }
+        if !trust.authenticated {
+            why.push(
+                "the message did not pass authentication (DMARC for its From domain, or a \
+                 trusted ARC seal)"
+                    .to_string(),
+            );
+        }
+        if why.is_empty() {
+            return Author {
+                person: rewrite.author.clone(),
+                forwarded_by: Some(rewrite.list.clone()),
+                reason: format!("{}, from source {list}", rewrite.source),
+            };
+        }
+        let advice = if source {
+            String::new()
+        } else {
+            format!(
+                "; if {list} is a list the channel trusts: \
+                 `teaminbox-admin channel update {id} --source {list}`"
+            )
+        };
+        outer(format!(
+            "header From; the list rewrite naming {} in {} was ignored: {}{advice}",
+            rewrite.author.address,
+            rewrite.source,
+            why.join(" and ")
+        ))
+    }
 }
 
 /// Google Groups and other lists that rewrite From for DMARC:
 /// `"'Alice' via Support" <support@groups.example.com>` with the author in
 /// X-Original-From, X-Original-Sender or Reply-To.
-fn list_rewrite(headers: &Headers<'_>, from: &Person) -> Option<Rewrite> {
+fn list_rewrite(headers: &Headers<'_>, from: &Person) -> Option<ListRewrite> {
     let via = from.name.as_deref().and_then(|name| {
         let lower = name.to_lowercase();
         let at = lower.find(" via ")?;
@@ -1914,7 +1997,7 @@ fn list_rewrite(headers: &Headers<'_>, from: &Person) -> Option<Rewrite> {
         .as_ref()
         .map(|(_, l)| l.clone())
         .filter(|l| !l.is_empty());
-    Some(Rewrite {
+    Some(ListRewrite {
         author: Person {
             name: author.name.clone().or(via_author),
             address: author.address,

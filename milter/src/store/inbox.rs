@@ -8,8 +8,8 @@
 use super::{
     queue,
     schema::{
-        attachments, channel_assignees, channel_assignment_state, channels, contacts,
-        conversations, messages, outbound_messages, team_members, tickets, users,
+        attachments, channel_assignees, channel_assignment_state, channel_sources, channels,
+        contacts, conversations, messages, outbound_messages, team_members, tickets, users,
     },
     DbConnection, Store, StoreResult,
 };
@@ -67,6 +67,8 @@ pub struct Thread {
     pub status: String,
     /// The Message-ID that matched.
     pub matched: String,
+    /// The address of the conversation's contact.
+    pub contact_address: String,
 }
 
 /// A user who could be assigned.
@@ -214,18 +216,45 @@ impl InboxTx<'_> {
             .filter(messages::channel_id.eq(channel_id))
             .filter(messages::message_id_header.eq_any(message_ids))
             .order(messages::id.desc())
+            .inner_join(contacts::table.on(contacts::id.eq(conversations::contact_id)))
             .select((
                 conversations::id,
                 conversations::status,
                 messages::message_id_header,
+                contacts::address,
             ))
-            .first::<(i64, String, Option<String>)>(self.conn)
+            .first::<(i64, String, Option<String>, String)>(self.conn)
             .optional()?;
-        Ok(found.map(|(conversation_id, status, matched)| Thread {
-            conversation_id,
-            status,
-            matched: matched.unwrap_or_default(),
-        }))
+        Ok(found.map(
+            |(conversation_id, status, matched, contact_address)| Thread {
+                conversation_id,
+                status,
+                matched: matched.unwrap_or_default(),
+                contact_address,
+            },
+        ))
+    }
+
+    /// The channel's sources (lower case): addresses whose list rewrites
+    /// it trusts, and which take part in all its conversations.
+    pub fn channel_sources(&mut self, channel_id: i64) -> StoreResult<Vec<String>> {
+        Ok(channel_sources::table
+            .filter(channel_sources::channel_id.eq(channel_id))
+            .select(channel_sources::address)
+            .order(channel_sources::address)
+            .load(self.conn)?)
+    }
+
+    /// Makes `address` (lower case) a source of the channel because it
+    /// asked for a forwarding confirmation that arrived authenticated;
+    /// false when it already was one.
+    pub fn add_verified_source(
+        &mut self,
+        channel_id: i64,
+        address: &str,
+        at: NaiveDateTime,
+    ) -> StoreResult<bool> {
+        add_source(self.conn, channel_id, address, "verification", at)
     }
 
     pub fn create_conversation(&mut self, c: &NewConversation<'_>) -> StoreResult<i64> {
@@ -409,6 +438,34 @@ impl InboxTx<'_> {
 
 /// Files a message (and its attachments) in a conversation; shared with
 /// the outbound store, which files sent replies.
+/// Adds a source unless the channel has it already (then its origin stays);
+/// true when added.
+pub(super) fn add_source(
+    conn: &mut DbConnection,
+    channel_id: i64,
+    address: &str,
+    origin: &str,
+    at: NaiveDateTime,
+) -> StoreResult<bool> {
+    let known = channel_sources::table
+        .filter(channel_sources::channel_id.eq(channel_id))
+        .filter(channel_sources::address.eq(address))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if !known {
+        diesel::insert_into(channel_sources::table)
+            .values((
+                channel_sources::channel_id.eq(channel_id),
+                channel_sources::address.eq(address),
+                channel_sources::origin.eq(origin),
+                channel_sources::created_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(!known)
+}
+
 pub(super) fn insert_message(
     conn: &mut DbConnection,
     m: &NewMessage<'_>,

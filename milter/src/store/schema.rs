@@ -71,6 +71,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     teams,
     team_members,
     channel_assignees,
+    channel_sources,
     contacts,
     conversations,
     messages,
@@ -141,6 +142,16 @@ diesel::table! {
         channel_id -> BigInt,
         user_id -> Nullable<BigInt>,
         team_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    channel_sources (id) {
+        id -> BigInt,
+        channel_id -> BigInt,
+        address -> Text,
+        origin -> Text,
+        created_at -> Timestamp,
     }
 }
 

@@ -5,8 +5,8 @@
 use super::{
     is_unique_violation,
     schema::{
-        channel_assignees, channels, contacts, conversations, filters, sending_domains,
-        team_members, teams, tickets, users,
+        channel_assignees, channel_sources, channels, contacts, conversations, filters,
+        sending_domains, team_members, teams, tickets, users,
     },
     views::{self, serialize_optional_utc, Contact, ConversationSummary},
     DbConnection, Store, StoreError, StoreResult,
@@ -71,6 +71,20 @@ pub struct Channel {
     /// forwarding address is fixed from then on.
     #[serde(serialize_with = "serialize_optional_utc")]
     pub finished_at: Option<NaiveDateTime>,
+    /// The addresses whose list rewrites (X-Original-From and friends) the
+    /// channel believes when they arrive authenticated, sorted.
+    pub sources: Vec<Source>,
+}
+
+/// An address whose list rewrites a channel trusts.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Source {
+    /// Lower case.
+    pub address: String,
+    /// `admin` (added with `channel update --source`) or `verification`
+    /// (it asked for a provider's forwarding confirmation that arrived
+    /// authenticated).
+    pub origin: String,
 }
 
 /// The columns of `channels`, as stored.
@@ -103,6 +117,7 @@ impl ChannelRow {
         self,
         assign_users: Vec<String>,
         assign_teams: Vec<String>,
+        sources: Vec<Source>,
     ) -> StoreResult<Channel> {
         let id = self.id;
         Ok(Channel {
@@ -133,6 +148,7 @@ impl ChannelRow {
             from_address: self.from_address,
             signature_html: self.signature_html,
             finished_at: self.finished_at,
+            sources,
         })
     }
 }
@@ -213,10 +229,12 @@ impl Settings<'_> {
                 .order(channels::id)
                 .load(conn)?;
             let mut assignees = assignee_names(conn, None)?;
+            let mut sources = source_lists(conn, None)?;
             rows.into_iter()
                 .map(|row| {
                     let (users, teams) = assignees.remove(&row.id).unwrap_or_default();
-                    row.into_channel(users, teams)
+                    let sources = sources.remove(&row.id).unwrap_or_default();
+                    row.into_channel(users, teams, sources)
                 })
                 .collect()
         })
@@ -247,7 +265,36 @@ fn find_channel(conn: &mut DbConnection, id: i64) -> StoreResult<Channel> {
     let (users, teams) = assignee_names(conn, Some(id))?
         .remove(&id)
         .unwrap_or_default();
-    row.into_channel(users, teams)
+    let sources = source_lists(conn, Some(id))?
+        .remove(&id)
+        .unwrap_or_default();
+    row.into_channel(users, teams, sources)
+}
+
+/// Each channel's (or one channel's) sources, sorted by address.
+fn source_lists(
+    conn: &mut DbConnection,
+    channel: Option<i64>,
+) -> StoreResult<std::collections::HashMap<i64, Vec<Source>>> {
+    let mut query = channel_sources::table
+        .select((
+            channel_sources::channel_id,
+            channel_sources::address,
+            channel_sources::origin,
+        ))
+        .order((channel_sources::channel_id, channel_sources::address))
+        .into_boxed();
+    if let Some(id) = channel {
+        query = query.filter(channel_sources::channel_id.eq(id));
+    }
+    let mut by_channel = std::collections::HashMap::<i64, Vec<Source>>::new();
+    for (channel_id, address, origin) in query.load::<(i64, String, String)>(conn)? {
+        by_channel
+            .entry(channel_id)
+            .or_default()
+            .push(Source { address, origin });
+    }
+    Ok(by_channel)
 }
 
 /// Per channel id: the user emails and the team names it assigns to.
@@ -944,6 +991,12 @@ pub struct ChannelUpdate {
     pub signature_html: Option<Option<String>>,
     /// Only while the channel is a draft.
     pub forwarding_address: Option<ForwardingAddress>,
+    /// Addresses (lower case) to trust as sources; one the channel has
+    /// already stays as it is.
+    pub add_sources: Vec<String>,
+    /// Sources (lower case) to remove; one the channel does not have is
+    /// refused ([`StoreError::NotFound`]).
+    pub remove_sources: Vec<String>,
 }
 
 /// Which unique index refused a channel.
@@ -1250,6 +1303,27 @@ fn apply_channel_update(
         diesel::update(channels::table.find(id))
             .set(channels::signature_html.eq(signature))
             .execute(conn)?;
+    }
+    apply_sources(conn, id, update)
+}
+
+/// Removes, then adds, the sources an update names.
+fn apply_sources(conn: &mut DbConnection, id: i64, update: &ChannelUpdate) -> StoreResult<()> {
+    for address in &update.remove_sources {
+        let removed = diesel::delete(
+            channel_sources::table
+                .filter(channel_sources::channel_id.eq(id))
+                .filter(channel_sources::address.eq(address)),
+        )
+        .execute(conn)?;
+        if removed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "channel {id} has no source {address}"
+            )));
+        }
+    }
+    for address in &update.add_sources {
+        super::inbox::add_source(conn, id, address, "admin", crate::now())?;
     }
     Ok(())
 }
