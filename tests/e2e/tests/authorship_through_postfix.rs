@@ -15,7 +15,7 @@ use teaminbox_e2e::{send_message, Postfix};
 use teaminbox_milter::{
     both_databases,
     testing::{
-        dkim::{dkim_sign, DkimKey},
+        dkim::{dkim_sign, senders, DkimKey},
         dns::TestDns,
     },
 };
@@ -53,6 +53,12 @@ fn start(db: teaminbox_milter::testing::TestDatabase) -> (Milter, Postfix, i64) 
             .txt(&format!("_dmarc.{}", key.domain), "v=DMARC1; p=reject")
             .txt(&key.record_name(), &key.dns_txt);
     }
+    // Google signs its forwarding confirmations; p=none lets an unsigned
+    // one through, unauthenticated.
+    let google = &senders().google;
+    dns = dns
+        .txt(&google.record_name(), &google.dns_txt)
+        .txt("_dmarc.google.com", "v=DMARC1; p=none");
     let milter = Milter::start_full(db, dns.start(), 1);
     let channel = milter.channel(&to());
     let postfix = milter.postfix();
@@ -202,5 +208,55 @@ both_databases! {
         ));
         let authors: Vec<_> = in_first.into_iter().map(|r| r.0.unwrap()).collect();
         assert_eq!(authors, ["alice@customer.example", "alice@customer.example", "bob@customer.example"]);
+    }
+}
+
+/// Gmail's forwarding confirmation from the corpus, without the headers of
+/// its original delivery (and its made-up signature), to our channel.
+fn gmail_confirmation() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../milter/tests/corpus/gmail_forwarding_confirmation.eml"
+    );
+    let raw = std::fs::read_to_string(path).unwrap();
+    let start = raw.find("MIME-Version:").unwrap();
+    raw[start..]
+        .replace(
+            "Message-ID: <000000000000a1b2c3062f7d1e55@google.com>",
+            "Message-ID: <confirm-1@google.com>",
+        )
+        .replace("support-k3x9q@inbox.example.com", &to())
+}
+
+both_databases! {
+    fn an_authenticated_forwarding_confirmation_makes_its_requester_a_source(db: TestDatabase) {
+        let (milter, postfix, channel) = start(db);
+        let google = "forwarding-noreply@google.com";
+        // Unsigned: no DMARC pass, so no confirmation and no source.
+        let unsigned = gmail_confirmation().replace("confirm-1@", "confirm-0@");
+        let t = send_message(postfix.smtp_addr(), google, &[&to()], unsigned.as_bytes());
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while milter.store.inbound().counts().unwrap().done < 1 {
+            assert!(Instant::now() < deadline, "{:?}", milter.store.inbound().counts());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(milter.store.settings().channel(channel).unwrap().sources, []);
+
+        let t = send_message(postfix.smtp_addr(), google, &[&to()], &dkim_sign(gmail_confirmation().as_bytes(), &senders().google));
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while milter.store.inbound().counts().unwrap().done < 2 {
+            assert!(Instant::now() < deadline, "{:?}", milter.store.inbound().counts());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (code, out, err) = admin(&milter.admin_config(), &["channel", "show", &channel.to_string()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("support@acme.example (asked for a forwarding confirmation)"), "{out}");
+        let found = conversations(&milter);
+        let trail = shown(&milter, &found[1].0);
+        assert!(trail.contains(&format!(
+            "Source: support@acme.example asked for this confirmation, which arrived authenticated, so channel {channel} now trusts"
+        )), "{trail}");
     }
 }
