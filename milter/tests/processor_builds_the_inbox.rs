@@ -7,7 +7,7 @@ use teaminbox_milter::{
     processor::{Processor, MAX_ATTEMPTS},
     store::{
         inbound::{NewInboundMessage, Verdicts},
-        settings::NewChannel,
+        settings::{ChannelUpdate, NewChannel},
         Store,
     },
     testing::{inbound_message, TestDatabase},
@@ -45,6 +45,10 @@ impl Inbox {
 
     /// Stores a message as the milter would and processes the queue.
     fn receive(&self, raw: &str, spam: bool) {
+        self.receive_with_dmarc(raw, spam, "pass");
+    }
+
+    fn receive_with_dmarc(&self, raw: &str, spam: bool, dmarc: &str) {
         self.store
             .inbound()
             .enqueue(NewInboundMessage {
@@ -52,7 +56,7 @@ impl Inbox {
                     spf: "pass".into(),
                     dkim: "pass".into(),
                     arc: "none".into(),
-                    dmarc: "pass".into(),
+                    dmarc: dmarc.into(),
                     spam,
                     header_from: None,
                     arc_trusted: false,
@@ -253,5 +257,39 @@ both_databases! {
         assert!(inbox.processor.process_next("live-worker"));
         assert_eq!(inbox.count("messages"), 1);
         assert_eq!(inbox.store.inbound().counts().unwrap().done, 1);
+    }
+}
+
+both_databases! {
+    fn a_source_is_trusted_only_when_authenticated_and_takes_part_in_threads(db: TestDatabase) {
+        let inbox = Inbox::new(db);
+        let group = "support@groups.example.com";
+        let source = ChannelUpdate { add_sources: vec![group.into()], ..Default::default() };
+        inbox.store.settings().update_channel(inbox.channel, &source).unwrap();
+        let rewrite = "X-Original-From: Alice <alice@example.org>\n";
+        let from = "\"'Alice' via Support\" <support@groups.example.com>";
+        // From a source, but DMARC failed: the group is the contact.
+        inbox.receive_with_dmarc(&mail(from, "Printer", "g1@example.org", rewrite), false, "fail");
+        assert!(inbox.decisions().contains("ignored: the message did not pass authentication"), "{}", inbox.decisions());
+        assert!(!inbox.decisions().contains("--source"), "a source needs no command: {}", inbox.decisions());
+        // Authenticated: Alice is.
+        inbox.receive(&mail(from, "Printer", "g2@example.org", rewrite), false);
+        assert!(inbox.decisions().contains("X-Original-From (the list rewrote From), from source support@groups.example.com"), "{}", inbox.decisions());
+        let contacts = inbox.rows("SELECT ct.address AS a, m.forwarded_by AS b, CAST(m.conversation_id AS TEXT) AS c FROM messages m \
+             JOIN conversations c ON c.id = m.conversation_id JOIN contacts ct ON ct.id = c.contact_id ORDER BY m.id");
+        assert_eq!(contacts[0].0.as_deref(), Some(group));
+        assert_eq!(contacts[1].0.as_deref(), Some("alice@example.org"));
+        assert_eq!(contacts[1].1.as_deref(), Some(group));
+        // The group itself, without rewriting, joins Alice's conversation.
+        inbox.receive(&mail(group, "Re: Printer", "g3@example.org", "In-Reply-To: <g2@example.org>\n"), false);
+        let last = inbox.rows("SELECT CAST(conversation_id AS TEXT) AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM messages ORDER BY id DESC");
+        assert_eq!(last[0].0, contacts[1].2, "{}", inbox.decisions());
+        assert!(inbox.decisions().contains("support@groups.example.com is a participant of it"), "{}", inbox.decisions());
+        // Removed, it no longer does.
+        let removed = ChannelUpdate { remove_sources: vec![group.into()], ..Default::default() };
+        assert!(inbox.store.settings().update_channel(inbox.channel, &removed).unwrap().sources.is_empty());
+        inbox.receive(&mail(group, "Re: Printer", "g4@example.org", "In-Reply-To: <g2@example.org>\n"), false);
+        assert!(inbox.decisions().contains("support@groups.example.com is not a participant of it"), "{}", inbox.decisions());
+        assert_eq!(inbox.count("conversations"), 3);
     }
 }
