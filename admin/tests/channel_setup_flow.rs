@@ -140,7 +140,7 @@ both_databases! {
         // Instructions for every provider, with the address filled in.
         for (provider, must) in [
             ("gmail", &["Forwarding and POP/IMAP", "Add a forwarding address", "teaminbox-admin channel show 1", "Forward a copy of incoming mail to"][..]),
-            ("google-groups", &["Members", "Add members", "Directly add members", "Each email"]),
+            ("google-groups", &["Members", "Add members", "Directly add members", "Each email", "X-Original-From", "`teaminbox-admin channel update 1 --source GROUP-ADDRESS`"]),
             ("microsoft-365", &["Exchange admin center", "Manage mail flow settings", "Keep a copy of forwarded email", "outbound spam policy", "Automatic forwarding rules"]),
             ("outlook", &["Settings", "Mail", "Forwarding", "Keep a copy of forwarded messages"]),
             ("other", &["alias", "DKIM"]),
