@@ -4,7 +4,10 @@
 //! read each message (`reading`: author, forwarder, automated, verification,
 //! attachments) and file it into each of its channels in one transaction:
 //! contact, thread, conversation, ticket, assignee, with the reasons
-//! recorded on the message. A failure puts the row back; after
+//! recorded on the message. What depends on the channel is decided while
+//! filing: whether a list rewrite names the author (only from one of the
+//! channel's sources, authenticated), and whether a thread match may be
+//! joined (only by a participant). A failure puts the row back; after
 //! [`MAX_ATTEMPTS`] it is parked as `failed` with its error.
 
 pub mod reading;
