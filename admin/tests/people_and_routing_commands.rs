@@ -273,7 +273,7 @@ both_databases! {
             [
                 "assign_any_availability", "assign_mode", "assign_teams", "assign_users",
                 "company", "created_at", "enabled", "finished_at", "forwarding_address",
-                "from_address", "from_name_mode", "id", "name", "signature_html", "status",
+                "from_address", "from_name_mode", "id", "name", "signature_html", "sources", "status",
                 "ticket_properties", "tickets_enabled", "verification_code", "verification_link",
                 "verification_received_at", "verification_requested_by",
             ]
@@ -341,6 +341,7 @@ both_databases! {
              Assign to teams:    Tier 1\n\
              Tickets:            off\n\
              Ticket properties:  pipeline=Support, stage=New, team=emea=north\n\
+             Sources:            none (list rewrites are not trusted; `teaminbox-admin channel update 1 --source ADDRESS` trusts a list's)\n\
              Verification:       none received (a provider's forwarding confirmation shows here)\n"
         );
         let channel_now = setup.json(&["channel", "show", "1"]);
