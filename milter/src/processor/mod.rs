@@ -14,7 +14,10 @@ pub mod reading;
 pub mod routing;
 
 use crate::store::{
-    inbox::{ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread},
+    inbox::{
+        ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread,
+        VerifiedSource,
+    },
     queue::ClaimedMessage,
     Store, StoreResult,
 };
@@ -310,14 +313,22 @@ fn open_conversation(
             v.provider, v.requested_by, v.code
         ));
         tx.set_verification(channel_id, &v.code, v.link.as_deref(), &v.requested_by, now)?;
-        if !v.requested_by.is_empty() && tx.add_verified_source(channel_id, &v.requested_by, now)? {
-            decisions.push(format!(
-                "Source: {requested} asked for this confirmation, which arrived authenticated, \
-                 so channel {channel_id} now trusts its list rewrites and counts it as a \
-                 participant (`teaminbox-admin channel update {channel_id} --remove-source \
-                 {requested}` undoes it).",
-                requested = v.requested_by
-            ));
+        if !v.requested_by.is_empty() {
+            let requested = &v.requested_by;
+            match tx.add_verified_source(channel_id, requested, now)? {
+                VerifiedSource::Added => decisions.push(format!(
+                    "Source: {requested} asked for this confirmation, which arrived authenticated \
+                     while channel {channel_id} was a draft, so the channel now trusts its list \
+                     rewrites and counts it as a participant (`teaminbox-admin channel update \
+                     {channel_id} --remove-source {requested}` undoes it)."
+                )),
+                VerifiedSource::AlreadyThere => {}
+                VerifiedSource::ChannelFinished => decisions.push(format!(
+                    "Not a source: channel {channel_id} is connected, so a confirmation no longer \
+                     adds {requested} (`teaminbox-admin channel update {channel_id} --source \
+                     {requested}` does, if it is yours)."
+                )),
+            }
         }
         ("open", "verification")
     } else {

@@ -54,6 +54,16 @@ pub struct ChannelRouting {
     pub ticket_properties: String,
 }
 
+/// What an authenticated provider confirmation did to the channel's
+/// sources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifiedSource {
+    Added,
+    AlreadyThere,
+    /// The channel is connected: its sources change only by the admin.
+    ChannelFinished,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct ContactRef {
     pub id: i64,
@@ -246,15 +256,30 @@ impl InboxTx<'_> {
     }
 
     /// Makes `address` (lower case) a source of the channel because it
-    /// asked for a forwarding confirmation that arrived authenticated;
-    /// false when it already was one.
+    /// asked for a forwarding confirmation that arrived authenticated, but
+    /// only while the channel is a draft: once connect and finish locked
+    /// it, anyone who knows the forwarding address could ask a provider
+    /// for a confirmation and so make himself a trusted source.
     pub fn add_verified_source(
         &mut self,
         channel_id: i64,
         address: &str,
         at: NaiveDateTime,
-    ) -> StoreResult<bool> {
-        add_source(self.conn, channel_id, address, "verification", at)
+    ) -> StoreResult<VerifiedSource> {
+        let finished: Option<NaiveDateTime> = channels::table
+            .find(channel_id)
+            .select(channels::finished_at)
+            .first(self.conn)?;
+        if finished.is_some() {
+            return Ok(VerifiedSource::ChannelFinished);
+        }
+        Ok(
+            if add_source(self.conn, channel_id, address, "verification", at)? {
+                VerifiedSource::Added
+            } else {
+                VerifiedSource::AlreadyThere
+            },
+        )
     }
 
     pub fn create_conversation(&mut self, c: &NewConversation<'_>) -> StoreResult<i64> {

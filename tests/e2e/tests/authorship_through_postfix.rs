@@ -256,7 +256,30 @@ both_databases! {
         let found = conversations(&milter);
         let trail = shown(&milter, &found[1].0);
         assert!(trail.contains(&format!(
-            "Source: support@acme.example asked for this confirmation, which arrived authenticated, so channel {channel} now trusts"
+            "Source: support@acme.example asked for this confirmation, which arrived authenticated while channel {channel} was a draft, so the channel now trusts"
+        )), "{trail}");
+
+        // Once connected, a confirmation no longer makes a source: anyone
+        // who knows the address could ask Gmail for one.
+        let (code, _, err) = admin(&milter.admin_config(), &["channel", "finish", &channel.to_string()]);
+        assert_eq!(code, 0, "{err}");
+        let late = gmail_confirmation()
+            .replace("confirm-1@", "confirm-2@")
+            .replace("support@acme.example", "mallory@attacker.example");
+        let t = send_message(postfix.smtp_addr(), google, &[&to()], &dkim_sign(late.as_bytes(), &senders().google));
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while milter.store.inbound().counts().unwrap().done < 3 {
+            assert!(Instant::now() < deadline, "{:?}", milter.store.inbound().counts());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let sources = milter.store.settings().channel(channel).unwrap().sources;
+        assert_eq!(sources.len(), 1, "{sources:?}");
+        assert_eq!(sources[0].address, "support@acme.example");
+        let found = conversations(&milter);
+        let trail = shown(&milter, &found[2].0);
+        assert!(trail.contains(&format!(
+            "Not a source: channel {channel} is connected, so a confirmation no longer adds mallory@attacker.example"
         )), "{trail}");
     }
 }
