@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use teaminbox_milter::{
     address::ForwardingAddress,
     both_databases,
-    store::{inbound::NewInboundMessage, settings::NewChannel, Store},
+    store::{inbound::NewInboundMessage, inbox::ChannelRouting, settings::NewChannel, Store},
     testing::inbound_message,
 };
 
@@ -308,17 +308,10 @@ both_databases! {
         }
         assert_eq!(updated, serde_json::to_value(setup.store.settings().channel(1).unwrap()).unwrap());
 
-        // What the processor reads.
-        let inbound = enqueue(&setup.store, channel);
-        let (routing, candidates) = setup
-            .store
-            .inbox()
-            .apply(inbound, |tx| Ok((tx.channel_routing(1)?, tx.round_robin_candidates(1)?)))
-            .unwrap();
+        let (routing, candidates) = processor_view(&setup.store, channel);
         assert_eq!(routing.assign_mode, "users-and-teams");
         assert!(routing.any_availability);
         assert!(routing.tickets_enabled);
-        let candidates: Vec<&str> = candidates.iter().map(|c| c.email.as_str()).collect();
         assert_eq!(candidates, ["alice@example.com", "bob@example.com", "carol@example.com"]);
 
         // Users replace users; teams stay. Properties merge; an empty value
@@ -466,17 +459,10 @@ both_databases! {
             ),
             "{out}"
         );
-        // What the processor reads.
-        let inbound = enqueue(&setup.store, 1);
-        let (routing, candidates) = setup
-            .store
-            .inbox()
-            .apply(inbound, |tx| Ok((tx.channel_routing(1)?, tx.round_robin_candidates(1)?)))
-            .unwrap();
+        let (routing, candidates) = processor_view(&setup.store, 1);
         assert_eq!(routing.assign_mode, "users-and-teams");
         assert!(routing.any_availability);
         assert!(!routing.tickets_enabled);
-        let candidates: Vec<&str> = candidates.iter().map(|c| c.email.as_str()).collect();
         assert_eq!(candidates, ["alice@example.com", "carol@example.com"]);
 
         // With a made address too; --json prints the channel as show does.
@@ -523,6 +509,22 @@ both_databases! {
             .run(&["channel", "create", "--name", "Help", "--company", "Acme Help", "--forwarding-address", "help@inbox.example.com"])
             .ok();
     }
+}
+
+/// What the processor reads of a channel's routing, in the transaction of
+/// a message to it: the routing and the round-robin candidates' emails.
+fn processor_view(store: &Store, channel: i64) -> (ChannelRouting, Vec<String>) {
+    let inbound = enqueue(store, channel);
+    let (routing, candidates) = store
+        .inbox()
+        .apply(inbound, |tx| {
+            Ok((
+                tx.channel_routing(channel)?,
+                tx.round_robin_candidates(channel)?,
+            ))
+        })
+        .unwrap();
+    (routing, candidates.into_iter().map(|c| c.email).collect())
 }
 
 fn enqueue(store: &Store, channel_id: i64) -> i64 {
