@@ -74,6 +74,11 @@ pub fn line(text: &str) -> String {
     escape(text, false)
 }
 
+/// Prints one line of text that quotes outside values, through [`line`].
+pub fn say(text: &str) {
+    println!("{}", line(text));
+}
+
 /// A text of several lines (a message body) for the terminal: its lines
 /// and tabs kept, everything else as [`line`] does it.
 pub fn text_block(text: &str) -> String {
