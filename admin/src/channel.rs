@@ -7,8 +7,8 @@ mod instructions;
 
 use crate::{
     cli::{
-        AssignArg, ChannelCommand, ChannelCreate, ChannelPreview, ChannelUpdate, FromNameArg,
-        OnOff, ReplyArgs,
+        AssignArg, ChannelCommand, ChannelCreate, ChannelOptions, ChannelPreview, ChannelUpdate,
+        FromNameArg, OnOff, ReplyArgs,
     },
     input::{address, one_line, text_field},
     output, AdminError, AdminResult,
@@ -16,7 +16,7 @@ use crate::{
 use serde::Serialize;
 use std::path::Path;
 use teaminbox_milter::{
-    address::{printable, ForwardingAddress},
+    address::ForwardingAddress,
     config::Config,
     identity::{self, FromNameMode, Sender},
     signature,
@@ -98,12 +98,13 @@ fn show(channel: &Channel, json: bool) {
 fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
     let name = text_field("--name", &args.name)?;
     let company = text_field("--company", &args.company)?;
-    let replies = reply_settings(&args.replies, store)?;
+    let replies = reply_settings(&args.options.replies, store)?;
     let replies = ChannelReplies {
         from_name_mode: replies.from_name_mode.unwrap_or_default(),
         from_address: replies.from_address.flatten(),
         signature_html: replies.signature_html.flatten(),
     };
+    let routing = routing_update(&args.options)?;
     let hosted = &config.milter.hosted_domains;
     let channel = match &args.forwarding_address {
         Some(given) => {
@@ -115,11 +116,12 @@ fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
                     forwarding_address: &address,
                 },
                 &replies,
+                &routing,
             )?
         }
         None => store
             .settings()
-            .create_channel_generated(name, company, &hosted[0], &replies)?,
+            .create_channel_generated(name, company, &hosted[0], &replies, &routing)?,
     };
     if args.json.json {
         output::json(&channel);
@@ -128,6 +130,7 @@ fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
             "Created channel {} ({}). Forward mail to {}",
             channel.id, channel.status, channel.forwarding_address
         );
+        note_unassigned(&channel);
     }
     Ok(())
 }
@@ -192,7 +195,7 @@ fn reply_settings(args: &ReplyArgs, store: &Store) -> Result<GivenReplies, Admin
 /// error (exit 2); a signature that is refused names the file, the line and
 /// the column (exit 1).
 fn read_signature(path: &Path) -> Result<String, AdminError> {
-    let shown = printable(&path.display().to_string());
+    let shown = output::line(&path.display().to_string());
     let too_big = || {
         AdminError::Usage(format!(
             "--signature-file {shown} is larger than {} bytes; a signature is a few lines",
@@ -253,7 +256,7 @@ fn show_details(c: &Channel, config: &Config) {
     let mut fields = vec![
         (
             "From name",
-            format!("{} (\"{}\")", c.from_name_mode, printable(&sample.name)),
+            format!("{} (\"{}\")", c.from_name_mode, sample.name),
         ),
         (
             "From address",
@@ -299,7 +302,7 @@ fn show_details(c: &Channel, config: &Config) {
             "Tickets",
             if c.tickets_enabled { "on" } else { "off" }.into(),
         ),
-        ("Ticket properties", printable(&list(&properties))),
+        ("Ticket properties", list(&properties)),
         ("Sources", sources(c)),
     ];
     match (&c.verification_code, c.verification_received_at) {
@@ -308,13 +311,13 @@ fn show_details(c: &Channel, config: &Config) {
                 "Verification",
                 format!(
                     "code {} requested by {}, received {} UTC",
-                    printable(code),
-                    printable(c.verification_requested_by.as_deref().unwrap_or("?")),
+                    code,
+                    c.verification_requested_by.as_deref().unwrap_or("?"),
                     output::time(&at)
                 ),
             ));
             if let Some(link) = &c.verification_link {
-                fields.push(("Verification link", printable(link)));
+                fields.push(("Verification link", link.clone()));
             }
         }
         _ => fields.push((
@@ -342,33 +345,20 @@ fn sources(c: &Channel) -> String {
                 "verification" => "asked for a forwarding confirmation",
                 _ => "added by the admin",
             };
-            format!("{} ({why})", printable(&s.address))
+            format!("{} ({why})", s.address)
         })
         .collect::<Vec<_>>();
     shown.join(", ")
 }
 
 fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
-    let routing_given = args.assign.is_some()
-        || !args.assign_users.is_empty()
-        || !args.assign_teams.is_empty()
-        || args.clear_assignees
-        || args.any_availability
-        || args.only_available
-        || args.tickets.is_some()
-        || !args.ticket_properties.is_empty();
-    let replies = &args.replies;
     let settings_given = args.name.is_some()
         || args.company.is_some()
         || args.forwarding_address.is_some()
-        || replies.from_name.is_some()
-        || replies.from_address.is_some()
-        || replies.default_from_address
-        || replies.signature_file.is_some()
-        || replies.no_signature
+        || options_given(&args.options)
         || !args.sources.is_empty()
         || !args.remove_sources.is_empty();
-    if !routing_given && !settings_given {
+    if !settings_given {
         return Err(AdminError::Usage(
             "nothing to change: give --assign, --assign-user, --assign-team, --clear-assignees, \
              --any-availability, --only-available, --tickets, --ticket-property, --name, --company, \
@@ -392,16 +382,8 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         .as_deref()
         .map(|a| hosted_address(a, config))
         .transpose()?;
-    let users = args
-        .assign_users
-        .iter()
-        .map(|u| address("--assign-user", u))
-        .collect::<Result<Vec<_>, _>>()?;
-    let teams = args
-        .assign_teams
-        .iter()
-        .map(|t| text_field("--assign-team", t).map(str::to_owned))
-        .collect::<Result<Vec<_>, _>>()?;
+    let routing = routing_update(&args.options)?;
+    let given = reply_settings(&args.options.replies, store)?;
     let add_sources = args
         .sources
         .iter()
@@ -412,45 +394,6 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         .iter()
         .map(|a| address("--remove-source", a))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut properties = Vec::with_capacity(args.ticket_properties.len());
-    for given in &args.ticket_properties {
-        let Some((key, value)) = given.split_once('=') else {
-            return Err(AdminError::Usage(format!(
-                "--ticket-property `{}` is not KEY=VALUE, like priority=high (KEY= removes the key)",
-                printable(given)
-            )));
-        };
-        let key = text_field("--ticket-property key", key)?;
-        let value = one_line("--ticket-property value", value.trim())?;
-        properties.push((key.to_owned(), value.to_owned()));
-    }
-    let (assign_users, assign_teams) = if args.clear_assignees {
-        (Some(users), Some(teams))
-    } else {
-        (
-            (!users.is_empty()).then_some(users),
-            (!teams.is_empty()).then_some(teams),
-        )
-    };
-    let update = RoutingUpdate {
-        assign_mode: args.assign.map(|mode| match mode {
-            AssignArg::Off => AssignMode::Off,
-            AssignArg::UsersAndTeams => AssignMode::UsersAndTeams,
-            AssignArg::ContactOwner => AssignMode::ContactOwner,
-        }),
-        any_availability: if args.any_availability {
-            Some(true)
-        } else if args.only_available {
-            Some(false)
-        } else {
-            None
-        },
-        assign_users,
-        assign_teams,
-        tickets_enabled: args.tickets.map(|t| matches!(t, OnOff::On)),
-        ticket_properties: (!properties.is_empty()).then_some(properties),
-    };
-    let given = reply_settings(&args.replies, store)?;
     let changes = settings::ChannelUpdate {
         name,
         company,
@@ -464,22 +407,97 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
     // One transaction: a refused part leaves the channel as it was.
     let channel = store
         .settings()
-        .update_channel_with_routing(args.id, &changes, &update)?;
+        .update_channel_with_routing(args.id, &changes, &routing)?;
     if args.json.json {
         output::json(&channel);
     } else {
         show_details(&channel, config);
-        if channel.assign_mode == AssignMode::UsersAndTeams
-            && channel.assign_users.is_empty()
-            && channel.assign_teams.is_empty()
-        {
-            println!(
-                "Note: the channel names no users or teams yet, so its conversations stay unassigned; \
-                 add some with --assign-user or --assign-team."
-            );
-        }
+        note_unassigned(&channel);
     }
     Ok(())
+}
+
+/// Whether any option shared by create and update was given.
+fn options_given(options: &ChannelOptions) -> bool {
+    let replies = &options.replies;
+    options.assign.is_some()
+        || !options.assign_users.is_empty()
+        || !options.assign_teams.is_empty()
+        || options.clear_assignees
+        || options.any_availability
+        || options.only_available
+        || options.tickets.is_some()
+        || !options.ticket_properties.is_empty()
+        || replies.from_name.is_some()
+        || replies.from_address.is_some()
+        || replies.default_from_address
+        || replies.signature_file.is_some()
+        || replies.no_signature
+}
+
+/// The routing and ticket options, checked; `None` where nothing was given.
+/// Users and teams are looked up by the store, in its transaction.
+fn routing_update(options: &ChannelOptions) -> Result<RoutingUpdate, AdminError> {
+    let users = options
+        .assign_users
+        .iter()
+        .map(|u| address("--assign-user", u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let teams = options
+        .assign_teams
+        .iter()
+        .map(|t| text_field("--assign-team", t).map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut properties = Vec::with_capacity(options.ticket_properties.len());
+    for given in &options.ticket_properties {
+        let Some((key, value)) = given.split_once('=') else {
+            return Err(AdminError::Usage(format!(
+                "--ticket-property `{given}` is not KEY=VALUE, like priority=high (KEY= removes the key)"
+            )));
+        };
+        let key = text_field("--ticket-property key", key)?;
+        let value = one_line("--ticket-property value", value.trim())?;
+        properties.push((key.to_owned(), value.to_owned()));
+    }
+    let (assign_users, assign_teams) = if options.clear_assignees {
+        (Some(users), Some(teams))
+    } else {
+        (
+            (!users.is_empty()).then_some(users),
+            (!teams.is_empty()).then_some(teams),
+        )
+    };
+    Ok(RoutingUpdate {
+        assign_mode: options.assign.map(|mode| match mode {
+            AssignArg::Off => AssignMode::Off,
+            AssignArg::UsersAndTeams => AssignMode::UsersAndTeams,
+            AssignArg::ContactOwner => AssignMode::ContactOwner,
+        }),
+        any_availability: if options.any_availability {
+            Some(true)
+        } else if options.only_available {
+            Some(false)
+        } else {
+            None
+        },
+        assign_users,
+        assign_teams,
+        tickets_enabled: options.tickets.map(|t| matches!(t, OnOff::On)),
+        ticket_properties: (!properties.is_empty()).then_some(properties),
+    })
+}
+
+/// Round robin over nobody assigns nobody: say so.
+fn note_unassigned(channel: &Channel) {
+    if channel.assign_mode == AssignMode::UsersAndTeams
+        && channel.assign_users.is_empty()
+        && channel.assign_teams.is_empty()
+    {
+        println!(
+            "Note: the channel names no users or teams yet, so its conversations stay unassigned; \
+             add some with --assign-user or --assign-team."
+        );
+    }
 }
 
 /// What `channel preview --json` prints.

@@ -61,12 +61,14 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum ChannelCommand {
     /// Create a channel (status draft). It receives mail at once; set up
-    /// how replies look, copy the forwarding address into the mail provider
-    /// (`channel instructions`), then `channel finish`.
+    /// how replies look and how it routes (the options of `channel update`),
+    /// copy the forwarding address into the mail provider (`channel
+    /// instructions`), then `channel finish`.
     #[command(after_help = "Example:\n  \
         teaminbox-admin channel create --name Support --company Acme\n  \
         teaminbox-admin channel create --name Sales --company \"Acme Sales\" --forwarding-address sales@inbox.example.com\n  \
-        teaminbox-admin channel create --name Support --company Acme --from-name company --signature-file signature.html")]
+        teaminbox-admin channel create --name Support --company Acme --from-name company --signature-file signature.html\n  \
+        teaminbox-admin channel create --name Support --company Acme --assign users-and-teams --assign-team Support --tickets on --ticket-property pipeline=Support")]
     Create(ChannelCreate),
     /// List channels.
     #[command(after_help = "Example:\n  teaminbox-admin channel list --json")]
@@ -223,6 +225,24 @@ pub struct ChannelUpdate {
     #[arg(long, value_name = "ADDRESS")]
     pub forwarding_address: Option<String>,
     #[command(flatten)]
+    pub options: ChannelOptions,
+    /// An address whose list rewrites the channel trusts, like a Google
+    /// Group's address: its authenticated mail is filed under the original
+    /// author it names (X-Original-From). Repeat for several.
+    #[arg(long = "source", value_name = "ADDRESS")]
+    pub sources: Vec<String>,
+    /// Stop trusting a source. Repeat for several.
+    #[arg(long = "remove-source", value_name = "ADDRESS")]
+    pub remove_sources: Vec<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// What `channel create` and `channel update` both set: how replies look,
+/// and how new conversations are assigned and ticketed.
+#[derive(Args)]
+pub struct ChannelOptions {
+    #[command(flatten)]
     pub replies: ReplyArgs,
     /// Who gets a new conversation.
     #[arg(long, value_enum, value_name = "MODE")]
@@ -252,16 +272,6 @@ pub struct ChannelUpdate {
     /// custom key; an empty value removes the key. Repeat for several.
     #[arg(long = "ticket-property", value_name = "KEY=VALUE")]
     pub ticket_properties: Vec<String>,
-    /// An address whose list rewrites the channel trusts, like a Google
-    /// Group's address: its authenticated mail is filed under the original
-    /// author it names (X-Original-From). Repeat for several.
-    #[arg(long = "source", value_name = "ADDRESS")]
-    pub sources: Vec<String>,
-    /// Stop trusting a source. Repeat for several.
-    #[arg(long = "remove-source", value_name = "ADDRESS")]
-    pub remove_sources: Vec<String>,
-    #[command(flatten)]
-    pub json: JsonFlag,
 }
 
 #[derive(Args)]
@@ -277,7 +287,7 @@ pub struct ChannelCreate {
     #[arg(long, value_name = "ADDRESS")]
     pub forwarding_address: Option<String>,
     #[command(flatten)]
-    pub replies: ReplyArgs,
+    pub options: ChannelOptions,
     #[command(flatten)]
     pub json: JsonFlag,
 }

@@ -1,12 +1,9 @@
 //! `teaminbox-admin contact ...`: the people who write to the channels.
 
 use crate::{cli::ContactCommand, input::address, output, AdminResult};
-use teaminbox_milter::{
-    address::printable,
-    store::{
-        views::{Contact, ContactKey},
-        Store,
-    },
+use teaminbox_milter::store::{
+    views::{Contact, ContactKey},
+    Store,
 };
 
 pub fn run(command: ContactCommand, store: &Store) -> AdminResult {
@@ -21,8 +18,8 @@ pub fn run(command: ContactCommand, store: &Store) -> AdminResult {
                     .map(|c| {
                         vec![
                             c.id.to_string(),
-                            printable(&c.address),
-                            c.name.as_deref().map_or_else(|| "-".into(), printable),
+                            c.address.clone(),
+                            output::or_dash(c.name.as_deref()),
                             c.owner_email.clone().unwrap_or_else(|| "-".into()),
                             c.conversation_ids.len().to_string(),
                         ]
@@ -49,7 +46,7 @@ pub fn run(command: ContactCommand, store: &Store) -> AdminResult {
             } else {
                 println!(
                     "{} (contact {}) is now owned by {user}.",
-                    printable(&contact.address),
+                    output::line(&contact.address),
                     contact.id
                 );
             }
@@ -70,11 +67,8 @@ fn show(c: &Contact, json: bool) {
         .collect::<Vec<_>>();
     output::fields(&[
         ("Contact", c.id.to_string()),
-        ("Address", printable(&c.address)),
-        (
-            "Name",
-            c.name.as_deref().map_or_else(|| "-".into(), printable),
-        ),
+        ("Address", c.address.clone()),
+        ("Name", output::or_dash(c.name.as_deref())),
         ("Owner", c.owner_email.clone().unwrap_or_else(|| "-".into())),
         (
             "Conversations",

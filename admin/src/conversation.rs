@@ -1,7 +1,8 @@
 //! `teaminbox-admin conversation ...`: reading and working the inbox.
 //!
 //! Everything that came in with a message (addresses, names, subjects,
-//! bodies, filenames) is escaped before it reaches the terminal.
+//! bodies, filenames) reaches the terminal through [`output`], which
+//! escapes what could harm it.
 
 use crate::{
     cli::{ConversationCommand, ConversationList, ConversationStatus},
@@ -9,12 +10,9 @@ use crate::{
     output, AdminResult,
 };
 use teaminbox_milter::config::Config;
-use teaminbox_milter::{
-    address::printable,
-    store::{
-        views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
-        Store,
-    },
+use teaminbox_milter::store::{
+    views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
+    Store,
 };
 
 pub fn run(command: ConversationCommand, store: &Store, config: &Config) -> AdminResult {
@@ -115,13 +113,13 @@ fn row(c: &ConversationSummary) -> Vec<String> {
     vec![
         c.id.to_string(),
         output::time(&c.last_message_at),
-        c.channel_id.to_string(),
+        c.channel_name.clone(),
         status(&c.status, &c.kind),
-        printable(&c.contact_address),
+        c.contact_address.clone(),
         c.assignee_email.clone().unwrap_or_else(|| "-".into()),
         c.ticket_id.map_or_else(|| "-".into(), |t| t.to_string()),
         c.message_count.to_string(),
-        printable(&c.subject),
+        c.subject.clone(),
     ]
 }
 
@@ -136,13 +134,13 @@ fn status(status: &str, kind: &str) -> String {
 /// `Name <address>`, or the address alone.
 fn mailbox(address: &str, name: Option<&str>) -> String {
     match name {
-        Some(name) => format!("{} <{}>", printable(name), printable(address)),
-        None => printable(address),
+        Some(name) => format!("{name} <{address}>"),
+        None => address.to_owned(),
     }
 }
 
 fn show(c: &ConversationDetail) {
-    println!("Conversation {}: {}", c.id, printable(&c.subject));
+    println!("Conversation {}: {}", c.id, output::line(&c.subject));
     let owner = c
         .contact
         .owner_email
@@ -150,10 +148,7 @@ fn show(c: &ConversationDetail) {
         .map(|o| format!(", owner {o}"))
         .unwrap_or_default();
     let mut fields = vec![
-        (
-            "Channel",
-            format!("{} ({})", c.channel_id, printable(&c.channel_name)),
-        ),
+        ("Channel", format!("{} ({})", c.channel_id, c.channel_name)),
         ("Status", status(&c.status, &c.kind)),
         (
             "Contact",
@@ -195,14 +190,14 @@ fn show(c: &ConversationDetail) {
 
 /// `4 "Printer on fire", pipeline Support, priority high, team=emea`.
 fn ticket(t: &Ticket) -> String {
-    let mut parts = vec![format!("{} \"{}\"", t.id, printable(&t.name))];
+    let mut parts = vec![format!("{} \"{}\"", t.id, t.name)];
     for (label, value) in [
         ("pipeline", &t.pipeline),
         ("stage", &t.stage),
         ("priority", &t.priority),
     ] {
         if let Some(value) = value {
-            parts.push(format!("{label} {}", printable(value)));
+            parts.push(format!("{label} {value}"));
         }
     }
     for (key, value) in &t.properties {
@@ -210,7 +205,7 @@ fn ticket(t: &Ticket) -> String {
             serde_json::Value::String(text) => text.clone(),
             other => other.to_string(),
         };
-        parts.push(printable(&format!("{key}={value}")));
+        parts.push(format!("{key}={value}"));
     }
     parts.join(", ")
 }
@@ -228,9 +223,9 @@ fn message(m: &MessageView) {
     );
     let mut fields = vec![("From", mailbox(&m.from, m.from_name.as_deref()))];
     if let Some(by) = &m.forwarded_by {
-        fields.push(("Forwarded by", printable(by)));
+        fields.push(("Forwarded by", by.clone()));
     }
-    fields.push(("Subject", printable(&m.subject)));
+    fields.push(("Subject", m.subject.clone()));
     if let Some(sent) = &m.sent_at {
         fields.push(("Sent", format!("{} UTC", output::time(sent))));
     }
@@ -242,14 +237,14 @@ fn message(m: &MessageView) {
             .attachments
             .iter()
             .map(|a| {
-                let mut about = vec![printable(&a.content_type), format!("{} bytes", a.size)];
+                let mut about = vec![a.content_type.clone(), format!("{} bytes", a.size)];
                 if a.inline {
                     about.push("inline".into());
                 }
                 if let Some(cid) = &a.content_id {
-                    about.push(format!("cid {}", printable(cid)));
+                    about.push(format!("cid {cid}"));
                 }
-                format!("{} ({})", printable(&a.filename), about.join(", "))
+                format!("{} ({})", a.filename, about.join(", "))
             })
             .collect::<Vec<_>>();
         fields.push(("Attachments", files.join("; ")));
@@ -263,12 +258,12 @@ fn message(m: &MessageView) {
     }
     if let Some(d) = &m.delivery {
         match &d.last_error {
-            Some(e) => println!("Delivery: {} ({})", d.state, printable(e)),
+            Some(e) => println!("Delivery: {} ({})", d.state, output::line(e)),
             None => println!("Delivery: {}", d.state),
         }
     }
     println!("Decisions:");
     for d in &m.decisions {
-        println!("  - {}", printable(d));
+        println!("  - {}", output::line(d));
     }
 }

@@ -4,7 +4,7 @@
 //! break a header line gets through. A bad value is a usage error (exit 2).
 
 use crate::AdminError;
-use teaminbox_milter::address::{normalize_domain, printable};
+use teaminbox_milter::address::normalize_domain;
 
 /// Names and companies end up in From headers: one line of printable text,
 /// trimmed, 1 to 200 characters.
@@ -21,7 +21,7 @@ pub fn one_line<'a>(what: &str, value: &'a str) -> Result<&'a str, AdminError> {
     if value.chars().any(char::is_control) {
         return Err(AdminError::Usage(format!(
             "{what} `{}` contains a control character (line break, tab or similar); use plain text",
-            printable(value)
+            crate::output::line(value)
         )));
     }
     if value.chars().count() > 200 {
@@ -39,7 +39,7 @@ pub fn address(what: &str, value: &str) -> Result<String, AdminError> {
     let bad = |why: &str| {
         AdminError::Usage(format!(
             "{what}: `{}` is not an email address: {why}",
-            printable(value)
+            crate::output::line(value)
         ))
     };
     if value.chars().any(char::is_control) {

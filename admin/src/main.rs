@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     match run(cli.command, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("teaminbox-admin: {e}");
+            // Errors may quote what the admin typed or what a message held.
+            eprintln!("teaminbox-admin: {}", output::line(&e.to_string()));
             ExitCode::from(match e {
                 AdminError::Refused(_) => 1,
                 AdminError::Usage(_) => 2,

@@ -4,10 +4,7 @@ use crate::{
     cli::{RejectionCommand, RejectionList},
     output, AdminError, AdminResult,
 };
-use teaminbox_milter::{
-    address::printable,
-    store::{rejections::Rejection, Store},
-};
+use teaminbox_milter::store::{rejections::Rejection, Store};
 
 pub fn run(command: RejectionCommand, store: &Store) -> AdminResult {
     match command {
@@ -22,7 +19,7 @@ fn list(args: RejectionList, store: &Store) -> AdminResult {
             let duration = humantime::parse_duration(text.trim()).map_err(|_| {
                 AdminError::Usage(format!(
                     "--since `{}` is not a duration; write it like 30m, 1h, 7d or \"1h 30m\"",
-                    printable(text)
+                    text
                 ))
             })?;
             // A duration longer than the calendar goes back to the start.
@@ -53,12 +50,12 @@ fn list(args: RejectionList, store: &Store) -> AdminResult {
     Ok(())
 }
 
-/// One line per refusal. Everything that came from the SMTP client is
-/// escaped, so a hostile header cannot move the cursor or clear the screen.
+/// One line per refusal. The table escapes what came from the SMTP client,
+/// so a hostile header cannot move the cursor or clear the screen.
 fn row(r: &Rejection) -> Vec<String> {
     let client = match &r.client_address {
-        Some(address) => format!("{}[{}]", printable(&r.client_name), printable(address)),
-        None => printable(&r.client_name),
+        Some(address) => format!("{}[{address}]", r.client_name),
+        None => r.client_name.clone(),
     };
     vec![
         r.rejected_at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -66,17 +63,11 @@ fn row(r: &Rejection) -> Vec<String> {
         if r.mail_from.is_empty() {
             "<>".into()
         } else {
-            printable(&r.mail_from)
+            r.mail_from.clone()
         },
-        r.header_from
-            .as_deref()
-            .map_or_else(|| "-".into(), printable),
-        r.recipients
-            .iter()
-            .map(|a| printable(a))
-            .collect::<Vec<_>>()
-            .join(", "),
+        output::or_dash(r.header_from.as_deref()),
+        r.recipients.join(", "),
         format!("{} {}", r.smtp_code, r.enhanced_code),
-        printable(&r.reason),
+        r.reason.clone(),
     ]
 }

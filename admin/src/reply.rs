@@ -75,11 +75,12 @@ pub fn run(args: ConversationReply, store: &Store, config: &Config) -> AdminResu
             "message_id": composed.message_id,
         }));
     } else {
-        println!(
+        // The subject and the contact's address came with the mail.
+        output::say(&format!(
             "Queued reply {id} from {} to {}: {subject}",
             from.display(),
             context.contact_address
-        );
+        ));
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ pub fn run(command: TeamCommand, store: &Store) -> AdminResult {
             if args.json.json {
                 output::json(&team);
             } else {
-                println!("Added team {} ({}).", team.name, team.id);
+                output::say(&format!("Added team {} ({}).", team.name, team.id));
             }
             Ok(())
         }
@@ -26,11 +26,11 @@ pub fn run(command: TeamCommand, store: &Store) -> AdminResult {
             if args.json.json {
                 output::json(&team);
             } else {
-                println!(
+                output::say(&format!(
                     "Added {email} to team {}; its members are {}.",
                     team.name,
                     team.members.join(", ")
-                );
+                ));
             }
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! `teaminbox-admin ticket ...`: the tickets channels made.
 
 use crate::{cli::TicketCommand, output, AdminResult};
-use teaminbox_milter::{address::printable, store::Store};
+use teaminbox_milter::store::Store;
 
 pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
     match command {
@@ -10,7 +10,7 @@ pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
             if flag.json {
                 output::json(&tickets);
             } else {
-                let dash = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), printable);
+                let dash = |v: &Option<String>| output::or_dash(v.as_deref());
                 let rows = tickets
                     .iter()
                     .map(|t| {
@@ -22,7 +22,7 @@ pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
                             dash(&t.stage),
                             dash(&t.priority),
                             dash(&t.owner_email),
-                            printable(&t.name),
+                            t.name.clone(),
                         ]
                     })
                     .collect::<Vec<_>>();
@@ -47,7 +47,7 @@ pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
             if args.json.json {
                 output::json(&t);
             } else {
-                let dash = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), printable);
+                let dash = |v: &Option<String>| output::or_dash(v.as_deref());
                 let properties = t
                     .properties
                     .iter()
@@ -58,7 +58,7 @@ pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
                     .collect::<Vec<_>>();
                 output::fields(&[
                     ("Ticket", t.id.to_string()),
-                    ("Name", printable(&t.name)),
+                    ("Name", t.name.clone()),
                     (
                         "Conversation",
                         format!(
@@ -74,7 +74,7 @@ pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
                         if properties.is_empty() {
                             "-".into()
                         } else {
-                            printable(&properties.join(", "))
+                            properties.join(", ")
                         },
                     ),
                     ("Owner", dash(&t.owner_email)),

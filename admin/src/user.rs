@@ -82,10 +82,10 @@ fn add(args: UserAdd, store: &Store) -> AdminResult {
     if args.json.json {
         output::json(&user);
     } else {
-        println!(
+        output::say(&format!(
             "Added user {} ({} {}, username {}), available.",
             user.email, user.first_name, user.last_name, user.username
-        );
+        ));
     }
     Ok(())
 }

@@ -403,11 +403,11 @@ both_databases! {
         assert_eq!(
             setup.run(&["conversation", "list"]).ok(),
             "ID  LAST MESSAGE (UTC)   CHANNEL  STATUS              CONTACT                        ASSIGNEE           TICKET  MESSAGES  SUBJECT\n\
-             4   2026-11-20 12:00:00  1        open, verification  forwarding-noreply@google.com  -                  -       1         Gmail Forwarding Confirmation\n\
-             1   2026-11-20 11:00:00  1        open                customer@example.org           alice@example.com  1       2         Printer on fire\n\
-             5   2026-11-20 10:00:00  2        closed              dave@example.net               bob@example.com    2       1         Second quote\n\
-             2   2026-11-20 10:00:00  2        open                dave@example.net               -                  -       1         Quote\n\
-             3   2026-11-20 08:00:00  1        spam                spam@example.biz               -                  -       1         Win \\u{1b}[31mbig\n"
+             4   2026-11-20 12:00:00  Support  open, verification  forwarding-noreply@google.com  -                  -       1         Gmail Forwarding Confirmation\n\
+             1   2026-11-20 11:00:00  Support  open                customer@example.org           alice@example.com  1       2         Printer on fire\n\
+             5   2026-11-20 10:00:00  Sales    closed              dave@example.net               bob@example.com    2       1         Second quote\n\
+             2   2026-11-20 10:00:00  Sales    open                dave@example.net               -                  -       1         Quote\n\
+             3   2026-11-20 08:00:00  Support  spam                spam@example.biz               -                  -       1         Win \\u{1b}[31mbig\n"
         );
     }
 }

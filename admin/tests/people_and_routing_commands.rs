@@ -1,5 +1,5 @@
 //! The real `teaminbox-admin` binary's `user`, `team`, `contact set-owner`,
-//! `channel update` and `queue retry` commands, on SQLite and PostgreSQL:
+//! `channel create` and `channel update` and `queue retry` commands, on SQLite and PostgreSQL:
 //! what the processor reads to assign and ticket new conversations.
 
 mod common;
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use teaminbox_milter::{
     address::ForwardingAddress,
     both_databases,
-    store::{inbound::NewInboundMessage, settings::NewChannel, Store},
+    store::{inbound::NewInboundMessage, inbox::ChannelRouting, settings::NewChannel, Store},
     testing::inbound_message,
 };
 
@@ -308,17 +308,10 @@ both_databases! {
         }
         assert_eq!(updated, serde_json::to_value(setup.store.settings().channel(1).unwrap()).unwrap());
 
-        // What the processor reads.
-        let inbound = enqueue(&setup.store, channel);
-        let (routing, candidates) = setup
-            .store
-            .inbox()
-            .apply(inbound, |tx| Ok((tx.channel_routing(1)?, tx.round_robin_candidates(1)?)))
-            .unwrap();
+        let (routing, candidates) = processor_view(&setup.store, channel);
         assert_eq!(routing.assign_mode, "users-and-teams");
         assert!(routing.any_availability);
         assert!(routing.tickets_enabled);
-        let candidates: Vec<&str> = candidates.iter().map(|c| c.email.as_str()).collect();
         assert_eq!(candidates, ["alice@example.com", "bob@example.com", "carol@example.com"]);
 
         // Users replace users; teams stay. Properties merge; an empty value
@@ -431,6 +424,110 @@ both_databases! {
     }
 }
 
+both_databases! {
+    fn channel_create_takes_the_routing_and_ticket_options(db: TestDatabase) {
+        let setup = Setup::new(db);
+        add_user(&setup, "alice@example.com", "Alice", "Smith");
+        add_user(&setup, "carol@example.com", "Carol", "White");
+        setup.run(&["team", "add", "Tier 1"]).ok();
+        setup.run(&["team", "add-member", "Tier 1", "carol@example.com"]).ok();
+
+        assert_eq!(
+            setup
+                .run(&[
+                    "channel", "create", "--name", "Support", "--company", "Acme",
+                    "--forwarding-address", "support@inbox.example.com", "--from-name", "company",
+                    "--assign", "users-and-teams", "--assign-user", "Alice@example.com",
+                    "--assign-team", "Tier 1", "--any-availability", "--tickets", "off",
+                    "--ticket-property", "pipeline=Support", "--ticket-property", "priority=high",
+                ])
+                .ok(),
+            "Created channel 1 (draft). Forward mail to support@inbox.example.com\n"
+        );
+        let out = setup.run(&["channel", "show", "1"]).ok().to_owned();
+        assert!(
+            out.ends_with(
+                "From name:          company (\"Acme\")\n\
+                 From address:       default: the user's USERNAME@inbox.localhost\n\
+                 Signature:          none\n\
+                 Finished:           no (draft; `teaminbox-admin channel finish 1` connects it)\n\
+                 Assignment:         users-and-teams (away users too)\n\
+                 Assign to users:    alice@example.com\n\
+                 Assign to teams:    Tier 1\n\
+                 Tickets:            off\n\
+                 Ticket properties:  pipeline=Support, priority=high\n\
+                 Verification:       none received (a provider's forwarding confirmation shows here)\n"
+            ),
+            "{out}"
+        );
+        let (routing, candidates) = processor_view(&setup.store, 1);
+        assert_eq!(routing.assign_mode, "users-and-teams");
+        assert!(routing.any_availability);
+        assert!(!routing.tickets_enabled);
+        assert_eq!(candidates, ["alice@example.com", "carol@example.com"]);
+
+        // With a made address too; --json prints the channel as show does.
+        let created = setup.json(&[
+            "channel", "create", "--name", "Sales", "--company", "Acme Sales",
+            "--assign", "contact-owner", "--ticket-property", "stage=New",
+        ]);
+        assert_eq!(created["assign_mode"], "contact-owner");
+        assert_eq!(created["ticket_properties"], json!({"stage": "New"}));
+        assert_eq!(created, setup.json(&["channel", "show", "2"]));
+        let run = setup.run(&["channel", "create", "--name", "Empty", "--company", "Nobody", "--assign", "users-and-teams"]);
+        assert!(run.ok().ends_with(
+            "Note: the channel names no users or teams yet, so its conversations stay unassigned; \
+             add some with --assign-user or --assign-team.\n"
+        ), "{run:#?}");
+
+        // A refused option refuses the whole channel: no row is left.
+        let channels = |setup: &Setup| setup.json(&["channel", "list"]).as_array().unwrap().len();
+        let refusals: &[(&[&str], &str)] = &[
+            (
+                &["--forwarding-address", "help@inbox.example.com", "--assign", "users-and-teams",
+                  "--assign-user", "alice@example.com", "--assign-user", "zed@example.com"],
+                "there is no user zed@example.com",
+            ),
+            (
+                &["--assign-team", "Tier 2", "--tickets", "on"],
+                "there is no team Tier 2",
+            ),
+        ];
+        for (given, expected) in refusals {
+            let mut args = vec!["channel", "create", "--name", "Help", "--company", "Acme Help"];
+            args.extend_from_slice(given);
+            assert_eq!(setup.run(&args).fails(1), format!("teaminbox-admin: {expected}"));
+            assert_eq!(channels(&setup), 3, "{args:?} left a channel");
+        }
+        let line = setup
+            .run(&["channel", "create", "--name", "Help", "--company", "Acme Help", "--ticket-property", "priority"])
+            .fails(2)
+            .to_owned();
+        assert!(line.starts_with("teaminbox-admin: --ticket-property `priority` is not KEY=VALUE"), "{line}");
+        assert_eq!(channels(&setup), 3);
+        // The company and address those refusals named are still free.
+        setup
+            .run(&["channel", "create", "--name", "Help", "--company", "Acme Help", "--forwarding-address", "help@inbox.example.com"])
+            .ok();
+    }
+}
+
+/// What the processor reads of a channel's routing, in the transaction of
+/// a message to it: the routing and the round-robin candidates' emails.
+fn processor_view(store: &Store, channel: i64) -> (ChannelRouting, Vec<String>) {
+    let inbound = enqueue(store, channel);
+    let (routing, candidates) = store
+        .inbox()
+        .apply(inbound, |tx| {
+            Ok((
+                tx.channel_routing(channel)?,
+                tx.round_robin_candidates(channel)?,
+            ))
+        })
+        .unwrap();
+    (routing, candidates.into_iter().map(|c| c.email).collect())
+}
+
 fn enqueue(store: &Store, channel_id: i64) -> i64 {
     store
         .inbound()
@@ -508,18 +605,25 @@ fn every_new_command_has_an_example() {
         );
         assert!(out.contains("--json"), "{args:?} has no --json: {out}");
     }
-    let run = admin(dir.path(), ["channel", "update", "--help"]);
-    let out = run.ok();
-    for flag in [
-        "--assign <MODE>",
-        "--assign-user <EMAIL>",
-        "--assign-team <NAME>",
-        "--any-availability",
-        "--only-available",
-        "--tickets <on|off>",
-        "--ticket-property <KEY=VALUE>",
-        "--clear-assignees",
-    ] {
-        assert!(out.contains(flag), "{flag}: {out}");
+    // Create takes every option update takes (but the channel's id).
+    for command in ["update", "create"] {
+        let run = admin(dir.path(), ["channel", command, "--help"]);
+        let out = run.ok();
+        for flag in [
+            "--assign <MODE>",
+            "--assign-user <EMAIL>",
+            "--assign-team <NAME>",
+            "--any-availability",
+            "--only-available",
+            "--tickets <on|off>",
+            "--ticket-property <KEY=VALUE>",
+            "--clear-assignees",
+            "--from-name <agent-and-company|company>",
+            "--from-address <ADDRESS>",
+            "--signature-file <FILE>",
+            "--forwarding-address <ADDRESS>",
+        ] {
+            assert!(out.contains(flag), "{command} {flag}: {out}");
+        }
     }
 }

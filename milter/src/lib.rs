@@ -8,6 +8,7 @@ pub mod address;
 pub mod auth;
 pub mod config;
 pub mod filter;
+pub mod html_text;
 pub mod identity;
 pub mod outbound;
 pub mod processor;

@@ -23,7 +23,8 @@
 //! align, valign, colspan, rowspan), `ul`, `ol`, `li`. No `style` (tag or
 //! attribute), no scripts, event handlers, forms, frames or comments.
 
-use html5gum::{DefaultEmitter, Error as ParseError, Span, Token, Tokenizer};
+use crate::html_text::{tokenizer, PlainText, SKIPPED_WITH_CONTENT};
+use html5gum::{Error as ParseError, Span, Token};
 use std::fmt::Write as _;
 
 /// The tokens a signature may use, as written between `{{` and `}}`.
@@ -114,14 +115,6 @@ const ACTIVE_TAGS: &[&str] = &[
     "textarea", "video",
 ];
 
-/// Elements whose content a browser does not read as markup (or that are
-/// dropped with their content): when [`render`] meets one, it skips to its
-/// end tag.
-const SKIPPED_WITH_CONTENT: &[&str] = &[
-    "head", "iframe", "math", "noembed", "noframes", "noscript", "object", "script", "style",
-    "svg", "template", "textarea", "title", "xmp",
-];
-
 const LINK_SCHEMES: &[&str] = &["https", "http", "mailto", "tel"];
 const IMAGE_SCHEMES: &[&str] = &["https", "http"];
 
@@ -141,14 +134,6 @@ fn tokens_list() -> String {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn tokenizer(html: &str) -> Tokenizer<html5gum::StringReader<'_>, DefaultEmitter<usize>> {
-    let mut emitter = DefaultEmitter::<usize>::new_with_span();
-    // Script, style, title and the like hold text, not markup, as in a
-    // browser.
-    emitter.naively_switch_states(true);
-    Tokenizer::new_with_emitter(html, emitter)
 }
 
 /// Checks a signature. `Ok` means [`render`] keeps it as written (tokens
@@ -626,74 +611,6 @@ fn escape(text: &str, attribute: bool) -> String {
         }
     }
     out
-}
-
-/// The plain-text form: blanks collapse as in HTML, blocks and `<br>` start
-/// new lines, table cells are separated by spaces.
-#[derive(Default)]
-struct PlainText {
-    out: String,
-}
-
-impl PlainText {
-    fn len(&self) -> usize {
-        self.out.len()
-    }
-
-    fn since(&self, from: usize) -> &str {
-        self.out.get(from..).unwrap_or("")
-    }
-
-    fn text(&mut self, text: &str) {
-        for c in text.chars() {
-            if c.is_whitespace() {
-                if !self.out.is_empty() && !self.out.ends_with([' ', '\n']) {
-                    self.out.push(' ');
-                }
-            } else if !c.is_control() {
-                self.out.push(c);
-            }
-        }
-    }
-
-    fn line_break(&mut self) {
-        self.trim_blank();
-        self.out.push('\n');
-    }
-
-    fn block(&mut self) {
-        self.trim_blank();
-        if !self.out.is_empty() && !self.out.ends_with('\n') {
-            self.out.push('\n');
-        }
-    }
-
-    fn cell(&mut self) {
-        if !self.out.is_empty() && !self.out.ends_with([' ', '\n']) {
-            self.out.push(' ');
-        }
-    }
-
-    fn trim_blank(&mut self) {
-        while self.out.ends_with(' ') {
-            self.out.pop();
-        }
-    }
-
-    fn finish(self) -> String {
-        let mut lines: Vec<&str> = Vec::new();
-        for line in self.out.lines().map(str::trim) {
-            // At most one empty line in a row.
-            if line.is_empty() && lines.last().is_none_or(|l| l.is_empty()) {
-                continue;
-            }
-            lines.push(line);
-        }
-        while lines.last().is_some_and(|l| l.is_empty()) {
-            lines.pop();
-        }
-        lines.join("\n")
-    }
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ fn the_corpus_uses_crlf_line_endings() {
             files += 1;
         }
     }
-    assert!(files >= 17, "only {files} corpus files");
+    assert!(files >= 23, "only {files} corpus files");
 }
 
 // ---------------------------------------------------------------------------
@@ -328,10 +328,120 @@ fn outlook_forward_without_a_separator_and_gmail_forward_in_html_only() {
     assert!(r.html.is_some());
 }
 
+/// One of Outlook's HTML forwards: the file, the team member who forwarded
+/// it, the original author, subject and date (UTC), and the first line of
+/// the original body.
+struct OutlookForward {
+    file: &'static str,
+    forwarder: &'static str,
+    author: (&'static str, &'static str),
+    subject: &'static str,
+    date: NaiveDateTime,
+    body: &'static str,
+}
+
+/// Outlook desktop, Outlook on the web and the new Outlook, in English and
+/// in Polish, forward in HTML: the header block is a `divRplyFwdMsg` or a
+/// bordered `div` whose values end with their element, the original body
+/// follows in the next `div` or `p`. The text/plain alternative is left
+/// out of these files, so that the HTML is what is read.
+#[test]
+fn outlook_html_forwards_end_each_header_value_with_its_element() {
+    let cases = [
+        OutlookForward {
+            file: "outlook_desktop_forward_html.eml",
+            forwarder: "carol@acme.example",
+            author: ("dave@buyer.example", "Dave Buyer"),
+            subject: "Delivery damaged",
+            // "Monday, March 3, 2025 4:47 PM" at +0000.
+            date: utc(2025, 3, 3, 16, 47, 0),
+            body: "The parcel arrived crushed and two mugs are broken.",
+        },
+        OutlookForward {
+            file: "outlook_web_forward_html.eml",
+            forwarder: "bob@acme.example",
+            author: ("erin@shop.example", "Erin Shop"),
+            subject: "Delivery damaged",
+            // "Monday, March 3, 2025 9:30 AM" at -0800.
+            date: utc(2025, 3, 3, 17, 30, 0),
+            body: "The parcel arrived crushed.",
+        },
+        OutlookForward {
+            file: "new_outlook_forward_html.eml",
+            forwarder: "carol@acme.example",
+            author: ("frank@customer.example", "Frank Customer"),
+            subject: "Delivery damaged",
+            // "Monday, March 3, 2025 16:47" at -0500.
+            date: utc(2025, 3, 3, 21, 47, 0),
+            body: "The parcel arrived crushed and the box was open.",
+        },
+        OutlookForward {
+            file: "outlook_desktop_forward_pl.eml",
+            forwarder: "carol@acme.example",
+            author: ("zofia.wasik@klient.example", "Zofia Wąsik"),
+            subject: "Uszkodzona przesyłka",
+            // "Wysłane: poniedziałek, 3 marca 2025 16:47" at +0100.
+            date: utc(2025, 3, 3, 15, 47, 0),
+            body: "Paczka dotarła zgnieciona, dwa kubki są rozbite.",
+        },
+        OutlookForward {
+            file: "outlook_web_forward_pl.eml",
+            forwarder: "bob@acme.example",
+            author: ("jan.kowalski@klient.example", "Jan Kowalski"),
+            subject: "Reklamacja zamówienia 42",
+            // "Wysłane: wtorek, 4 marca 2025 09:05" at +0100.
+            date: utc(2025, 3, 4, 8, 5, 0),
+            body: "Dzień dobry, zamówienie 42 przyszło niekompletne.",
+        },
+        OutlookForward {
+            file: "new_outlook_forward_pl.eml",
+            forwarder: "carol@acme.example",
+            author: ("lukasz@klient.example", "Łukasz Żółć"),
+            subject: "Zamówienie nr 42 ąćęłńóśżź",
+            // "Data: 3 marca 2025 10:20" at +0100.
+            date: utc(2025, 3, 3, 9, 20, 0),
+            body: "Proszę o fakturę do zamówienia nr 42.",
+        },
+    ];
+    for case in cases {
+        let r = read_as(&corpus(case.file), case.forwarder, true);
+        let file = case.file;
+        assert_eq!(
+            r.author,
+            person(case.author.0, Some(case.author.1)),
+            "{file}"
+        );
+        assert_eq!(
+            r.forwarded_by.as_ref().map(|f| f.address.as_str()),
+            Some(case.forwarder),
+            "{file}"
+        );
+        assert_eq!(
+            r.author_reason, "Outlook forwarded block in the body",
+            "{file}"
+        );
+        assert_eq!(r.subject, case.subject, "{file}");
+        assert_eq!(r.date, Some(case.date), "{file}");
+        // The text has the header block and the body on lines of their own.
+        let lines: Vec<&str> = r.text.lines().collect();
+        let subject_line = lines
+            .iter()
+            .position(|l| l.ends_with(&format!(": {}", case.subject)))
+            .unwrap_or_else(|| panic!("{file}: no subject line in {:?}", r.text));
+        assert_eq!(
+            lines[subject_line + 1..].iter().find(|l| !l.is_empty()),
+            Some(&case.body),
+            "{file}: {:?}",
+            r.text
+        );
+        assert_eq!(r.parse_problem, None, "{file}");
+    }
+}
+
 #[test]
 fn forward_prefixes_in_many_languages_are_stripped() {
     for prefix in [
-        "Fwd:", "FW:", "Fw:", "WG:", "TR:", "RV:", "I:", "Doorst:", "fwd: FW:",
+        "Fwd:", "FW:", "Fw:", "WG:", "TR:", "RV:", "I:", "Doorst:", "PD:", "fwd: FW:",
     ] {
         let raw = with_header(
             &corpus("forward_as_attachment.eml"),

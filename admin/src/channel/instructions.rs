@@ -3,7 +3,7 @@
 
 use crate::{cli::Provider, output};
 use serde::Serialize;
-use teaminbox_milter::{address::printable, store::settings::Channel};
+use teaminbox_milter::store::settings::Channel;
 
 /// What `channel instructions --json` prints.
 #[derive(Serialize)]
@@ -29,7 +29,7 @@ pub fn print(channel: &Channel, provider: Provider, json: bool) {
         "Forward {} mail to channel {} ({}): {}",
         title(provider),
         channel.id,
-        printable(&channel.name),
+        output::line(&channel.name),
         channel.forwarding_address
     );
     println!();

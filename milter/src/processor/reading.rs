@@ -14,13 +14,10 @@
 //! builds nested messages recursively: a message nested in itself 50,000
 //! times overflows the stack when the parsed result is dropped.)
 
+use crate::html_text::html_to_text;
 use chrono::{NaiveDateTime, TimeDelta};
 use mail_parser::{
-    decoders::{
-        base64::base64_decode,
-        charsets::map::charset_decoder,
-        html::{html_to_text, text_to_html},
-    },
+    decoders::{base64::base64_decode, charsets::map::charset_decoder, html::text_to_html},
     parsers::MessageStream,
     Addr, Address, ContentType, DateTime, Header, HeaderName, HeaderValue, MessageParser,
 };
@@ -1429,9 +1426,9 @@ fn automated(headers: &Headers<'_>, context: &Context<'_>, root: &Entity) -> Opt
 // Who wrote it
 
 /// Strips any number of forward prefixes (Fwd:, FW:, WG:, TR:, RV:, I:,
-/// Doorst:); says whether there was one.
+/// Doorst:, PD:); says whether there was one.
 fn strip_forward_prefixes(subject: &str) -> (&str, bool) {
-    const PREFIXES: [&str; 7] = ["fwd", "fw", "wg", "tr", "rv", "i", "doorst"];
+    const PREFIXES: [&str; 8] = ["fwd", "fw", "wg", "tr", "rv", "i", "doorst", "pd"];
     let mut rest = subject.trim_start();
     let mut found = false;
     while let Some(colon) = rest.find([':', '：']) {
@@ -1455,9 +1452,10 @@ struct Original {
 }
 
 const FROM_KEYS: [&str; 9] = ["from", "von", "de", "da", "van", "från", "fra", "od", "от"];
-const DATE_KEYS: [&str; 13] = [
+const DATE_KEYS: [&str; 14] = [
     "date",
     "sent",
+    "wysłane",
     "datum",
     "gesendet",
     "envoyé",
@@ -1482,7 +1480,7 @@ const SUBJECT_KEYS: [&str; 10] = [
     "emne",
     "temat",
 ];
-const OTHER_KEYS: [&str; 14] = [
+const OTHER_KEYS: [&str; 15] = [
     "to",
     "an",
     "à",
@@ -1493,6 +1491,7 @@ const OTHER_KEYS: [&str; 14] = [
     "til",
     "do",
     "cc",
+    "dw",
     "kopie",
     "bcc",
     "reply-to",
@@ -1724,10 +1723,11 @@ fn attached_original(messages: &[&Entity], local_offset: i32) -> Option<Original
 /// Dates as forwarding clients write them: "Mon, Mar 3, 2025 at 10:15 AM"
 /// (Gmail), "Monday, March 3, 2025 10:15 AM" (Outlook), "3 March 2025 at
 /// 10:15:02 CET" (Apple Mail), "Mon, 3 Mar 2025 10:15:02 +0100"
-/// (Thunderbird). Without a zone the time is the forwarder's local time,
-/// taken from the offset of the forward's own Date header.
+/// (Thunderbird), "poniedziałek, 3 marca 2025 16:47" (Outlook in Polish).
+/// Without a zone the time is the forwarder's local time, taken from the
+/// offset of the forward's own Date header.
 fn loose_date(text: &str, local_offset: i32) -> Option<NaiveDateTime> {
-    const WEEKDAYS: [&str; 14] = [
+    const WEEKDAYS: [&str; 28] = [
         "mon",
         "tue",
         "wed",
@@ -1742,20 +1742,36 @@ fn loose_date(text: &str, local_offset: i32) -> Option<NaiveDateTime> {
         "friday",
         "saturday",
         "sunday",
+        "pon",
+        "wt",
+        "śr",
+        "czw",
+        "pt",
+        "sob",
+        "niedz",
+        "poniedziałek",
+        "wtorek",
+        "środa",
+        "czwartek",
+        "piątek",
+        "sobota",
+        "niedziela",
     ];
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
+    // Written out: in English, and in Polish in the genitive ("3 marca
+    // 2025") and the nominative.
+    const MONTHS: [[&str; 3]; 12] = [
+        ["january", "stycznia", "styczeń"],
+        ["february", "lutego", "luty"],
+        ["march", "marca", "marzec"],
+        ["april", "kwietnia", "kwiecień"],
+        ["may", "maja", "maj"],
+        ["june", "czerwca", "czerwiec"],
+        ["july", "lipca", "lipiec"],
+        ["august", "sierpnia", "sierpień"],
+        ["september", "września", "wrzesień"],
+        ["october", "października", "październik"],
+        ["november", "listopada", "listopad"],
+        ["december", "grudnia", "grudzień"],
     ];
     const FORMATS: [&str; 16] = [
         "%b %d %Y %I:%M %p",
@@ -1797,8 +1813,8 @@ fn loose_date(text: &str, local_offset: i32) -> Option<NaiveDateTime> {
         .into_iter()
         .flat_map(|t| {
             let lower = t.to_lowercase();
-            if let Some(month) = MONTHS.iter().find(|m| **m == lower) {
-                return vec![month[..3].to_string()];
+            if let Some([english, ..]) = MONTHS.iter().find(|names| names.contains(&&*lower)) {
+                return vec![english[..3].to_string()];
             }
             // "10:15AM"
             for suffix in ["am", "pm"] {

@@ -219,7 +219,11 @@ impl Settings<'_> {
     /// another channel uses, is refused by the database's unique indexes
     /// ([`StoreError::Conflict`]), so two admins at once cannot both get it.
     pub fn create_channel(&self, channel: &NewChannel<'_>) -> StoreResult<Channel> {
-        self.create_channel_with(channel, &ChannelReplies::default())
+        self.create_channel_with(
+            channel,
+            &ChannelReplies::default(),
+            &RoutingUpdate::default(),
+        )
     }
 
     pub fn channels(&self) -> StoreResult<Vec<Channel>> {
@@ -1007,19 +1011,22 @@ enum Taken {
 
 /// Channel set-up: reply settings, connect and finish, sending domains.
 impl Settings<'_> {
-    /// Creates a channel in status `draft` with the given reply settings.
+    /// Creates a channel in status `draft` with the given reply settings,
+    /// routing and tickets, in one transaction: everything or nothing.
     /// Refused with [`StoreError::Conflict`]: a forwarding address already
     /// taken, a company From name another channel uses (both by the
     /// database's unique indexes), a From address outside the verified
-    /// sending domains.
+    /// sending domains; with [`StoreError::NotFound`]: a user or team to
+    /// assign to that does not exist.
     pub fn create_channel_with(
         &self,
         channel: &NewChannel<'_>,
         replies: &ChannelReplies,
+        routing: &RoutingUpdate,
     ) -> StoreResult<Channel> {
         self.store
             .write(|conn| match insert_channel(conn, channel, replies)? {
-                Ok(id) => find_channel(conn, id),
+                Ok(id) => routed_channel(conn, id, routing),
                 Err(Taken::Address(message) | Taken::FromName(message)) => {
                     Err(StoreError::Conflict(message))
                 }
@@ -1035,6 +1042,7 @@ impl Settings<'_> {
         company: &str,
         domain: &str,
         replies: &ChannelReplies,
+        routing: &RoutingUpdate,
     ) -> StoreResult<Channel> {
         self.store.write(|conn| {
             let mut last = String::new();
@@ -1046,7 +1054,7 @@ impl Settings<'_> {
                     forwarding_address: &address,
                 };
                 match insert_channel(conn, &channel, replies)? {
-                    Ok(id) => return find_channel(conn, id),
+                    Ok(id) => return routed_channel(conn, id, routing),
                     Err(Taken::Address(message)) => last = message,
                     Err(Taken::FromName(message)) => return Err(StoreError::Conflict(message)),
                 }
@@ -1139,6 +1147,16 @@ fn attempt<T>(
         DbConnection::Postgres(_) => conn.transaction(f),
         DbConnection::Sqlite(_) => f(conn),
     }
+}
+
+/// A channel just inserted, with its routing applied.
+fn routed_channel(
+    conn: &mut DbConnection,
+    id: i64,
+    routing: &RoutingUpdate,
+) -> StoreResult<Channel> {
+    apply_routing(conn, id, routing)?;
+    find_channel(conn, id)
 }
 
 /// Inserts a channel; a unique index that refuses it is told apart.
