@@ -356,6 +356,9 @@ impl Manager {
         match &self.target {
             DatabaseTarget::Sqlite(path) => {
                 let url = path.to_string_lossy();
+                create_private(path).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create SQLite database {url}: {e}"))
+                })?;
                 let mut conn = SqliteConnection::establish(&url).map_err(|e| {
                     StoreError::Unavailable(format!("cannot open SQLite database {url}: {e}"))
                 })?;
@@ -373,6 +376,29 @@ impl Manager {
                 // libpq's messages span lines; ours are one line.
                 .map_err(|e| StoreError::Unavailable(one_line(&e.to_string()))),
         }
+    }
+}
+
+/// Creates the SQLite database file readable and writable by its owner
+/// only (0600) if it does not exist yet: it holds every message and the
+/// DKIM private keys. SQLite creates its `-wal` and `-shm` files with the
+/// database file's permissions, so they are private too. Not 0640 for a
+/// group: nothing but the daemon and `teaminbox-admin`, which runs as the
+/// daemon's user, has any business reading it (Postfix only needs the
+/// socket). An existing file keeps the permissions it has.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str() == ":memory:" || path.to_string_lossy().starts_with("file:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
     }
 }
 
