@@ -11,7 +11,7 @@ use teaminbox_milter::{
     filter::lists::FilterValue,
     store::{inbound::InboundMessage, settings::FilterList},
     testing::{
-        dkim::{arc_seal, dkim_sign, senders, DkimKey},
+        dkim::{dkim_sign, senders, DkimKey},
         dns::TestDns,
         TestDatabase,
     },
@@ -297,25 +297,8 @@ both_databases! {
 /// A list message whose first hop an attacker sealed (recording a pass
 /// for example.com), then sealed by Google, recording `google_saw`.
 fn attacker_then_google(google_saw: &str) -> Vec<u8> {
-    let mut modified = dkim_sign(
-        &message("alice@example.com", "via two hops"),
-        &senders().example,
-    );
-    modified.extend_from_slice(b"--\r\nA footer that breaks the signature.\r\n");
-    let attacker = &senders().untrusted;
-    let first = arc_seal(
-        &modified,
-        attacker,
-        &format!("mx.{}", attacker.domain),
-        "dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com; \
-         dmarc=pass header.from=example.com",
-    );
-    arc_seal(
-        &first,
-        &senders().google,
-        "mx.google.com",
-        &format!("arc=pass; {google_saw}"),
-    )
+    let message = message("alice@example.com", "via two hops");
+    senders().through_a_list_then_google(&message, &senders().untrusted, google_saw)
 }
 
 both_databases! {
