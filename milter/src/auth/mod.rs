@@ -163,10 +163,8 @@ impl Authenticator {
         envelope: &Envelope<'_>,
         message: &AuthenticatedMessage<'_>,
     ) -> Checked {
-        let helo = envelope.helo;
-        let host = self.settings.authserv_id.as_str();
-        let spf_domain =
-            envelope_domain(envelope.mail_from).unwrap_or_else(|| helo.to_ascii_lowercase());
+        let spf_domain = envelope_domain(envelope.mail_from)
+            .unwrap_or_else(|| envelope.helo.to_ascii_lowercase());
         let spf = match envelope.client_ip {
             Some(ip) => self.spf(ip, envelope).await,
             // SPF says which addresses may send for a domain; with no
@@ -196,26 +194,50 @@ impl Authenticator {
             &dmarc,
             &self.settings.trusted_arc_sealers,
         );
-        let mut results = AuthenticationResults::new(host);
-        if let Some(ip) = envelope.client_ip {
-            results = results.with_spf_mailfrom_result(&spf, ip, envelope.mail_from, helo);
-        }
-        results = results.with_dkim_results(&dkim, header_from.as_deref().unwrap_or(""));
-        if let Some(ip) = envelope.client_ip {
-            results = results.with_arc_result(&arc, ip);
-        }
-        let mut authentication_results = results.with_dmarc_result(&dmarc).to_string();
-        if envelope.client_ip.is_none() {
-            authentication_results.push_str(&format!(
-                ";\r\n\tspf=none (no client address from the MTA);\r\n\tarc={}",
-                findings.arc_word()
-            ));
-        }
+        let results = CheckResults {
+            spf: &spf,
+            dkim: &dkim,
+            arc: &arc,
+            dmarc: &dmarc,
+        };
+        let authentication_results = self.results_header(
+            envelope,
+            &results,
+            header_from.as_deref().unwrap_or(""),
+            &findings.arc_word(),
+        );
         Checked {
             findings,
             header_from,
             authentication_results,
         }
+    }
+
+    /// Our `Authentication-Results` value. mail-auth writes SPF and ARC
+    /// with the client address; without one, they are written here.
+    fn results_header(
+        &self,
+        envelope: &Envelope<'_>,
+        r: &CheckResults<'_, '_>,
+        header_from: &str,
+        arc_word: &str,
+    ) -> String {
+        let mut results = AuthenticationResults::new(&self.settings.authserv_id);
+        if let Some(ip) = envelope.client_ip {
+            results =
+                results.with_spf_mailfrom_result(r.spf, ip, envelope.mail_from, envelope.helo);
+        }
+        results = results.with_dkim_results(r.dkim, header_from);
+        if let Some(ip) = envelope.client_ip {
+            results = results.with_arc_result(r.arc, ip);
+        }
+        let mut text = results.with_dmarc_result(r.dmarc).to_string();
+        if envelope.client_ip.is_none() {
+            text.push_str(&format!(
+                ";\r\n\tspf=none (no client address from the MTA);\r\n\tarc={arc_word}"
+            ));
+        }
+        text
     }
 
     async fn spf(&self, client_ip: IpAddr, envelope: &Envelope<'_>) -> SpfOutput {
@@ -246,6 +268,14 @@ impl Authenticator {
             decision,
         }
     }
+}
+
+/// mail-auth's outputs of the checks of one message.
+struct CheckResults<'a, 'x> {
+    spf: &'a SpfOutput,
+    dkim: &'a [mail_auth::DkimOutput<'x>],
+    arc: &'a mail_auth::ArcOutput<'x>,
+    dmarc: &'a mail_auth::DmarcOutput,
 }
 
 /// The results of the checks, before a decision.
