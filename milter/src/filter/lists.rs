@@ -15,7 +15,8 @@
 //! - a **domain** entry matches the domain of the envelope sender or of the
 //!   From header, **and every subdomain of it**: `example.com` matches
 //!   `alice@example.com` and `bob@mail.example.com`, not
-//!   `carol@notexample.com`;
+//!   `carol@notexample.com`; on the allow list it also matches the `d=`
+//!   domain of a DKIM signature that verified (and its subdomains);
 //! - an **ip** entry matches the SMTP client's address (an IPv4 client seen
 //!   as an IPv4-mapped IPv6 address counts as IPv4).
 //!
