@@ -96,7 +96,13 @@ both_databases! {
         let milter = start(db);
         let postfix = milter.postfix();
         let signed = dkim_sign(&from("alice@example.com", "mixed-signed"), &senders().example);
-        let forged = [b"Authentication-Results: mx.inbox.example.com; dmarc=pass\r\n".as_slice(), &signed].concat();
+        // Our authserv-id plain, and as RFC 8601 also lets it be written.
+        let forged = [
+            b"Authentication-Results: mx.inbox.example.com; dmarc=pass\r\n".as_slice(),
+            b"Authentication-Results: (relayed) \"MX.Inbox.Example.COM\" 1; spf=pass smtp.mailfrom=forged.example\r\n",
+            &signed,
+        ]
+        .concat();
         let t = send_message(postfix.smtp_addr(), "alice@example.com", &["bob@example.net", &to()], &forged);
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
         let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
@@ -104,6 +110,7 @@ both_databases! {
         assert_eq!(text.matches("Authentication-Results: mx.inbox.example.com;").count(), 1, "{text}");
         assert!(text.contains("dkim=pass"), "{text}");
         assert!(!text.contains("mx.inbox.example.com; dmarc=pass\n"), "the forged header is gone: {text}");
+        assert!(!text.contains("forged.example"), "so is the quoted one: {text}");
     }
 }
 
