@@ -288,7 +288,8 @@ impl FromStr for DatabaseTarget {
             Ok(Self::Postgres(url.to_owned()))
         } else {
             Err(format!(
-                "`{url}` is neither sqlite://PATH nor postgres://USER@HOST/DB"
+                "`{}` is neither sqlite://PATH nor postgres://USER@HOST/DB",
+                masked_url(url)
             ))
         }
     }
@@ -433,10 +434,42 @@ impl Config {
             .collect()
     }
 
-    /// The effective configuration as TOML, for `--check-config`.
+    /// The effective configuration as TOML, for `--check-config`, with a
+    /// database password masked.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        let mut shown = self.clone();
+        shown.database.url = masked_url(&self.database.url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// `url` with a password in it replaced by `****`: the one in the user
+/// information (`postgres://user:secret@host/db`) and a `password=`
+/// parameter (`?password=secret`), so that printing a URL never shows it.
+pub fn masked_url(url: &str) -> String {
+    const MASK: &str = "****";
+    let mut masked = url.to_owned();
+    if let Some(start) = url.find("://").map(|i| i + 3) {
+        let authority_end = url[start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| start + i);
+        if let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = url[start..at].find(':').map(|i| start + i) {
+                masked = format!("{}{MASK}{}", &url[..colon + 1], &url[at..]);
+            }
+        }
+    }
+    if let Some((base, query)) = masked.split_once('?') {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}={MASK}"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        masked = format!("{base}?{}", params.join("&"));
+    }
+    masked
 }
 
 /// A name server as `IP` (port 53) or `IP:PORT`.
@@ -465,6 +498,31 @@ fn one_line(e: &figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        for (url, shown) in [
+            (
+                "postgres://teaminbox:s3cr%40t@db:5432/teaminbox",
+                "postgres://teaminbox:****@db:5432/teaminbox",
+            ),
+            ("postgresql://u:p@w@db/x", "postgresql://u:****@db/x"),
+            (
+                "postgres://teaminbox@db/teaminbox",
+                "postgres://teaminbox@db/teaminbox",
+            ),
+            (
+                "postgres://db/x?user=u&Password=p&sslmode=require",
+                "postgres://db/x?user=u&Password=****&sslmode=require",
+            ),
+            (
+                "sqlite:///var/lib/teaminbox/a:b@c.db",
+                "sqlite:///var/lib/teaminbox/a:b@c.db",
+            ),
+        ] {
+            assert_eq!(masked_url(url), shown, "{url}");
+        }
+    }
 
     #[test]
     fn defaults_start_with_no_file() {

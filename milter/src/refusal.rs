@@ -1,7 +1,7 @@
 //! The SMTP replies the milter refuses with. Each names what was wrong and,
 //! where the sender can do something, what to do.
 
-use crate::address::printable;
+use crate::{address::printable, auth::Authors};
 use bytesize::ByteSize;
 use indymilter::{SetErrorReply, Status};
 
@@ -57,11 +57,17 @@ impl Refusal {
         }
     }
 
+    /// `why` names domains from the message and the envelope; it is
+    /// escaped here, as a whole, like `domain`.
     pub fn dmarc_reject(domain: &str, why: &str) -> Self {
         Self {
             code: "550",
             enhanced: "5.7.1",
-            text: format!("DMARC policy of {domain} rejects this message: {why}"),
+            text: format!(
+                "DMARC policy of {} rejects this message: {}",
+                printable(domain),
+                printable(why)
+            ),
         }
     }
 
@@ -70,7 +76,9 @@ impl Refusal {
             code: "550",
             enhanced: "5.7.23",
             text: format!(
-                "SPF of {spf_domain} does not allow this server to send its mail, and no DKIM signature of {from_domain} vouches for it"
+                "SPF of {} does not allow this server to send its mail, and no DKIM signature of {} vouches for it",
+                printable(spf_domain),
+                printable(from_domain)
             ),
         }
     }
@@ -80,7 +88,29 @@ impl Refusal {
         Self {
             code: "451",
             enhanced: "4.7.24",
-            text: format!("Temporary DNS failure checking {what} for {domain}; try again later"),
+            text: format!(
+                "Temporary DNS failure checking {what} for {}; try again later",
+                printable(domain)
+            ),
+        }
+    }
+
+    /// DMARC evaluates a message against the one domain of its author:
+    /// a message with no From address, several From fields, or several
+    /// addresses in its From cannot be evaluated, so it is refused, as
+    /// large receivers do (RFC 7489 section 6.6.1 leaves it to the
+    /// receiver).
+    pub fn not_one_author(authors: &Authors) -> Self {
+        let problem = match authors {
+            Authors { fields: 0, .. } => "message has no From header field".to_owned(),
+            Authors { fields: f, .. } if *f > 1 => format!("message has {f} From header fields"),
+            Authors { addresses: 0, .. } => "message has no address in its From".to_owned(),
+            Authors { addresses: n, .. } => format!("message has {n} From addresses"),
+        };
+        Self {
+            code: "550",
+            enhanced: "5.7.1",
+            text: format!("{problem}; DMARC needs exactly one author"),
         }
     }
 
@@ -141,6 +171,49 @@ mod tests {
     fn addresses_from_outside_cannot_break_the_reply() {
         let r = Refusal::unknown_address("a\r\n250 ok@inbox.example.com");
         assert!(!r.text.contains('\r') && !r.text.contains('\n'));
+    }
+
+    #[test]
+    fn domains_from_outside_are_escaped() {
+        let evil = "ex\u{1b}[2Jample.com\r\n250 ok";
+        for r in [
+            Refusal::dmarc_reject(evil, &format!("SPF fail for {evil}")),
+            Refusal::spf_reject(evil, evil),
+            Refusal::dns_failure("DMARC", evil),
+        ] {
+            assert!(!r.text.chars().any(|c| c.is_control()), "{}", r.text);
+            assert!(
+                r.text.contains("ex\\u{1b}[2Jample.com\\r\\n250 ok"),
+                "{}",
+                r.text
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_without_exactly_one_author_is_told_why() {
+        let text = |fields, addresses| Refusal::not_one_author(&Authors { fields, addresses }).text;
+        assert_eq!(
+            text(1, 2),
+            "message has 2 From addresses; DMARC needs exactly one author"
+        );
+        assert_eq!(
+            text(2, 2),
+            "message has 2 From header fields; DMARC needs exactly one author"
+        );
+        assert_eq!(
+            text(0, 0),
+            "message has no From header field; DMARC needs exactly one author"
+        );
+        assert_eq!(
+            text(1, 0),
+            "message has no address in its From; DMARC needs exactly one author"
+        );
+        let r = Refusal::not_one_author(&Authors {
+            fields: 1,
+            addresses: 3,
+        });
+        assert_eq!((r.code, r.enhanced), ("550", "5.7.1"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{reply, send_raw, Milter};
-use indymilter_test::{MacroStage, Status};
+use indymilter_test::{MacroStage, SocketInfo, Status, TestConnection};
 use teaminbox_milter::{
     both_databases,
     filter::lists::FilterValue,
@@ -48,7 +48,17 @@ async fn deliver(
     mail_from: &str,
     raw: &[u8],
 ) -> (Status, Option<InboundMessage>) {
-    let mut conn = milter.connect_from(ip, "mail.sender.example").await;
+    let conn = milter.connect_from(ip, "mail.sender.example").await;
+    deliver_on(milter, conn, mail_from, raw).await
+}
+
+/// [`deliver`] on a connection already past HELO.
+async fn deliver_on(
+    milter: &Milter,
+    mut conn: TestConnection,
+    mail_from: &str,
+    raw: &[u8],
+) -> (Status, Option<InboundMessage>) {
     conn.mail([format!("<{mail_from}>")]).await.unwrap();
     assert_eq!(
         conn.rcpt(["<support@inbox.example.com>"]).await.unwrap(),
@@ -230,14 +240,162 @@ fn filter(milter: &Milter, list: &str, value: &str, add: bool) {
 both_databases! {
     async fn forged_authentication_results_are_removed(db: TestDatabase) {
         let milter = start(db).await;
+        // Our authserv-id as RFC 8601 lets it be written: plain, behind a
+        // comment, quoted, in other case, with a version.
         let mut forged = b"Authentication-Results: mx.inbox.example.com; dmarc=pass header.from=example.com\r\n\
-            Authentication-Results: other.example; spf=pass\r\n".to_vec();
+            Authentication-Results: (trust me) MX.Inbox.Example.COM 1; dkim=pass header.d=example.com\r\n\
+            Authentication-Results: \"mx.inbox.example.com\";\r\n\tspf=pass smtp.mailfrom=example.com\r\n\
+            Authentication-Results: other.example; spf=pass\r\n\
+            Authentication-Results: (mx.inbox.example.com) other.example; dkim=pass\r\n".to_vec();
         forged.extend_from_slice(&message("alice@example.com", "forged"));
         let (status, stored) = deliver(&milter, GOOD_IP, "alice@example.com", &forged).await;
         assert_eq!(status, Status::Discard);
         let text = stored_text(&milter, &stored.unwrap());
-        assert_eq!(text.matches("mx.inbox.example.com;").count(), 1, "{text}");
+        assert_eq!(text.matches("Authentication-Results:").count(), 3, "ours and two others: {text}");
+        assert!(text.starts_with("Authentication-Results: mx.inbox.example.com;"), "{text}");
+        assert!(!text.contains("header.d=example.com") && !text.contains("smtp.mailfrom=example.com"), "{text}");
         assert!(text.contains("Authentication-Results: other.example; spf=pass\r\n"), "{text}");
+        assert!(text.contains("Authentication-Results: (mx.inbox.example.com) other.example; dkim=pass\r\n"), "{text}");
+        assert!(!text.contains("trust me") && !text.contains("\"mx.inbox"), "{text}");
+    }
+}
+
+/// `message`, with its From header replaced by `from_lines` (none, one or
+/// several header lines).
+fn with_from(from_lines: &str, subject: &str) -> Vec<u8> {
+    let text = String::from_utf8(message("alice@example.com", subject)).unwrap();
+    text.replace("From: Alice <alice@example.com>\r\n", from_lines)
+        .into_bytes()
+}
+
+both_databases! {
+    async fn a_message_without_exactly_one_author_is_refused_and_logged(db: TestDatabase) {
+        let milter = start(db).await;
+        // From the server SPF allows for example.com: everything else passes.
+        for (from_lines, problem) in [
+            ("From: alice@example.com, mallory@example.com\r\n", "message has 2 From addresses"),
+            ("From: alice@example.com\r\nFrom: ceo@example.com\r\n", "message has 2 From header fields"),
+            ("", "message has no From header field"),
+        ] {
+            let (status, stored) = deliver(&milter, GOOD_IP, "alice@example.com", &with_from(from_lines, "authors")).await;
+            assert_eq!(reply(&status), format!("550 5.7.1 {problem}; DMARC needs exactly one author"));
+            assert!(stored.is_none(), "{problem}: never stored");
+        }
+        let log = milter.store.rejections().list(None, 10).unwrap();
+        assert_eq!(log.len(), 3);
+        assert!(log.iter().all(|r| r.enhanced_code == "5.7.1" && r.reason.ends_with("DMARC needs exactly one author")), "{log:?}");
+        assert!(log.iter().all(|r| r.header_from.is_none()), "no one author to log");
+        // The checks run for authenticated submission no more than before.
+        let mut conn = milter.connect_from(STRANGER_IP, "laptop").await;
+        conn.macros(MacroStage::Mail, [("{auth_authen}", "jane")]).await.unwrap();
+        let (status, stored) = deliver_on(&milter, conn, "alice@example.com", &with_from("", "submitted")).await;
+        assert_eq!(status, Status::Discard);
+        assert!(stored.is_some());
+    }
+}
+
+/// A list message whose first hop an attacker sealed (recording a pass
+/// for example.com), then sealed by Google, recording `google_saw`.
+fn attacker_then_google(google_saw: &str) -> Vec<u8> {
+    let message = message("alice@example.com", "via two hops");
+    senders().through_a_list_then_google(&message, &senders().untrusted, google_saw)
+}
+
+both_databases! {
+    async fn only_the_trusted_sealers_own_results_rescue_a_failing_dmarc(db: TestDatabase) {
+        let milter = start(db).await;
+        // Google sealed last and saw DMARC fail: the attacker's earlier
+        // "pass" decides nothing.
+        let forged = attacker_then_google("dkim=neutral header.d=example.com; dmarc=fail header.from=example.com");
+        let (status, stored) = deliver(&milter, STRANGER_IP, "list@forwarder.example", &forged).await;
+        assert!(reply(&status).starts_with("550 5.7.1 DMARC policy of example.com"), "{}", reply(&status));
+        assert!(stored.is_none());
+        // Google saw a pass, but for another author.
+        let elsewhere = attacker_then_google("dmarc=pass header.from=forwarder.example");
+        let (status, _) = deliver(&milter, STRANGER_IP, "list@forwarder.example", &elsewhere).await;
+        assert!(reply(&status).starts_with("550 5.7.1 "), "{}", reply(&status));
+        // Google itself recorded the pass: rescued, whoever sealed before.
+        let honest = attacker_then_google("dkim=pass header.d=example.com; dmarc=pass (p=REJECT) header.from=example.com");
+        let (status, stored) = deliver(&milter, STRANGER_IP, "list@forwarder.example", &honest).await;
+        assert_eq!(status, Status::Discard, "{}", reply(&status));
+        let m = stored.expect("stored");
+        assert_eq!((m.arc.as_deref(), m.dmarc.as_deref(), m.spam), (Some("pass"), Some("fail"), false));
+    }
+}
+
+both_databases! {
+    async fn an_allow_entry_never_rescues_a_spoof_of_the_allowed_domain(db: TestDatabase) {
+        // The attacker's own domain passes SPF, DKIM and DMARC.
+        let attacker = &senders().untrusted;
+        let dns = senders()
+            .dns("198.51.100.66")
+            .txt("_dmarc.forwarder.example", "v=DMARC1; p=reject")
+            .txt("_dmarc.lists.untrusted.example", "v=DMARC1; p=reject")
+            .start();
+        let milter = Milter::start_with(db, dns, "").await;
+        milter.channel("support@inbox.example.com");
+        filter(&milter, "allow", "example.com", true);
+        filter(&milter, "allow", "ceo@example.com", true);
+        let spoof = dkim_sign(&message("ceo@example.com", "wire transfer"), attacker);
+        let (status, stored) = deliver(&milter, STRANGER_IP, "ceo@forwarder.example", &spoof).await;
+        let text = reply(&status);
+        assert!(text.starts_with("550 5.7.1 DMARC policy of example.com rejects this message"), "{text}");
+        assert!(stored.is_none());
+
+        // An entry for what the checks did authenticate (the attacker's
+        // DKIM domain) lifts a refusal by SPF, not DMARC for another domain.
+        filter(&milter, "allow", "lists.untrusted.example", true);
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (status, _) = deliver(&milter, STRANGER_IP, "ceo@forwarder.example", &spoof).await;
+        assert!(reply(&status).starts_with("550 5.7.1 DMARC policy of example.com"), "{}", reply(&status));
+        let signed = dkim_sign(&message("carol@nodmarc.example", "signed by a partner"), attacker);
+        let (status, stored) = deliver(&milter, STRANGER_IP, "carol@nodmarc.example", &signed).await;
+        assert_eq!(status, Status::Discard, "{}", reply(&status));
+        assert_eq!(stored.unwrap().spf.as_deref(), Some("fail"));
+        // The claimed sender alone matches nothing.
+        filter(&milter, "allow", "nodmarc.example", true);
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let unsigned = message("carol@nodmarc.example", "claimed");
+        let (status, _) = deliver(&milter, STRANGER_IP, "carol@nodmarc.example", &unsigned).await;
+        assert!(reply(&status).starts_with("550 5.7.23 "), "{}", reply(&status));
+    }
+}
+
+both_databases! {
+    async fn without_a_client_address_the_checks_still_run(db: TestDatabase) {
+        let milter = start(db).await;
+        // A spoof: SPF has no address to judge ("none"), no DKIM.
+        let conn = milter.connect_socket(SocketInfo::Unknown, "mail.sender.example").await;
+        let (status, stored) = deliver_on(&milter, conn, "alice@example.com", &message("alice@example.com", "no address")).await;
+        let text = reply(&status);
+        assert!(text.starts_with("550 5.7.1 DMARC policy of example.com rejects this message: SPF none for example.com"), "{text}");
+        assert!(stored.is_none());
+        let log = milter.store.rejections().list(None, 1).unwrap();
+        assert_eq!(log[0].client_address, None);
+        // Aligned DKIM still passes.
+        let signed = dkim_sign(&message("alice@example.com", "signed, no address"), &senders().example);
+        let conn = milter.connect_socket(SocketInfo::Unknown, "mail.sender.example").await;
+        let (status, stored) = deliver_on(&milter, conn, "alice@example.com", &signed).await;
+        assert_eq!(status, Status::Discard, "{}", reply(&status));
+        let m = stored.unwrap();
+        assert_eq!((m.spf.as_deref(), m.dkim.as_deref(), m.dmarc.as_deref()), (Some("none"), Some("pass"), Some("pass")));
+        let text = stored_text(&milter, &m);
+        assert!(text.contains("spf=none (no client address from the MTA)"), "{text}");
+    }
+}
+
+both_databases! {
+    async fn names_from_the_session_are_escaped_in_refusals(db: TestDatabase) {
+        let milter = start(db).await;
+        // The null sender: SPF judges the HELO name, which the DMARC
+        // refusal names.
+        let conn = milter.connect_from(STRANGER_IP, "evil\x1b[2J.example").await;
+        let (status, _) = deliver_on(&milter, conn, "", &message("alice@example.com", "escaped")).await;
+        let text = reply(&status);
+        assert!(text.starts_with("550 5.7.1 DMARC policy of example.com"), "{text}");
+        // (SPF names the HELO name in lower case.)
+        assert!(text.contains("SPF permerror for evil\\u{1b}[2j.example"), "{text}");
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
     }
 }
 

@@ -550,6 +550,55 @@ both_databases! {
 }
 
 #[test]
+fn check_config_masks_a_database_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "postgres://teaminbox:s3cret-pw@db/teaminbox?sslmode=require";
+    let run = milter(
+        dir.path(),
+        &["--check-config"],
+        &[("TEAMINBOX_DATABASE__URL", secret)],
+    );
+    let out = run.ok();
+    assert!(!out.contains("s3cret-pw"), "{out}");
+    let config: toml::Table = out.parse().unwrap();
+    assert_eq!(
+        get(&config, "database.url").as_str(),
+        Some("postgres://teaminbox:****@db/teaminbox?sslmode=require")
+    );
+    // Nor does an error naming the URL show it.
+    let run = milter(
+        dir.path(),
+        &["--check-config"],
+        &[("TEAMINBOX_DATABASE__URL", "mysql://root:s3cret-pw@db/x")],
+    );
+    assert!(
+        config_error(&run).contains("mysql://root:****@db/x"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("s3cret-pw"), "{run:#?}");
+}
+
+#[test]
+fn the_sqlite_database_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDatabase::sqlite();
+    let mut daemon = Daemon::start(&db.url);
+    let path = PathBuf::from(db.url.strip_prefix("sqlite://").unwrap());
+    // The daemon holds the database open, so its WAL and shared memory
+    // files exist.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let mode = std::fs::metadata(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}: {mode:o}", file.display());
+    }
+    daemon.terminate();
+    assert_eq!(daemon.wait(Duration::from_secs(10)).code(), Some(0));
+}
+
+#[test]
 fn a_stale_socket_is_replaced_but_another_file_is_not() {
     let db = TestDatabase::sqlite();
     let dir = tempfile::tempdir().unwrap();

@@ -95,9 +95,11 @@ both_databases! {
         let mut conn = hosted_transaction(&milter, Some(LIMIT)).await;
         assert_eq!(conn.rcpt(["<support@inbox.example.com>"]).await.unwrap(), Status::Continue);
         conn.data().await.unwrap();
+        // One author, as the checks require.
+        conn.header("From", "alice@example.org").await.unwrap();
         conn.header("Subject", "exactly at the limit").await.unwrap();
         conn.eoh().await.unwrap();
-        let head = b"Subject: exactly at the limit\r\n\r\n".len();
+        let head = b"From: alice@example.org\r\nSubject: exactly at the limit\r\n\r\n".len();
         let body: Vec<u8> = (0..LIMIT - head).map(|i| b'a' + (i % 26) as u8).collect();
         for chunk in body.chunks(CHUNK) {
             assert_eq!(conn.body(chunk.to_vec()).await.unwrap(), Status::Noreply);
@@ -110,7 +112,7 @@ both_databases! {
         // Exactly the LIMIT bytes that came, under our Authentication-Results.
         let ours = raw.len() - LIMIT;
         assert!(raw.starts_with(b"Authentication-Results: "));
-        assert_eq!(&raw[ours..ours + head], b"Subject: exactly at the limit\r\n\r\n");
+        assert_eq!(&raw[ours..ours + head], b"From: alice@example.org\r\nSubject: exactly at the limit\r\n\r\n");
         assert_eq!(&raw[ours + head..], &body[..]);
         milter.stop().await;
     }

@@ -7,8 +7,11 @@ use chrono::{Duration as TimeDelta, NaiveDateTime};
 use serde_json::Value;
 use std::{sync::Arc, time::Duration};
 use teaminbox_milter::{
+    auth::Allowed,
     both_databases,
-    filter::lists::{FilterCache, FilterSet, FilterValue, ListDecision, FILTER_CACHE_TTL},
+    filter::lists::{
+        AllowMatch, Authenticated, FilterCache, FilterSet, FilterValue, FILTER_CACHE_TTL,
+    },
     store::{
         rejections::{NewRejection, Rejection},
         settings::{Filter, FilterKind, FilterList},
@@ -307,25 +310,28 @@ both_databases! {
         add(&store, FilterList::Deny, "198.51.100.0/24");
         let lists = FilterSet::from(store.inbound().filters().unwrap());
         assert_eq!(lists.len(), 3);
+        let spf_passed = |mail_from| Authenticated {
+            client_ip: Some("192.0.2.7".parse().unwrap()),
+            mail_from: Some(mail_from),
+            ..Authenticated::default()
+        };
         assert_eq!(
-            lists.decide(Some("192.0.2.7".parse().unwrap()), "alice@mail.example.com", None),
-            Some(ListDecision::Allow {
-                matched: "domain example.com matches the envelope sender alice@mail.example.com".into()
+            lists.allow(&spf_passed("alice@mail.example.com")),
+            Some(AllowMatch {
+                matched: "domain example.com matches the envelope sender alice@mail.example.com".into(),
+                allowed: Allowed::Identity("mail.example.com".into()),
             })
         );
         assert_eq!(
-            lists.decide(None, "<Mallory@Example.com>", None),
-            Some(ListDecision::Deny {
-                matched: "address mallory@example.com matches the envelope sender Mallory@Example.com".into()
-            })
+            lists.deny(None, "<Mallory@Example.com>", None).as_deref(),
+            Some("address mallory@example.com matches the envelope sender Mallory@Example.com")
         );
         assert_eq!(
-            lists.decide(Some("198.51.100.9".parse().unwrap()), "alice@example.com", None),
-            Some(ListDecision::Deny {
-                matched: "ip 198.51.100.0/24 matches the client address 198.51.100.9".into()
-            })
+            lists.deny(Some("198.51.100.9".parse().unwrap()), "alice@example.com", None).as_deref(),
+            Some("ip 198.51.100.0/24 matches the client address 198.51.100.9")
         );
-        assert_eq!(lists.decide(Some("192.0.2.7".parse().unwrap()), "bob@example.org", None), None);
+        assert_eq!(lists.allow(&spf_passed("bob@example.org")), None);
+        assert_eq!(lists.deny(Some("192.0.2.7".parse().unwrap()), "bob@example.org", None), None);
     }
 }
 
@@ -347,10 +353,7 @@ both_databases! {
         assert!(cache.fresh().is_none());
         let second = cache.get(&store).await.unwrap();
         assert_eq!(second.len(), 1);
-        assert!(matches!(
-            second.decide(None, "a@example.com", None),
-            Some(ListDecision::Deny { .. })
-        ));
+        assert!(second.deny(None, "a@example.com", None).is_some());
         assert!(Arc::ptr_eq(&cache.get(&store).await.unwrap(), &second));
         // The default: two seconds.
         assert_eq!(FILTER_CACHE_TTL, Duration::from_secs(2));
@@ -394,7 +397,7 @@ both_databases! {
                     for _ in 0..50 {
                         let lists = cache.get(&store).await.unwrap();
                         assert!(lists
-                            .decide(Some("192.0.2.1".parse().unwrap()), "", None)
+                            .deny(Some("192.0.2.1".parse().unwrap()), "", None)
                             .is_some());
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }

@@ -7,8 +7,9 @@
 
 mod cache;
 mod policy;
+pub mod results;
 
-pub use policy::{Decision, Findings};
+pub use policy::{Allowed, Authors, Decision, Findings};
 
 use crate::{address::envelope_domain, config::SecurityConfig};
 use cache::TtlCache;
@@ -16,8 +17,8 @@ use mail_auth::{
     dmarc::verify::DmarcParameters,
     hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts},
     spf::verify::SpfParameters,
-    AuthenticatedMessage, AuthenticationResults, MessageAuthenticator, Parameters, RecordSet, Txt,
-    MX,
+    AuthenticatedMessage, AuthenticationResults, MessageAuthenticator, Parameters, RecordSet,
+    SpfOutput, SpfResult, Txt, MX,
 };
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -27,7 +28,9 @@ use std::{
 /// What the checks need to know about the SMTP session.
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<'a> {
-    pub client_ip: IpAddr,
+    /// `None` when the MTA did not say (a client on a UNIX socket, a
+    /// missing macro): the checks still run, SPF as "none".
+    pub client_ip: Option<IpAddr>,
     pub helo: &'a str,
     /// The MAIL FROM address, empty for the null sender.
     pub mail_from: &'a str,
@@ -42,7 +45,8 @@ pub struct Verdict {
     pub dmarc: String,
     /// DMARC failed with policy quarantine: the processor files it as spam.
     pub spam: bool,
-    /// A valid ARC chain whose newest seal is a trusted sealer's.
+    /// A valid ARC chain whose newest seal is a trusted sealer's, and whose
+    /// results, as that sealer recorded them, pass for the From domain.
     pub arc_trusted: bool,
     /// The RFC5322.From address, when the message has exactly one.
     pub header_from: Option<String>,
@@ -151,41 +155,38 @@ impl Authenticator {
         }
     }
 
-    /// Runs every check on a message and decides. `allowed` (an
-    /// allow-list match) keeps the results but never refuses.
+    /// Runs every check on a message. The verdict comes from
+    /// [`Authenticator::decide`], once the allow list has seen what the
+    /// checks authenticated.
     pub async fn check(
         &self,
         envelope: &Envelope<'_>,
         message: &AuthenticatedMessage<'_>,
-        allowed: bool,
-    ) -> Verdict {
-        let helo = envelope.helo;
-        let host = self.settings.authserv_id.as_str();
-        let spf = if envelope.mail_from.is_empty() {
-            self.dns
-                .verify_spf(self.params(SpfParameters::verify_ehlo(envelope.client_ip, helo, host)))
-                .await
-        } else {
-            self.dns
-                .verify_spf(self.params(SpfParameters::verify_mail_from(
-                    envelope.client_ip,
-                    helo,
-                    host,
-                    envelope.mail_from,
-                )))
-                .await
+    ) -> Checked {
+        let spf_domain = envelope_domain(envelope.mail_from)
+            .unwrap_or_else(|| envelope.helo.to_ascii_lowercase());
+        let spf = match envelope.client_ip {
+            Some(ip) => self.spf(ip, envelope).await,
+            // SPF says which addresses may send for a domain; with no
+            // address there is nothing to check, so no evidence either way
+            // ("none"). Checking some stand-in address instead would make
+            // up a result (a "fail" for every domain with `-all`) about a
+            // client nobody saw. DMARC then rests on DKIM alone.
+            None => SpfOutput::new(spf_domain.clone()).with_result(SpfResult::None),
         };
         let dkim = self.dns.verify_dkim(self.params(message)).await;
         let arc = self.dns.verify_arc(self.params(message)).await;
-        let spf_domain =
-            envelope_domain(envelope.mail_from).unwrap_or_else(|| helo.to_ascii_lowercase());
         let dmarc = self
             .dns
             .verify_dmarc(self.params(DmarcParameters::new(message, &dkim, &spf_domain, &spf)))
             .await;
 
-        let header_from = (message.from.len() == 1).then(|| message.from[0].to_ascii_lowercase());
+        let authors = Authors::of(message);
+        let header_from = authors
+            .is_one()
+            .then(|| message.from[0].to_ascii_lowercase());
         let findings = Findings::new(
+            authors,
             &spf,
             &spf_domain,
             &dkim,
@@ -193,13 +194,68 @@ impl Authenticator {
             &dmarc,
             &self.settings.trusted_arc_sealers,
         );
-        let (decision, spam) = policy::decide(&findings, allowed, self.settings.on_dns_error);
-        let authentication_results = AuthenticationResults::new(host)
-            .with_spf_mailfrom_result(&spf, envelope.client_ip, envelope.mail_from, helo)
-            .with_dkim_results(&dkim, header_from.as_deref().unwrap_or(""))
-            .with_arc_result(&arc, envelope.client_ip)
-            .with_dmarc_result(&dmarc)
-            .to_string();
+        let results = CheckResults {
+            spf: &spf,
+            dkim: &dkim,
+            arc: &arc,
+            dmarc: &dmarc,
+        };
+        let authentication_results = self.results_header(
+            envelope,
+            &results,
+            header_from.as_deref().unwrap_or(""),
+            &findings.arc_word(),
+        );
+        Checked {
+            findings,
+            header_from,
+            authentication_results,
+        }
+    }
+
+    /// Our `Authentication-Results` value. mail-auth writes SPF and ARC
+    /// with the client address; without one, they are written here.
+    fn results_header(
+        &self,
+        envelope: &Envelope<'_>,
+        r: &CheckResults<'_, '_>,
+        header_from: &str,
+        arc_word: &str,
+    ) -> String {
+        let mut results = AuthenticationResults::new(&self.settings.authserv_id);
+        if let Some(ip) = envelope.client_ip {
+            results =
+                results.with_spf_mailfrom_result(r.spf, ip, envelope.mail_from, envelope.helo);
+        }
+        results = results.with_dkim_results(r.dkim, header_from);
+        if let Some(ip) = envelope.client_ip {
+            results = results.with_arc_result(r.arc, ip);
+        }
+        let mut text = results.with_dmarc_result(r.dmarc).to_string();
+        if envelope.client_ip.is_none() {
+            text.push_str(&format!(
+                ";\r\n\tspf=none (no client address from the MTA);\r\n\tarc={arc_word}"
+            ));
+        }
+        text
+    }
+
+    async fn spf(&self, client_ip: IpAddr, envelope: &Envelope<'_>) -> SpfOutput {
+        let (helo, host) = (envelope.helo, self.settings.authserv_id.as_str());
+        let params = if envelope.mail_from.is_empty() {
+            SpfParameters::verify_ehlo(client_ip, helo, host)
+        } else {
+            SpfParameters::verify_mail_from(client_ip, helo, host, envelope.mail_from)
+        };
+        self.dns.verify_spf(self.params(params)).await
+    }
+
+    /// Decides on checked mail. `allowed` is what an allow-list match
+    /// vouches for; it keeps the results but may lift a refusal (see
+    /// [`policy`]).
+    pub fn decide(&self, checked: Checked, allowed: Option<&Allowed>) -> Verdict {
+        let findings = &checked.findings;
+        let (decision, spam) = policy::decide(findings, allowed, self.settings.on_dns_error);
         Verdict {
             spf: findings.spf_word(),
             dkim: findings.dkim_word(),
@@ -207,9 +263,40 @@ impl Authenticator {
             dmarc: findings.dmarc_word(),
             spam,
             arc_trusted: findings.trusted_arc(),
-            header_from,
-            authentication_results,
+            header_from: checked.header_from,
+            authentication_results: checked.authentication_results,
             decision,
         }
+    }
+}
+
+/// mail-auth's outputs of the checks of one message.
+struct CheckResults<'a, 'x> {
+    spf: &'a SpfOutput,
+    dkim: &'a [mail_auth::DkimOutput<'x>],
+    arc: &'a mail_auth::ArcOutput<'x>,
+    dmarc: &'a mail_auth::DmarcOutput,
+}
+
+/// The results of the checks, before a decision.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub findings: Findings,
+    /// The RFC5322.From address, when the message has exactly one.
+    pub header_from: Option<String>,
+    authentication_results: String,
+}
+
+impl Checked {
+    /// The envelope sender, if SPF passed for its domain.
+    pub fn spf_passed_sender<'a>(&self, mail_from: &'a str) -> Option<&'a str> {
+        (self.findings.spf == SpfResult::Pass && !mail_from.is_empty()).then_some(mail_from)
+    }
+
+    /// The From address, if DMARC passed for its domain.
+    pub fn dmarc_passed_author(&self) -> Option<&str> {
+        self.header_from
+            .as_deref()
+            .filter(|_| self.findings.dmarc == policy::DmarcState::Pass)
     }
 }

@@ -1,14 +1,15 @@
 //! End of message: decide, then commit, then answer.
 //!
-//! 1. The allow and deny lists and the authentication checks decide. A
-//!    refusal is logged and answered; a refused message is never stored.
+//! 1. The deny list, then the authentication checks, then the allow list
+//!    with what the checks authenticated decide. A refusal is logged and
+//!    answered; a refused message is never stored.
 //! 2. The message, with our `Authentication-Results` header on top, is
 //!    committed to the inbound queue with the verdicts.
 //! 3. Only then the MTA hears: Discard (all recipients hosted) or, for mixed
 //!    recipients, the hosted ones are deleted, our header is added for the
 //!    others, and the message accepted.
 
-use super::{connection, lists::ListDecision, Connection, Filter, Transaction};
+use super::{connection, lists::Authenticated, Connection, Filter, Transaction};
 use crate::{
     auth::{Decision, Envelope, Verdict},
     refusal::Refusal,
@@ -185,34 +186,40 @@ async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8])
             };
         }
     };
-    let listed = lists.decide(
+    if let Some(matched) = lists.deny(
         session.client_address,
         &tx.mail_from,
         header_from.as_deref(),
-    );
-    let allowed = match listed {
-        Some(ListDecision::Deny { matched }) => {
-            return Judgement::Refuse {
-                refusal: Refusal::denied(&matched),
-                header_from,
-            }
-        }
-        Some(ListDecision::Allow { .. }) => true,
-        None => false,
-    };
-    let (Some(authenticator), Some(client_ip), Some(message)) = (
-        &filter.authenticator,
-        session.client_address,
-        message.as_ref(),
-    ) else {
+    ) {
+        return Judgement::Refuse {
+            refusal: Refusal::denied(&matched),
+            header_from,
+        };
+    }
+    let Some(authenticator) = &filter.authenticator else {
         return Judgement::Accept(None);
     };
+    // A message with no header at all does not parse: checked as one
+    // without a From (and so refused), never waved through.
+    let message = message.unwrap_or_default();
+    // With no client address from the MTA the checks still run (see
+    // `Authenticator::check` for what SPF says then).
     let envelope = Envelope {
-        client_ip,
+        client_ip: session.client_address,
         helo: &session.helo,
         mail_from: &tx.mail_from,
     };
-    let verdict = authenticator.check(&envelope, message, allowed).await;
+    let checked = authenticator.check(&envelope, &message).await;
+    let allowed = lists.allow(&Authenticated {
+        client_ip: session.client_address,
+        mail_from: checked.spf_passed_sender(&tx.mail_from),
+        header_from: checked.dmarc_passed_author(),
+        dkim_domains: checked.findings.passing_dkim_domains().collect(),
+    });
+    if let Some(allow) = &allowed {
+        info!(allow = %allow.matched, "allow list matched");
+    }
+    let verdict = authenticator.decide(checked, allowed.as_ref().map(|a| &a.allowed));
     match &verdict.decision {
         Decision::Refuse(refusal) => Judgement::Refuse {
             refusal: refusal.clone(),

@@ -15,14 +15,21 @@
 //! - a **domain** entry matches the domain of the envelope sender or of the
 //!   From header, **and every subdomain of it**: `example.com` matches
 //!   `alice@example.com` and `bob@mail.example.com`, not
-//!   `carol@notexample.com`;
+//!   `carol@notexample.com`; on the allow list it also matches the `d=`
+//!   domain of a DKIM signature that verified (and its subdomains);
 //! - an **ip** entry matches the SMTP client's address (an IPv4 client seen
 //!   as an IPv4-mapped IPv6 address counts as IPv4).
 //!
-//! The deny list wins: a message that matches both lists is denied.
+//! The deny list is consulted before the checks and matches the senders as
+//! the message claims them; it wins over the allow list. The allow list is
+//! consulted after the checks, and its address and domain entries match
+//! only what they authenticated (see [`Authenticated`]): anyone can write
+//! any sender into a message, so a claimed sender must never lift a
+//! refusal.
 
 use crate::{
     address::{envelope_address, normalize_domain, printable},
+    auth::Allowed,
     store::{
         settings::{Filter, FilterKind, FilterList},
         Store, StoreError, StoreResult,
@@ -217,16 +224,29 @@ fn canonical_net(net: IpNet) -> IpNet {
     }
 }
 
-/// What the lists say about a message. `matched` explains it in words, as
-/// `<kind> <entry> matches the <what> <value>`, for example `domain
-/// example.com matches the envelope sender alice@mail.example.com` or `ip
-/// 192.0.2.0/24 matches the client address 192.0.2.7`. It is printable
-/// ASCII (what came from the message is escaped with
-/// [`printable`]), so it can go into a log line or a reply text.
+/// An allow-list match. `matched` explains it in words, as `<kind>
+/// <entry> matches the <what> <value>`, for example `domain example.com
+/// matches the envelope sender alice@mail.example.com` or `ip
+/// 192.0.2.0/24 matches the client address 192.0.2.7` (deny matches read
+/// the same). It is printable ASCII (what came from the message is escaped
+/// with [`printable`]), so it can go into a log line or a reply text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListDecision {
-    Allow { matched: String },
-    Deny { matched: String },
+pub struct AllowMatch {
+    pub matched: String,
+    pub allowed: Allowed,
+}
+
+/// The sender identities the checks authenticated, which alone address and
+/// domain allow entries match.
+#[derive(Clone, Debug, Default)]
+pub struct Authenticated<'a> {
+    pub client_ip: Option<IpAddr>,
+    /// The envelope sender, when SPF passed for its domain.
+    pub mail_from: Option<&'a str>,
+    /// The From address, when DMARC passed for its domain.
+    pub header_from: Option<&'a str>,
+    /// The `d=` of every DKIM signature that verified.
+    pub dkim_domains: Vec<&'a str>,
 }
 
 /// The entries of one list, arranged for lookups.
@@ -259,17 +279,27 @@ impl Entries {
     }
 
     /// The first entry that matches, most specific first: client address,
-    /// envelope sender, header From, then the senders' domains.
-    fn matches(&self, sender: &Sender<'_>) -> Option<String> {
+    /// envelope sender, header From, then the senders' domains, then the
+    /// DKIM signing domains. With it, the domain of the sender identity it
+    /// matched (`None` for the client address).
+    fn matches(&self, sender: &Sender<'_>) -> Option<(String, Option<String>)> {
         if let Some(ip) = sender.client_ip {
             if self.hosts.contains(&ip) {
                 let prefix = if ip.is_ipv4() { 32 } else { 128 };
-                return Some(format!("ip {ip}/{prefix} matches the client address {ip}"));
+                return Some((
+                    format!("ip {ip}/{prefix} matches the client address {ip}"),
+                    None,
+                ));
             }
             if let Some(net) = self.networks.iter().find(|net| net.contains(&ip)) {
-                return Some(format!("ip {net} matches the client address {ip}"));
+                return Some((format!("ip {net} matches the client address {ip}"), None));
             }
         }
+        self.matches_sender(sender)
+            .map(|(text, domain)| (text, Some(domain)))
+    }
+
+    fn matches_sender(&self, sender: &Sender<'_>) -> Option<(String, String)> {
         let identities = [
             ("envelope sender", &sender.mail_from),
             ("header From", &sender.header_from),
@@ -277,10 +307,13 @@ impl Entries {
         for (what, identity) in identities {
             if let Some(identity) = identity {
                 if self.addresses.contains(&identity.address) {
-                    return Some(format!(
-                        "address {} matches the {what} {}",
-                        identity.address,
-                        printable(identity.original)
+                    return Some((
+                        format!(
+                            "address {} matches the {what} {}",
+                            identity.address,
+                            printable(identity.original)
+                        ),
+                        identity.full_domain().to_owned(),
                     ));
                 }
             }
@@ -288,11 +321,25 @@ impl Entries {
         for (what, identity) in identities {
             if let Some(identity) = identity {
                 if let Some(domain) = identity.domain().find(|d| self.domains.contains(*d)) {
-                    return Some(format!(
-                        "domain {domain} matches the {what} {}",
-                        printable(identity.original)
+                    return Some((
+                        format!(
+                            "domain {domain} matches the {what} {}",
+                            printable(identity.original)
+                        ),
+                        identity.full_domain().to_owned(),
                     ));
                 }
+            }
+        }
+        for signer in &sender.signers {
+            if let Some(domain) = parents(signer).find(|d| self.domains.contains(*d)) {
+                return Some((
+                    format!(
+                        "domain {domain} matches the DKIM signing domain {}",
+                        printable(signer)
+                    ),
+                    signer.clone(),
+                ));
             }
         }
         None
@@ -322,20 +369,30 @@ impl<'a> Identity<'a> {
         })
     }
 
-    /// The domain, then each parent domain: `a.b.example.com`,
-    /// `b.example.com`, `example.com`, `com`.
-    fn domain(&self) -> impl Iterator<Item = &str> {
-        let domain = self.address[self.at..].trim_end_matches('.');
-        std::iter::successors((!domain.is_empty()).then_some(domain), |d| {
-            d.split_once('.').map(|(_, parent)| parent)
-        })
+    fn full_domain(&self) -> &str {
+        self.address[self.at..].trim_end_matches('.')
     }
+
+    /// The domain, then each parent domain.
+    fn domain(&self) -> impl Iterator<Item = &str> {
+        parents(self.full_domain())
+    }
+}
+
+/// `a.b.example.com`, `b.example.com`, `example.com`, `com`.
+fn parents(domain: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors((!domain.is_empty()).then_some(domain), |d| {
+        d.split_once('.').map(|(_, parent)| parent)
+    })
 }
 
 struct Sender<'a> {
     client_ip: Option<IpAddr>,
     mail_from: Option<Identity<'a>>,
     header_from: Option<Identity<'a>>,
+    /// DKIM signing domains, lower case, without a trailing dot; only
+    /// domain entries match them.
+    signers: Vec<String>,
 }
 
 /// The allow and deny lists, ready to answer for one message.
@@ -386,38 +443,68 @@ impl FilterSet {
         self.len() == 0
     }
 
-    /// What the lists say about a message: `Deny` if any deny entry
-    /// matches (deny wins), else `Allow` if an allow entry matches, else
-    /// `None`.
+    /// The deny entry that matches the message as it claims to be, in
+    /// words, if any. Checked first: a denied message is refused whatever
+    /// the checks would say.
     ///
     /// `mail_from` is the envelope sender (angle brackets are taken off;
     /// empty for the null sender `<>`, which no address or domain entry
     /// matches). `header_from` is the address of the From header
     /// (`user@example.com`; a `Name <user@example.com>` form is also read).
-    ///
-    /// Address and domain entries match identities the client chooses
-    /// freely; an allow entry for them should only spare a message checks
-    /// that authentication (SPF, DKIM, DMARC) backs up.
-    pub fn decide(
+    pub fn deny(
         &self,
         client_ip: Option<IpAddr>,
         mail_from: &str,
         header_from: Option<&str>,
-    ) -> Option<ListDecision> {
-        if self.is_empty() {
+    ) -> Option<String> {
+        if self.deny.len() == 0 {
             return None;
         }
-        let sender = Sender {
-            client_ip: client_ip.map(canonical_ip),
-            mail_from: Identity::new(envelope_address(mail_from)),
-            header_from: header_from.map(header_address).and_then(Identity::new),
-        };
-        if let Some(matched) = self.deny.matches(&sender) {
-            return Some(ListDecision::Deny { matched });
+        let sender = Sender::new(client_ip, Some(mail_from), header_from, &[]);
+        self.deny.matches(&sender).map(|(matched, _)| matched)
+    }
+
+    /// The allow entry that matches what the checks authenticated, if any:
+    /// an ip entry the client address; an address or domain entry only an
+    /// authenticated identity (a DKIM signing domain for domain entries).
+    /// What the match may lift is the policy's to say (see
+    /// [`Allowed`]).
+    pub fn allow(&self, who: &Authenticated<'_>) -> Option<AllowMatch> {
+        if self.allow.len() == 0 {
+            return None;
         }
+        let sender = Sender::new(
+            who.client_ip,
+            who.mail_from,
+            who.header_from,
+            &who.dkim_domains,
+        );
         self.allow
             .matches(&sender)
-            .map(|matched| ListDecision::Allow { matched })
+            .map(|(matched, domain)| AllowMatch {
+                matched,
+                allowed: domain.map_or(Allowed::Client, Allowed::Identity),
+            })
+    }
+}
+
+impl<'a> Sender<'a> {
+    fn new(
+        client_ip: Option<IpAddr>,
+        mail_from: Option<&'a str>,
+        header_from: Option<&'a str>,
+        signers: &[&str],
+    ) -> Self {
+        Self {
+            client_ip: client_ip.map(canonical_ip),
+            mail_from: mail_from.map(envelope_address).and_then(Identity::new),
+            header_from: header_from.map(header_address).and_then(Identity::new),
+            signers: signers
+                .iter()
+                .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        }
     }
 }
 
@@ -596,6 +683,92 @@ mod tests {
     }
 
     use FilterList::{Allow, Deny};
+
+    /// What both lists say, as the milter asks them, for a sender whose
+    /// envelope and From both authenticated.
+    #[derive(Debug, PartialEq, Eq)]
+    enum ListDecision {
+        Allow { matched: String },
+        Deny { matched: String },
+    }
+
+    trait Decide {
+        fn decide(
+            &self,
+            ip: Option<IpAddr>,
+            mail_from: &str,
+            from: Option<&str>,
+        ) -> Option<ListDecision>;
+    }
+
+    impl Decide for FilterSet {
+        fn decide(
+            &self,
+            client_ip: Option<IpAddr>,
+            mail_from: &str,
+            header_from: Option<&str>,
+        ) -> Option<ListDecision> {
+            if let Some(matched) = self.deny(client_ip, mail_from, header_from) {
+                return Some(ListDecision::Deny { matched });
+            }
+            let who = Authenticated {
+                client_ip,
+                mail_from: Some(mail_from),
+                header_from,
+                dkim_domains: vec![],
+            };
+            self.allow(&who)
+                .map(|m| ListDecision::Allow { matched: m.matched })
+        }
+    }
+
+    #[test]
+    fn allow_entries_match_only_authenticated_identities() {
+        let lists = set(&[
+            (Allow, "allowed.example"),
+            (Allow, "ceo@partner.example"),
+            (Allow, "192.0.2.0/24"),
+        ]);
+        let nothing = Authenticated::default();
+        assert_eq!(lists.allow(&nothing), None);
+        // The attacker's own domain authenticated, not the allowed one.
+        let attacker = Authenticated {
+            client_ip: ip("203.0.113.9"),
+            mail_from: Some("bounce@attacker.example"),
+            header_from: None,
+            dkim_domains: vec!["attacker.example"],
+        };
+        assert_eq!(lists.allow(&attacker), None);
+        let signed = Authenticated {
+            dkim_domains: vec!["Mail.Allowed.Example."],
+            ..Authenticated::default()
+        };
+        assert_eq!(
+            lists.allow(&signed),
+            Some(AllowMatch {
+                matched:
+                    "domain allowed.example matches the DKIM signing domain mail.allowed.example"
+                        .into(),
+                allowed: Allowed::Identity("mail.allowed.example".into()),
+            })
+        );
+        let author = Authenticated {
+            header_from: Some("The CEO <CEO@partner.example>"),
+            ..Authenticated::default()
+        };
+        assert_eq!(
+            lists.allow(&author).map(|m| m.allowed),
+            Some(Allowed::Identity("partner.example".into()))
+        );
+        let client = Authenticated {
+            client_ip: ip("192.0.2.8"),
+            ..Authenticated::default()
+        };
+        assert_eq!(
+            lists.allow(&client).map(|m| m.allowed),
+            Some(Allowed::Client)
+        );
+    }
 
     #[test]
     fn addresses_are_lower_case() {

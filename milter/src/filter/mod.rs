@@ -16,7 +16,7 @@ mod spool;
 
 use crate::{
     address::{envelope_address, envelope_domain, printable},
-    auth::Authenticator,
+    auth::{results, Authenticator},
     config::{parse_network, Config},
     refusal::Refusal,
     store::{
@@ -80,15 +80,13 @@ impl Filter {
 
     /// An `Authentication-Results` header that claims to be ours but came
     /// from outside: a spoofing attempt, removed before anyone trusts it.
+    /// The authserv-id is read as RFC 8601 writes it (behind comments,
+    /// maybe quoted, any case, maybe followed by a version), as any reader
+    /// downstream would read it.
     fn is_forged_auth_results(&self, name: &[u8], value: &[u8]) -> bool {
-        if !name.eq_ignore_ascii_case(b"Authentication-Results") {
-            return false;
-        }
-        let value = String::from_utf8_lossy(value);
-        let id = value.split(';').next().unwrap_or("").trim();
-        // The authserv-id may be followed by a version number.
-        let id = id.split_whitespace().next().unwrap_or("");
-        id.eq_ignore_ascii_case(&self.authserv_id)
+        name.eq_ignore_ascii_case(b"Authentication-Results")
+            && results::parse(value)
+                .is_some_and(|r| r.authserv_id.eq_ignore_ascii_case(&self.authserv_id))
     }
 
     /// Refuses the connection's current message: logs the refusal, ends

@@ -12,8 +12,9 @@ pub struct ReplyDraft<'a> {
     pub to_address: &'a str,
     /// The conversation's subject; `Re: ` is added once.
     pub subject: &'a str,
-    /// The Message-IDs (without <>) this reply answers: the last one is
-    /// `In-Reply-To`, all of them `References`.
+    /// The Message-IDs (without <>) this reply answers, oldest first: the
+    /// last one is `In-Reply-To`; `References` keeps the first and the last
+    /// [`REFERENCES_KEPT`] of them.
     pub references: &'a [String],
     pub text: &'a str,
     /// HTML body; with it the text is the plain alternative.
@@ -106,7 +107,7 @@ pub fn compose_reply(draft: &ReplyDraft<'_>) -> Result<Composed, UnsafeHeader> {
     if let Some(last) = draft.references.last() {
         builder = builder
             .in_reply_to(last.clone())
-            .references(draft.references.to_vec());
+            .references(capped_references(draft.references));
     }
     builder = builder.text_body(draft.text.to_owned());
     if let Some(html) = draft.html {
@@ -118,6 +119,23 @@ pub fn compose_reply(draft: &ReplyDraft<'_>) -> Result<Composed, UnsafeHeader> {
             .expect("writing to memory cannot fail"),
         message_id,
     })
+}
+
+/// How many of the newest Message-IDs a reply's `References` keeps, besides
+/// the first (the thread's root, which clients thread by).
+pub const REFERENCES_KEPT: usize = 10;
+
+/// The first id and the last [`REFERENCES_KEPT`], as RFC 5322 section
+/// 3.6.4 allows trimming: a long thread's `References` stays well within
+/// line and header limits (many receivers refuse headers past 8 or 16 KiB).
+fn capped_references(ids: &[String]) -> Vec<String> {
+    if ids.len() <= REFERENCES_KEPT + 1 {
+        return ids.to_vec();
+    }
+    std::iter::once(&ids[0])
+        .chain(&ids[ids.len() - REFERENCES_KEPT..])
+        .cloned()
+        .collect()
 }
 
 pub fn compose_notification(draft: &NotificationDraft<'_>) -> Result<Composed, UnsafeHeader> {
@@ -167,6 +185,38 @@ mod tests {
         assert_eq!(
             reply_subject("Regarding the printer"),
             "Re: Regarding the printer"
+        );
+    }
+
+    #[test]
+    fn references_keep_the_first_and_the_last_ten() {
+        let ids: Vec<String> = (1..=50).map(|n| format!("m{n}@example.org")).collect();
+        let composed = compose_reply(&draft(&ids)).unwrap();
+        let message = mail_parser::MessageParser::default()
+            .parse(&composed.raw)
+            .unwrap();
+        let kept: Vec<String> = message
+            .references()
+            .as_text_list()
+            .unwrap()
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
+        let expected: Vec<String> = std::iter::once(1)
+            .chain(41..=50)
+            .map(|n| format!("m{n}@example.org"))
+            .collect();
+        assert_eq!(kept, expected);
+        assert_eq!(
+            message.in_reply_to().as_text(),
+            Some("m50@example.org"),
+            "In-Reply-To is the newest"
+        );
+        let eleven = &ids[..11];
+        assert_eq!(
+            capped_references(eleven),
+            eleven.to_vec(),
+            "short threads keep all"
         );
     }
 

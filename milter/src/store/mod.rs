@@ -239,10 +239,14 @@ impl Store {
             sqlite_transaction(&mut pooled, durability, f)
         } else {
             pooled.db.transaction(|conn| {
-                if durability == Durability::Relaxed {
-                    // For this transaction only.
-                    conn.batch_execute("SET LOCAL synchronous_commit = off")?;
-                }
+                // For this transaction only, and stated either way: a
+                // server (or role, or database) whose default is `off`
+                // must not make the milter answer 250 before its commit is
+                // on disk.
+                conn.batch_execute(match durability {
+                    Durability::Synced => "SET LOCAL synchronous_commit = on",
+                    Durability::Relaxed => "SET LOCAL synchronous_commit = off",
+                })?;
                 f(conn)
             })
         };
@@ -352,6 +356,9 @@ impl Manager {
         match &self.target {
             DatabaseTarget::Sqlite(path) => {
                 let url = path.to_string_lossy();
+                create_private(path).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create SQLite database {url}: {e}"))
+                })?;
                 let mut conn = SqliteConnection::establish(&url).map_err(|e| {
                     StoreError::Unavailable(format!("cannot open SQLite database {url}: {e}"))
                 })?;
@@ -369,6 +376,29 @@ impl Manager {
                 // libpq's messages span lines; ours are one line.
                 .map_err(|e| StoreError::Unavailable(one_line(&e.to_string()))),
         }
+    }
+}
+
+/// Creates the SQLite database file readable and writable by its owner
+/// only (0600) if it does not exist yet: it holds every message and the
+/// DKIM private keys. SQLite creates its `-wal` and `-shm` files with the
+/// database file's permissions, so they are private too. Not 0640 for a
+/// group: nothing but the daemon and `teaminbox-admin`, which runs as the
+/// daemon's user, has any business reading it (Postfix only needs the
+/// socket). An existing file keeps the permissions it has.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str() == ":memory:" || path.to_string_lossy().starts_with("file:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -454,6 +484,38 @@ mod tests {
                 store.write_relaxed(|_| Err(StoreError::Conflict("on purpose".into())));
             assert!(failed.is_err());
             assert_eq!(commit_setting(&store), synced, "restored after a rollback too");
+        }
+    }
+
+    both_databases! {
+        fn the_milters_commits_are_synced_whatever_the_servers_default(db: TestDatabase) {
+            let store = Store::open(&db.url.parse().unwrap(), &PoolOptions::default());
+            store.migrate().unwrap();
+            let synced = if db.url.starts_with("sqlite") { "2" } else { "on" };
+            if !db.url.starts_with("sqlite") {
+                // The shared test cluster runs with synchronous_commit off,
+                // so this test fails if the transaction does not say `on`.
+                assert_eq!(commit_setting(&store), "off", "the test cluster's default");
+            }
+            let inside = store.write(|conn| Ok(commit_setting_in(conn))).unwrap();
+            assert_eq!(inside, synced, "Store::write");
+            // The milter's own path: a message is committed through the
+            // group commit, alone or with others.
+            let commits = group_commit::GroupCommit::<()>::default();
+            let seen = std::sync::Mutex::new(Vec::new());
+            let submit = |store: &Store| {
+                commits.submit(store, (), |conn, _| {
+                    seen.lock().unwrap().push(commit_setting_in(conn));
+                    Ok(1)
+                })
+            };
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| submit(&store).unwrap());
+                }
+            });
+            let seen = seen.into_inner().unwrap();
+            assert_eq!(seen, vec![synced.to_owned(); 4], "group commit");
         }
     }
 

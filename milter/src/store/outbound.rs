@@ -60,7 +60,8 @@ pub struct OutboundJob {
     pub attempts: i32,
 }
 
-#[derive(Clone, Debug, Serialize, Queryable, Selectable)]
+/// The private key is never serialized, and `Debug` (logs) masks it.
+#[derive(Clone, Serialize, Queryable, Selectable)]
 #[diesel(table_name = sending_domains)]
 pub struct SendingDomain {
     pub domain: String,
@@ -72,6 +73,19 @@ pub struct SendingDomain {
     pub verified_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "crate::serialize_utc")]
     pub created_at: NaiveDateTime,
+}
+
+impl std::fmt::Debug for SendingDomain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendingDomain")
+            .field("domain", &self.domain)
+            .field("selector", &self.selector)
+            .field("dns_txt", &self.dns_txt)
+            .field("private_key_pem", &"****")
+            .field("verified_at", &self.verified_at)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl Outbound<'_> {

@@ -185,6 +185,27 @@ impl Senders {
     }
 }
 
+impl Senders {
+    /// [`Senders::through_a_list`] sealed by `first` (which records a
+    /// pass), then passed on by Google, sealing it as `google.com` and
+    /// recording `google_saw` (RFC 8601 results, such as `dmarc=fail
+    /// header.from=example.com`) as its own verdict.
+    pub fn through_a_list_then_google(
+        &self,
+        message: &[u8],
+        first: &DkimKey,
+        google_saw: &str,
+    ) -> Vec<u8> {
+        let first_hop = self.through_a_list(message, first);
+        arc_seal(
+            &first_hop,
+            &self.google,
+            "mx.google.com",
+            &format!("arc=pass; {google_saw}"),
+        )
+    }
+}
+
 /// The message (CRLF) with a `DKIM-Signature` header by dkimpy prepended:
 /// d= and s= from `key`, rsa-sha256, c=relaxed/relaxed, h= the
 /// [`SIGNED_HEADERS`] (those absent are signed as absent), t= now.

@@ -67,9 +67,19 @@ impl Milter {
 
     /// An MTA connection from a given client address and HELO name.
     pub async fn connect_from(&self, ip: [u8; 4], helo: &str) -> TestConnection {
+        self.connect_socket(ip, helo).await
+    }
+
+    /// An MTA connection from a client the MTA describes as `socket` (an
+    /// address, or `SocketInfo::Unknown` when it gives none).
+    pub async fn connect_socket(
+        &self,
+        socket: impl indymilter_test::IntoSocketInfo,
+        helo: &str,
+    ) -> TestConnection {
         let mut conn = self.open(ProtoOpts::all()).await;
         // The test driver offers every "no reply" stage, as Postfix does.
-        let status = conn.connect("client.example.org", ip).await.unwrap();
+        let status = conn.connect("client.example.org", socket).await.unwrap();
         assert_eq!(status, Status::Noreply);
         assert_eq!(conn.helo(helo).await.unwrap(), Status::Noreply);
         conn

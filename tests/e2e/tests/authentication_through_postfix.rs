@@ -96,7 +96,13 @@ both_databases! {
         let milter = start(db);
         let postfix = milter.postfix();
         let signed = dkim_sign(&from("alice@example.com", "mixed-signed"), &senders().example);
-        let forged = [b"Authentication-Results: mx.inbox.example.com; dmarc=pass\r\n".as_slice(), &signed].concat();
+        // Our authserv-id plain, and as RFC 8601 also lets it be written.
+        let forged = [
+            b"Authentication-Results: mx.inbox.example.com; dmarc=pass\r\n".as_slice(),
+            b"Authentication-Results: (relayed) \"MX.Inbox.Example.COM\" 1; spf=pass smtp.mailfrom=forged.example\r\n",
+            &signed,
+        ]
+        .concat();
         let t = send_message(postfix.smtp_addr(), "alice@example.com", &["bob@example.net", &to()], &forged);
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
         let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
@@ -104,5 +110,48 @@ both_databases! {
         assert_eq!(text.matches("Authentication-Results: mx.inbox.example.com;").count(), 1, "{text}");
         assert!(text.contains("dkim=pass"), "{text}");
         assert!(!text.contains("mx.inbox.example.com; dmarc=pass\n"), "the forged header is gone: {text}");
+        assert!(!text.contains("forged.example"), "so is the quoted one: {text}");
+    }
+}
+
+both_databases! {
+    fn authorship_and_arc_refusals_reach_the_client(db: TestDatabase) {
+        let milter = start(db);
+        let postfix = milter.postfix();
+        let send = |mail_from: &str, raw: &[u8]| send_message(postfix.smtp_addr(), mail_from, &[&to()], raw);
+        // Otherwise passing (aligned DKIM), but not one author.
+        let signed_with = |subject: &str, from_lines: &str| {
+            let text = String::from_utf8(from("alice@example.com", subject)).unwrap()
+                .replace("From: Alice <alice@example.com>\r\n", from_lines);
+            dkim_sign(text.as_bytes(), &senders().example)
+        };
+        let t = send("alice@example.com", &signed_with("two-authors", "From: Alice <alice@example.com>, ceo@example.com\r\n"));
+        let o = t.outcome();
+        assert_eq!((o.code, o.enhanced_code()), (550, Some("5.7.1")), "{:?}", t.all);
+        assert!(o.text.ends_with("message has 2 From addresses; DMARC needs exactly one author"), "{:?}", t.all);
+        let t = send("alice@example.com", &signed_with("two-fields", "From: alice@example.com\r\nFrom: ceo@example.com\r\n"));
+        let o = t.outcome();
+        assert_eq!((o.code, o.enhanced_code()), (550, Some("5.7.1")), "{:?}", t.all);
+        assert!(o.text.ends_with("message has 2 From header fields; DMARC needs exactly one author"), "{:?}", t.all);
+
+        // An attacker sealed the first hop "pass"; Google, the trusted
+        // sealer, saw DMARC fail: refused. Google's own pass: taken.
+        let via = |google_saw: &str| {
+            senders().through_a_list_then_google(&from("alice@example.com", "two-hops"), &senders().untrusted, google_saw)
+        };
+        let t = send("list@forwarder.example", &via("dkim=neutral header.d=example.com; dmarc=fail header.from=example.com"));
+        let o = t.outcome();
+        assert_eq!((o.code, o.enhanced_code()), (550, Some("5.7.1")), "{:?}", t.all);
+        assert!(o.text.contains("DMARC policy of example.com rejects this message"), "{}", o.text);
+        let t = send("list@forwarder.example", &via("dmarc=pass header.from=example.com"));
+        assert_eq!(t.outcome().code, 250, "{:?}", t.all);
+
+        let rejections = milter.store.rejections().list(None, 10).unwrap();
+        let reasons: Vec<&str> = rejections.iter().rev().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0].starts_with("message has 2 From addresses"), "{reasons:?}");
+        assert!(reasons[1].starts_with("message has 2 From header fields"), "{reasons:?}");
+        assert!(reasons[2].starts_with("DMARC policy of example.com"), "{reasons:?}");
+        assert_eq!(milter.stored().len(), 1);
     }
 }

@@ -172,3 +172,41 @@ both_databases! {
         assert_eq!(captured[0].recipients(), ["later@example.net"]);
     }
 }
+
+both_databases! {
+    fn a_long_threads_reply_keeps_the_first_and_the_last_ten_references(db: TestDatabase) {
+        let (milter, postfix, config) = setup(db);
+        let conversation = customer_writes(&milter, &postfix, "carol@example.org", "long");
+        // 29 more messages in the thread, as if the processor had filed them.
+        for n in 2..=30 {
+            milter.db.execute(&format!(
+                "INSERT INTO messages (conversation_id, channel_id, inbound_message_id, direction, dedupe_key, \
+                 message_id_header, from_address, from_name, forwarded_by, subject, text_body, html_body, sent_at, \
+                 automated, decisions, created_at) \
+                 SELECT conversation_id, channel_id, NULL, direction, 'm{n}@example.org', 'm{n}@example.org', \
+                 from_address, from_name, forwarded_by, subject, text_body, html_body, sent_at, automated, decisions, created_at \
+                 FROM messages WHERE id = (SELECT MIN(id) FROM messages WHERE conversation_id = {conversation})"
+            ));
+        }
+        let (code, out, err) = admin(&config, &["conversation", "reply", &conversation, "--as", "jane@acme.example", "--body", "Still on it."]);
+        assert_eq!(code, 0, "{out}{err}");
+        let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
+        let text = captured[0].text();
+        let ids = |name: &str| -> Vec<String> {
+            // The header, unfolded: its line and the indented ones after it.
+            let mut lines = text.lines().skip_while(|l| !l.starts_with(name));
+            let first = lines.next().unwrap_or_else(|| panic!("no {name}: {text}"))[name.len()..].to_owned();
+            let rest = lines.take_while(|l| l.starts_with([' ', '\t']));
+            std::iter::once(first)
+                .chain(rest.map(str::to_owned))
+                .flat_map(|l| l.split_whitespace().map(|id| id.trim_matches(['<', '>']).to_owned()).collect::<Vec<_>>())
+                .collect()
+        };
+        let expected: Vec<String> = std::iter::once("long@example.org".to_owned())
+            .chain((21..=30).map(|n| format!("m{n}@example.org")))
+            .collect();
+        assert_eq!(ids("References:"), expected, "{text}");
+        assert_eq!(ids("In-Reply-To:"), ["m30@example.org"], "{text}");
+        assert!(dkim_verify(&captured[0].message, &milter.dns), "still signed");
+    }
+}
