@@ -231,6 +231,9 @@ fn message(m: &MessageView) {
         fields.push(("Forwarded by", printable(by)));
     }
     fields.push(("Subject", printable(&m.subject)));
+    if let Some(detail) = &m.detail {
+        fields.push(("Subaddress", printable(detail)));
+    }
     if let Some(sent) = &m.sent_at {
         fields.push(("Sent", format!("{} UTC", output::time(sent))));
     }

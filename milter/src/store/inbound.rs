@@ -2,26 +2,41 @@
 //! accepted messages into the `inbound_messages` queue.
 
 use super::{
-    schema::{channels, inbound_messages, inbound_recipients},
+    schema::{channels, hosted_local_parts, inbound_messages, inbound_recipients, messages},
     DbConnection, Store, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-/// How a hosted address routes, as the milter needs to know it at RCPT.
+/// Whose a hosted address is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// The forwarding address of a channel.
+    Channel(i64),
+    /// The reply address (USERNAME@ a hosted domain) of a user who has
+    /// replied: the processor chooses the channel.
+    User(i64),
+}
+
+/// How a hosted address routes, as the milter needs to know it at RCPT.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
-    pub channel_id: i64,
+    pub owner: Owner,
+    /// False for a disabled channel.
     pub enabled: bool,
+    /// The subaddress detail (`billing` of `support+billing@`), when the
+    /// address matched only without it.
+    pub detail: Option<String>,
 }
 
 /// A hosted recipient of an accepted message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostedRecipient {
-    /// The address in canonical (lower-case) form.
+    /// The address in canonical (lower-case) form, detail included.
     pub address: String,
-    pub channel_id: i64,
+    pub owner: Owner,
+    pub detail: Option<String>,
 }
 
 /// Everything the milter hands over for one accepted message.
@@ -93,17 +108,30 @@ pub struct Inbound<'s> {
 }
 
 impl Inbound<'_> {
-    /// The channel behind a hosted address (already in canonical form).
-    pub fn route(&self, address: &str) -> StoreResult<Option<Route>> {
+    /// Whose a hosted address (already in canonical form) is: a channel's
+    /// forwarding address, else the reply address of a user who has
+    /// replied; else the same without a subaddress detail, split at the
+    /// first of the `delimiters` (Postfix's `recipient_delimiter`).
+    pub fn route(&self, address: &str, delimiters: &str) -> StoreResult<Option<Route>> {
         self.store.read(|conn| {
-            let route = channels::table
-                .filter(channels::forwarding_address.eq(address))
-                .select((channels::id, channels::enabled))
-                .first::<(i64, bool)>(conn)
-                .optional()?;
-            Ok(route.map(|(channel_id, enabled)| Route {
-                channel_id,
+            if let Some((owner, enabled)) = owner_of(conn, address)? {
+                return Ok(Some(Route {
+                    owner,
+                    enabled,
+                    detail: None,
+                }));
+            }
+            let Some((local, domain)) = address.rsplit_once('@') else {
+                return Ok(None);
+            };
+            let Some((base, detail)) = local.split_once(|c| delimiters.contains(c)) else {
+                return Ok(None);
+            };
+            let route = owner_of(conn, &format!("{base}@{domain}"))?;
+            Ok(route.map(|(owner, enabled)| Route {
+                owner,
                 enabled,
+                detail: Some(detail.to_owned()).filter(|d| !d.is_empty()),
             }))
         })
     }
@@ -142,20 +170,7 @@ impl Inbound<'_> {
 
     /// The hosted recipients of a stored message, in canonical form.
     pub fn recipients(&self, id: i64) -> StoreResult<Vec<HostedRecipient>> {
-        self.store.read(|conn| {
-            let rows = inbound_recipients::table
-                .filter(inbound_recipients::inbound_message_id.eq(id))
-                .select((inbound_recipients::address, inbound_recipients::channel_id))
-                .order(inbound_recipients::address)
-                .load::<(String, i64)>(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|(address, channel_id)| HostedRecipient {
-                    address,
-                    channel_id,
-                })
-                .collect())
-        })
+        self.store.read(|conn| load_recipients(conn, id))
     }
 
     pub fn counts(&self) -> StoreResult<QueueCounts> {
@@ -226,9 +241,93 @@ fn insert_message(conn: &mut DbConnection, message: &NewInboundMessage) -> Store
             .values((
                 inbound_recipients::inbound_message_id.eq(id),
                 inbound_recipients::address.eq(&r.address),
-                inbound_recipients::channel_id.eq(r.channel_id),
+                inbound_recipients::channel_id.eq(r.owner.channel()),
+                inbound_recipients::user_id.eq(r.owner.user()),
+                inbound_recipients::detail.eq(&r.detail),
             ))
             .execute(conn)?;
     }
     Ok(id)
+}
+
+impl Owner {
+    fn channel(self) -> Option<i64> {
+        match self {
+            Self::Channel(id) => Some(id),
+            Self::User(_) => None,
+        }
+    }
+
+    fn user(self) -> Option<i64> {
+        match self {
+            Self::User(id) => Some(id),
+            Self::Channel(_) => None,
+        }
+    }
+}
+
+/// The channel with this forwarding address, else the user with this reply
+/// address (any hosted domain: the caller checked the domain) who has
+/// replied at least once; a user who never replied has no live address.
+/// With whether mail to it is taken (a channel may be disabled).
+fn owner_of(conn: &mut DbConnection, address: &str) -> StoreResult<Option<(Owner, bool)>> {
+    let channel = channels::table
+        .filter(channels::forwarding_address.eq(address))
+        .select((channels::id, channels::enabled))
+        .first::<(i64, bool)>(conn)
+        .optional()?;
+    if let Some((id, enabled)) = channel {
+        return Ok(Some((Owner::Channel(id), enabled)));
+    }
+    let Some((local, _)) = address.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let user = hosted_local_parts::table
+        .filter(hosted_local_parts::local_part.eq(local))
+        .select(hosted_local_parts::user_id)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten();
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let replied = messages::table
+        .filter(messages::user_id.eq(user))
+        .filter(messages::direction.eq("out"))
+        .select(messages::id)
+        .first::<i64>(conn)
+        .optional()?;
+    Ok(replied.map(|_| (Owner::User(user), true)))
+}
+
+/// The hosted recipients of a stored message, by address.
+pub(super) fn load_recipients(
+    conn: &mut DbConnection,
+    id: i64,
+) -> StoreResult<Vec<HostedRecipient>> {
+    let rows = inbound_recipients::table
+        .filter(inbound_recipients::inbound_message_id.eq(id))
+        .select((
+            inbound_recipients::address,
+            inbound_recipients::channel_id,
+            inbound_recipients::user_id,
+            inbound_recipients::detail,
+        ))
+        .order(inbound_recipients::address)
+        .load::<(String, Option<i64>, Option<i64>, Option<String>)>(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(address, channel, user, detail)| {
+            let owner = match (channel, user) {
+                (Some(id), _) => Owner::Channel(id),
+                (None, Some(id)) => Owner::User(id),
+                (None, None) => return None,
+            };
+            Some(HostedRecipient {
+                address,
+                owner,
+                detail,
+            })
+        })
+        .collect())
 }

@@ -44,6 +44,9 @@ pub struct NewReply<'a> {
     pub message_id: &'a str,
     pub raw_message: &'a [u8],
     pub user_email: &'a str,
+    /// The replying user: from their first reply on, their reply address
+    /// is live.
+    pub user_id: i64,
 }
 
 /// A message due for delivery.
@@ -155,6 +158,8 @@ impl Outbound<'_> {
                     sent_at: Some(now),
                     automated: false,
                     decisions: &decisions,
+                    user_id: Some(reply.user_id),
+                    detail: None,
                 },
                 &[],
             )?;
