@@ -580,6 +580,36 @@ mod tests {
     }
 
     #[test]
+    fn replies_come_from_a_hosted_domain() {
+        // By default the first hosted domain, so answers come back in.
+        let config =
+            Config::from_toml("[milter]\nhosted_domains = [\"A.example\", \"b.example\"]").unwrap();
+        assert_eq!(config.outbound.default_from_domain, "a.example");
+        assert_eq!(config.milter.recipient_delimiter, "+");
+        let e = error_of("[milter]\nhosted_domains = [\"a.example\"]\n[outbound]\ndefault_from_domain = \"b.example\"");
+        assert!(e.starts_with("`outbound.default_from_domain`: b.example is not one of milter.hosted_domains (a.example)"), "{e}");
+        assert!(!e.contains('\n'));
+        // A host that does not send may say anything.
+        let config = Config::from_toml(
+            "[milter]\nhosted_domains = [\"a.example\"]\n[outbound]\ndefault_from_domain = \"b.example\"\nworkers = 0",
+        )
+        .unwrap();
+        assert_eq!(config.outbound.default_from_domain, "b.example");
+    }
+
+    #[test]
+    fn the_recipient_delimiter_may_be_empty_but_not_a_letter() {
+        let config = Config::from_toml("[milter]\nrecipient_delimiter = \"\"").unwrap();
+        assert_eq!(config.milter.recipient_delimiter, "");
+        let config = Config::from_toml("[milter]\nrecipient_delimiter = \"+-\"").unwrap();
+        assert_eq!(config.milter.recipient_delimiter, "+-");
+        for bad in ["a", "@", " ", "\\n"] {
+            let e = error_of(&format!("[milter]\nrecipient_delimiter = \"{bad}\""));
+            assert!(e.contains("milter.recipient_delimiter"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let e = error_of("[milter]\nlisten_on = \"unix:x\"");
         assert!(e.contains("listen_on"), "{e}");
