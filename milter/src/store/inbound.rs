@@ -331,3 +331,99 @@ pub(super) fn load_recipients(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use super::*;
+    use crate::both_databases;
+    use diesel::{pg::PgConnection, sqlite::SqliteConnection, Connection};
+    use diesel_migrations::MigrationHarness;
+
+    /// Takes the schema back to before reply addresses (`up: false`; later
+    /// migrations go too) or forward again.
+    fn migrate(url: &str, up: bool) {
+        fn step<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+            c: &mut C,
+            migrations: impl Fn() -> diesel_migrations::EmbeddedMigrations,
+            up: bool,
+        ) {
+            if up {
+                c.run_pending_migrations(migrations()).unwrap();
+            } else {
+                while c
+                    .revert_last_migration(migrations())
+                    .unwrap()
+                    .to_string()
+                    != "20261130000001"
+                {}
+            }
+        }
+        match url.strip_prefix("sqlite://") {
+            Some(path) => step(
+                &mut SqliteConnection::establish(path).unwrap(),
+                || SQLITE_MIGRATIONS,
+                up,
+            ),
+            None => step(
+                &mut PgConnection::establish(url).unwrap(),
+                || POSTGRES_MIGRATIONS,
+                up,
+            ),
+        }
+    }
+
+    both_databases! {
+        fn an_inbox_from_before_keeps_its_addresses_and_replies(db: TestDatabase) {
+            let store = db.store();
+            store.migrate().unwrap();
+            migrate(&db.url, false);
+            for sql in [
+                "INSERT INTO channels (id, name, company, forwarding_address, created_at) \
+                 VALUES (1, 'Support', 'Acme', 'support@inbox.example.com', CURRENT_TIMESTAMP)",
+                "INSERT INTO users (id, email, first_name, last_name, username, created_at) VALUES \
+                 (1, 'jane@acme.example', 'Jane', 'Doe', 'Jane', CURRENT_TIMESTAMP), \
+                 (2, 'jane@other.example', 'Jane', 'Other', 'jane', CURRENT_TIMESTAMP), \
+                 (3, 'sup@acme.example', 'S', 'Up', 'support', CURRENT_TIMESTAMP), \
+                 (4, 'bob@acme.example', 'Bob', 'Smith', 'Bob Smith', CURRENT_TIMESTAMP)",
+                "INSERT INTO contacts (id, address, created_at) VALUES (1, 'carol@example.org', CURRENT_TIMESTAMP)",
+                "INSERT INTO conversations (id, channel_id, contact_id, subject, status, created_at, last_message_at) \
+                 VALUES (1, 1, 1, 'Help', 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                "INSERT INTO messages (id, conversation_id, channel_id, direction, dedupe_key, from_address, \
+                 subject, text_body, decisions, created_at) VALUES \
+                 (1, 1, 1, 'in', 'k1', 'carol@example.org', 'Help', '', '[]', CURRENT_TIMESTAMP), \
+                 (2, 1, 1, 'out', 'k2', 'jane@inbox.example.com', 'Re: Help', '', \
+                  '[\"Reply by jane@acme.example queued for delivery as outbound message 1.\"]', CURRENT_TIMESTAMP)",
+                "INSERT INTO inbound_messages (id, received_at, client_name, helo, mail_from, message_size, raw_message) \
+                 VALUES (1, CURRENT_TIMESTAMP, 'c', 'h', 'carol@example.org', 0, ''::bytea)",
+                "INSERT INTO inbound_recipients (inbound_message_id, address, channel_id) \
+                 VALUES (1, 'support@inbox.example.com', 1)",
+            ] {
+                let sql = if db.url.starts_with("sqlite") { sql.replace("''::bytea", "x''") } else { sql.to_owned() };
+                db.execute(&sql);
+            }
+            migrate(&db.url, true);
+            // Channels keep their local parts; of two users named jane the
+            // first has the address; a username that is no plain local part
+            // gets none here (its reply address is made at `user add`).
+            assert_eq!(
+                db.rows("SELECT local_part AS a, CAST(user_id AS TEXT) AS b, CAST(NULL AS TEXT) AS c \
+                         FROM hosted_local_parts ORDER BY local_part"),
+                [(Some("jane".into()), Some("1".into()), None), (Some("support".into()), None, None)]
+            );
+            assert_eq!(
+                db.rows("SELECT CAST(id AS TEXT) AS a, CAST(user_id AS TEXT) AS b, CAST(NULL AS TEXT) AS c \
+                         FROM messages ORDER BY id"),
+                [(Some("1".into()), None, None), (Some("2".into()), Some("1".into()), None)]
+            );
+            // Jane has replied: her address is live.
+            let route = store.inbound().route("jane@inbox.example.com", "+").unwrap();
+            assert_eq!(route.map(|r| r.owner), Some(Owner::User(1)));
+            let recipients = store.inbound().recipients(1).unwrap();
+            assert_eq!(recipients[0].owner, Owner::Channel(1));
+            // And back down, and up again.
+            migrate(&db.url, false);
+            migrate(&db.url, true);
+        }
+    }
+}
