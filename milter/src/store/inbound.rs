@@ -351,12 +351,9 @@ mod tests {
             if up {
                 c.run_pending_migrations(migrations()).unwrap();
             } else {
-                while c
-                    .revert_last_migration(migrations())
-                    .unwrap()
-                    .to_string()
-                    != "20261130000001"
-                {}
+                while c.revert_last_migration(migrations()).unwrap().to_string() != "20261130000001"
+                {
+                }
             }
         }
         match url.strip_prefix("sqlite://") {
@@ -402,10 +399,13 @@ mod tests {
                 let sql = if db.url.starts_with("sqlite") { sql.replace("''::bytea", "x''") } else { sql.to_owned() };
                 db.execute(&sql);
             }
+            if !db.url.starts_with("sqlite") {
+                db.execute("SELECT setval('messages_id_seq', 2)");
+            }
             migrate(&db.url, true);
             // Channels keep their local parts; of two users named jane the
             // first has the address; a username that is no plain local part
-            // gets none here (its reply address is made at `user add`).
+            // gets none here.
             assert_eq!(
                 db.rows("SELECT local_part AS a, CAST(user_id AS TEXT) AS b, CAST(NULL AS TEXT) AS c \
                          FROM hosted_local_parts ORDER BY local_part"),
@@ -421,6 +421,25 @@ mod tests {
             assert_eq!(route.map(|r| r.owner), Some(Owner::User(1)));
             let recipients = store.inbound().recipients(1).unwrap();
             assert_eq!(recipients[0].owner, Owner::Channel(1));
+            // A user whose username was no plain local part gets their
+            // address with their next reply.
+            assert_eq!(store.inbound().route("bob-smith@inbox.example.com", "+").unwrap(), None);
+            store.outbound().enqueue_reply(&crate::store::outbound::NewReply {
+                conversation_id: 1,
+                channel_id: 1,
+                from_name: "Bob Smith at Acme",
+                from_address: "bob-smith@inbox.example.com",
+                to_address: "carol@example.org",
+                subject: "Re: Help",
+                text: "",
+                html: None,
+                message_id: "b1@inbox.example.com",
+                raw_message: b"",
+                user_email: "bob@acme.example",
+                user_id: 4,
+            }).unwrap();
+            let route = store.inbound().route("bob-smith@inbox.example.com", "+").unwrap();
+            assert_eq!(route.map(|r| r.owner), Some(Owner::User(4)));
             // And back down, and up again.
             migrate(&db.url, false);
             migrate(&db.url, true);

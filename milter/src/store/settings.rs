@@ -1282,7 +1282,7 @@ fn local_part_owner(conn: &mut DbConnection, local: &str) -> StoreResult<Option<
 /// Inserts a local part for `user_id` (or for channels: `None`); whether
 /// the primary key refused it. Through [`attempt`], so the transaction
 /// goes on to say who has it.
-fn insert_local_part(
+pub(super) fn insert_local_part(
     conn: &mut DbConnection,
     local: &str,
     user_id: Option<i64>,
