@@ -428,7 +428,9 @@ pub struct UserAdd {
     pub first_name: String,
     #[arg(long)]
     pub last_name: String,
-    /// Default: the part of the email before the @.
+    /// The local part of the user's reply address (USERNAME@ a hosted
+    /// domain); no forwarding address or other user may have it. Default:
+    /// the part of the email before the @.
     #[arg(long)]
     pub username: Option<String>,
     #[command(flatten)]

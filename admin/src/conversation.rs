@@ -226,6 +226,9 @@ fn message(m: &MessageView) {
         fields.push(("Forwarded by", by.clone()));
     }
     fields.push(("Subject", m.subject.clone()));
+    if let Some(detail) = &m.detail {
+        fields.push(("Subaddress", detail.clone()));
+    }
     if let Some(sent) = &m.sent_at {
         fields.push(("Sent", format!("{} UTC", output::time(sent))));
     }

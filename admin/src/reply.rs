@@ -64,6 +64,7 @@ pub fn run(args: ConversationReply, store: &Store, config: &Config) -> AdminResu
         message_id: &composed.message_id,
         raw_message: &raw,
         user_email: &user.email,
+        user_id: user.id,
     })?;
     if args.json.json {
         output::json(&serde_json::json!({

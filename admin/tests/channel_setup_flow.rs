@@ -69,8 +69,8 @@ both_databases! {
         assert_eq!(created["signature_html"], Value::Null);
         assert_eq!(created["finished_at"], Value::Null);
         // A draft already receives mail.
-        let route = setup.store.inbound().route("support@inbox.example.com").unwrap().unwrap();
-        assert_eq!(route.channel_id, 1);
+        let route = setup.store.inbound().route("support@inbox.example.com", "+").unwrap().unwrap();
+        assert_eq!(route.owner, teaminbox_milter::store::inbound::Owner::Channel(1));
         assert!(route.enabled);
 
         // The From name: the company only.
@@ -163,7 +163,7 @@ both_databases! {
         // While a draft, the forwarding address may change.
         let moved = setup.json(&["channel", "update", "1", "--forwarding-address", "Help@Inbox.Example.com"]);
         assert_eq!(moved["forwarding_address"], "help@inbox.example.com");
-        assert!(setup.store.inbound().route("support@inbox.example.com").unwrap().is_none());
+        assert!(setup.store.inbound().route("support@inbox.example.com", "+").unwrap().is_none());
 
         // Connect and finish.
         assert_eq!(

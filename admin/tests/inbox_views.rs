@@ -67,6 +67,8 @@ fn message<'a>(
         sent_at: None,
         automated: false,
         decisions,
+        user_id: None,
+        detail: None,
     }
 }
 
@@ -508,6 +510,7 @@ both_databases! {
                         "text": "It is on fire.\nPlease help.\n",
                         "message_id": "m1@example.org",
                         "inbound_message_id": 1,
+                        "detail": null,
                         "sent_at": "2026-11-20T08:55:00Z",
                         "created_at": "2026-11-20T09:00:01Z",
                         "automated": false,
@@ -546,6 +549,7 @@ both_databases! {
                         "text": "Still burning.",
                         "message_id": "m6@example.com",
                         "inbound_message_id": null,
+                        "detail": null,
                         "sent_at": null,
                         "created_at": "2026-11-20T11:00:01Z",
                         "automated": false,

@@ -326,7 +326,7 @@ both_databases! {
              1   Support  Acme     support@inbox.example.com  draft   enabled\n\
              \n\
              From name:          agent-and-company (\"Jane Doe at Acme\")\n\
-             From address:       default: the user's USERNAME@inbox.localhost\n\
+             From address:       default: the user's USERNAME@inbox.example.com\n\
              Signature:          none\n\
              Finished:           no (draft; `teaminbox-admin channel finish 1` connects it)\n\
              Assignment:         users-and-teams (available users only)\n\

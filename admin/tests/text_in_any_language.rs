@@ -249,6 +249,8 @@ both_databases! {
                         sent_at: None,
                         automated: false,
                         decisions: "[]",
+                        user_id: None,
+                        detail: None,
                     },
                     &[NewAttachment {
                         filename: "invoice\u{202e}gpj.exe",

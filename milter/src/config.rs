@@ -49,6 +49,9 @@ pub struct MilterConfig {
     pub max_message_size: ByteSize,
     /// Domains whose addresses are hosted forwarding addresses.
     pub hosted_domains: Vec<String>,
+    /// As Postfix's `recipient_delimiter`: each character separates a
+    /// subaddress detail (`support+billing@`); empty: no subaddresses.
+    pub recipient_delimiter: String,
     /// Bodies larger than this are spooled to a temporary file instead of memory.
     pub memory_spool_limit: ByteSize,
     /// How many MTA connections are served at once.
@@ -63,6 +66,7 @@ impl Default for MilterConfig {
             socket_group: None,
             max_message_size: ByteSize::b(DEFAULT_MAX_MESSAGE_SIZE),
             hosted_domains: vec!["inbox.localhost".into()],
+            recipient_delimiter: "+".into(),
             memory_spool_limit: ByteSize::kib(256),
             max_connections: 100,
         }
@@ -103,6 +107,8 @@ pub struct DnsConfig {
 pub struct OutboundConfig {
     /// Where replies and notifications are handed over: the local MTA.
     pub smtp_url: String,
+    /// Replies come from USERNAME@ this domain; empty (the default): the
+    /// first of the hosted domains, so that answers to them come back in.
     pub default_from_domain: String,
     /// Delivery workers in this daemon; 0: another host sends.
     pub workers: usize,
@@ -117,7 +123,7 @@ impl Default for OutboundConfig {
     fn default() -> Self {
         Self {
             smtp_url: "smtp://127.0.0.1:25".into(),
-            default_from_domain: "inbox.localhost".into(),
+            default_from_domain: String::new(),
             workers: 1,
             retry_base_secs: 60,
             max_attempts: 10,
@@ -382,8 +388,43 @@ impl Config {
                 format!("`{}` must start with smtp://", self.outbound.smtp_url),
             );
         }
-        if let Err(reason) = crate::address::normalize_domain(&self.outbound.default_from_domain) {
-            return bad("outbound.default_from_domain", reason);
+        if let Some(c) = self
+            .milter
+            .recipient_delimiter
+            .chars()
+            .find(|c| *c == '@' || c.is_whitespace() || c.is_control() || c.is_alphanumeric())
+        {
+            return bad(
+                "milter.recipient_delimiter",
+                format!(
+                    "`{}` cannot separate a subaddress (letters, digits, @, blanks and control characters cannot); Postfix's default is \"+\"",
+                    c.escape_default()
+                ),
+            );
+        }
+        if self.outbound.default_from_domain.is_empty() {
+            self.outbound.default_from_domain = self.milter.hosted_domains[0].clone();
+        }
+        self.outbound.default_from_domain =
+            match crate::address::normalize_domain(&self.outbound.default_from_domain) {
+                Ok(d) => d,
+                Err(reason) => return bad("outbound.default_from_domain", reason),
+            };
+        if self.outbound.workers > 0
+            && !self
+                .milter
+                .hosted_domains
+                .contains(&self.outbound.default_from_domain)
+        {
+            return bad(
+                "outbound.default_from_domain",
+                format!(
+                    "{} is not one of milter.hosted_domains ({}): replies From USERNAME@{} could not be answered; add it to milter.hosted_domains (or set outbound.workers = 0 on a host that does not send)",
+                    self.outbound.default_from_domain,
+                    self.milter.hosted_domains.join(", "),
+                    self.outbound.default_from_domain
+                ),
+            );
         }
         for domain in &mut self.security.trusted_arc_sealers {
             *domain = match crate::address::normalize_domain(domain) {
@@ -594,6 +635,36 @@ mod tests {
         assert!(e.contains("dns.nameservers"), "{e}");
         let e = error_of("[milter]\nmax_message_size = \"lots\"");
         assert!(e.contains("max_message_size"), "{e}");
+    }
+
+    #[test]
+    fn replies_come_from_a_hosted_domain() {
+        // By default the first hosted domain, so answers come back in.
+        let config =
+            Config::from_toml("[milter]\nhosted_domains = [\"A.example\", \"b.example\"]").unwrap();
+        assert_eq!(config.outbound.default_from_domain, "a.example");
+        assert_eq!(config.milter.recipient_delimiter, "+");
+        let e = error_of("[milter]\nhosted_domains = [\"a.example\"]\n[outbound]\ndefault_from_domain = \"b.example\"");
+        assert!(e.starts_with("`outbound.default_from_domain`: b.example is not one of milter.hosted_domains (a.example)"), "{e}");
+        assert!(!e.contains('\n'));
+        // A host that does not send may say anything.
+        let config = Config::from_toml(
+            "[milter]\nhosted_domains = [\"a.example\"]\n[outbound]\ndefault_from_domain = \"b.example\"\nworkers = 0",
+        )
+        .unwrap();
+        assert_eq!(config.outbound.default_from_domain, "b.example");
+    }
+
+    #[test]
+    fn the_recipient_delimiter_may_be_empty_but_not_a_letter() {
+        let config = Config::from_toml("[milter]\nrecipient_delimiter = \"\"").unwrap();
+        assert_eq!(config.milter.recipient_delimiter, "");
+        let config = Config::from_toml("[milter]\nrecipient_delimiter = \"+-\"").unwrap();
+        assert_eq!(config.milter.recipient_delimiter, "+-");
+        for bad in ["a", "@", " ", "\\n"] {
+            let e = error_of(&format!("[milter]\nrecipient_delimiter = \"{bad}\""));
+            assert!(e.contains("milter.recipient_delimiter"), "{bad}: {e}");
+        }
     }
 
     #[test]

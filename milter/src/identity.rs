@@ -174,7 +174,7 @@ pub fn header_safe(text: &str) -> String {
 /// A username as the local part of an address: kept when it is letters,
 /// digits and `. _ + -` (no leading, trailing or double dot), in lower
 /// case; otherwise made into one (`Jane Doe` becomes `jane-doe`).
-fn local_part(username: &str) -> String {
+pub fn local_part(username: &str) -> String {
     let lower = username.trim().to_ascii_lowercase();
     let plain = !lower.is_empty()
         && lower

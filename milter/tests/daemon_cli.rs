@@ -228,6 +228,16 @@ fn bad_values_in_the_file_exit_2_naming_the_key() {
         ("[dns]\nnameservers = [\"localhost\"]\n", "dns.nameservers"),
         ("[outbound]\nsmtp_url = \"http://x\"\n", "outbound.smtp_url"),
         ("[processor]\nworkers = -1\n", "processor.workers"),
+        (
+            "[milter]\nrecipient_delimiter = \"@\"\n",
+            "milter.recipient_delimiter",
+        ),
+        // Replies nobody could answer.
+        (
+            "[milter]\nhosted_domains = [\"inbox.example.com\"]\n\
+             [outbound]\ndefault_from_domain = \"mail.example.com\"\n",
+            "outbound.default_from_domain",
+        ),
     ];
     for (text, key) in cases {
         let file = write(dir.path(), "teaminbox.toml", text);

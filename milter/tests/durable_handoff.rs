@@ -7,6 +7,7 @@ use common::{reply, Milter};
 use indymilter_test::{MacroStage, Status, TestConnection};
 use teaminbox_milter::{
     both_databases,
+    store::inbound::Owner,
     testing::{postgres_admin_execute, TestDatabase},
 };
 
@@ -68,11 +69,11 @@ both_databases! {
             .recipients(m.id)
             .unwrap()
             .into_iter()
-            .map(|r| (r.address, r.channel_id))
+            .map(|r| (r.address, r.owner))
             .collect();
         assert_eq!(
             recipients,
-            [("sales@inbox.example.com".to_owned(), sales), ("support@inbox.example.com".to_owned(), support)]
+            [("sales@inbox.example.com".to_owned(), Owner::Channel(sales)), ("support@inbox.example.com".to_owned(), Owner::Channel(support))]
         );
         milter.stop().await;
     }

@@ -1,7 +1,8 @@
 //! The SMTP-time filter: the milter callbacks.
 //!
-//! At RCPT it recognises hosted forwarding addresses and refuses unknown or
-//! disabled ones. For a transaction with a hosted recipient it collects the
+//! At RCPT it recognises hosted forwarding addresses and the reply
+//! addresses of users who have replied (with or without a subaddress
+//! detail), and refuses unknown or disabled ones. For a transaction with a hosted recipient it collects the
 //! message (bounded in memory, see `spool`) and, at end of message, commits
 //! it to the inbound queue *before* answering: all recipients hosted means
 //! Discard (the client sees 250, Postfix delivers nothing), mixed means the
@@ -37,6 +38,9 @@ use tracing::{info, warn};
 #[derive(Debug)]
 pub struct Filter {
     hosted_domains: Vec<String>,
+    /// Postfix's `recipient_delimiter`: each character starts a subaddress
+    /// detail; empty turns subaddresses off.
+    recipient_delimiter: String,
     max_message_size: u64,
     memory_spool_limit: usize,
     store: Store,
@@ -58,6 +62,7 @@ impl Filter {
     ) -> Self {
         Self {
             hosted_domains: config.milter.hosted_domains.clone(),
+            recipient_delimiter: config.milter.recipient_delimiter.clone(),
             max_message_size: config.milter.max_message_size.as_u64(),
             memory_spool_limit: config.milter.memory_spool_limit.as_u64() as usize,
             store,
@@ -371,19 +376,22 @@ async fn check_recipient(
     let canonical = address.to_ascii_lowercase();
     let store = filter.store.clone();
     let lookup = canonical.clone();
-    let route = tokio::task::spawn_blocking(move || store.inbound().route(&lookup))
+    let delimiters = filter.recipient_delimiter.clone();
+    let route = tokio::task::spawn_blocking(move || store.inbound().route(&lookup, &delimiters))
         .await
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()));
     match route {
         Ok(Some(Route {
-            channel_id,
+            owner,
             enabled: true,
+            detail,
         })) => {
             if !tx.hosted.iter().any(|r| r.address == canonical) {
                 tx.hosted.push(HostedRecipient {
                     address: canonical,
-                    channel_id,
+                    owner,
+                    detail,
                 });
             }
             tx.hosted_args.push(arg);

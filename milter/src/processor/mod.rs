@@ -14,12 +14,13 @@ pub mod reading;
 pub mod routing;
 
 use crate::store::{
+    inbound::{HostedRecipient, Owner},
     inbox::{
         ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread,
         VerifiedSource,
     },
     queue::ClaimedMessage,
-    Store, StoreResult,
+    Store, StoreError, StoreResult,
 };
 use reading::{Author, Context, ListTrust, Reading};
 use sha2::{Digest, Sha256};
@@ -124,18 +125,125 @@ impl Processor {
             loop_marker: &self.loop_marker,
         };
         let reading = reading::read(&claimed.raw_message, &context);
-        let mut channels: Vec<i64> = claimed.recipients.iter().map(|r| r.channel_id).collect();
-        channels.dedup();
         self.store.inbox().apply(claimed.id, |tx| {
             let mut filed = Vec::new();
-            for channel_id in channels {
-                filed.push(file_into_channel(
-                    tx, claimed, &reading, &context, channel_id,
-                )?);
+            for filing in filings(tx, claimed, &reading)? {
+                filed.push(file_into_channel(tx, claimed, &reading, &context, &filing)?);
             }
             Ok(filed.join("; "))
         })
     }
+}
+
+/// Where a message goes: one channel, the references it may thread by
+/// there, and why it went there.
+struct Filing {
+    channel_id: i64,
+    references: Vec<String>,
+    /// Why this channel, for a reply address; and each subaddress detail.
+    decisions: Vec<String>,
+    /// Kept on the message: the first recipient's subaddress detail.
+    detail: Option<String>,
+    /// Why no thread, when references were left out.
+    unthreaded: Option<String>,
+}
+
+/// The channels of a message, each once: a forwarding address names its
+/// channel; for a user's reply address the processor chooses.
+fn filings(
+    tx: &mut InboxTx<'_>,
+    claimed: &ClaimedMessage,
+    reading: &Reading,
+) -> StoreResult<Vec<Filing>> {
+    let references: Vec<String> = reading
+        .in_reply_to
+        .iter()
+        .chain(&reading.references)
+        .cloned()
+        .collect();
+    let mut filings: Vec<Filing> = Vec::new();
+    for recipient in &claimed.recipients {
+        let mut filing = match recipient.owner {
+            Owner::Channel(channel_id) => Filing {
+                channel_id,
+                references: references.clone(),
+                decisions: Vec::new(),
+                detail: None,
+                unthreaded: None,
+            },
+            Owner::User(user_id) => {
+                reply_address_filing(tx, user_id, recipient, reading, &references)?
+            }
+        };
+        if let Some(detail) = &recipient.detail {
+            filing.decisions.push(format!(
+                "Subaddress: {} has the detail \"{detail}\".",
+                recipient.address
+            ));
+            filing.detail = Some(detail.clone());
+        }
+        match filings
+            .iter_mut()
+            .find(|f| f.channel_id == filing.channel_id)
+        {
+            Some(earlier) => {
+                earlier.decisions.append(&mut filing.decisions);
+                earlier.detail = earlier.detail.take().or(filing.detail);
+            }
+            None => filings.push(filing),
+        }
+    }
+    Ok(filings)
+}
+
+/// The channel for mail to a user's reply address: the conversation it
+/// answers (its references name a message of a conversation the user
+/// replied in); else the channel through which the user last wrote to this
+/// contact; else the channel through which the user last replied at all.
+fn reply_address_filing(
+    tx: &mut InboxTx<'_>,
+    user_id: i64,
+    recipient: &HostedRecipient,
+    reading: &Reading,
+    references: &[String],
+) -> StoreResult<Filing> {
+    let user = tx.user_email(user_id)?;
+    let address = &recipient.address;
+    if let Some(answered) = tx.answered(user_id, references)? {
+        return Ok(Filing {
+            channel_id: answered.channel_id,
+            references: vec![answered.matched.clone()],
+            decisions: vec![format!(
+                "Channel {}: {address} is the reply address of {user}, and the message answers conversation {}, which {user} replied in (it refers to <{}>).",
+                answered.channel_id, answered.conversation_id, answered.matched
+            )],
+            detail: None,
+            unthreaded: None,
+        });
+    }
+    let contact = &reading.author.address;
+    let (channel_id, why) = match tx.last_reply_channel(user_id, Some(contact))? {
+        Some(channel) => (channel, format!("the channel through which {user} last wrote to {contact}")),
+        None => match tx.last_reply_channel(user_id, None)? {
+            Some(channel) => (channel, format!("{user} never wrote to {contact}; the channel through which {user} last replied")),
+            None => {
+                return Err(StoreError::NotFound(format!(
+                    "{address} is the reply address of {user}, who has no reply to choose a channel by"
+                )))
+            }
+        },
+    };
+    Ok(Filing {
+        channel_id,
+        references: Vec::new(),
+        decisions: vec![format!(
+            "Channel {channel_id}: {address} is the reply address of {user}, and the message answers no conversation {user} replied in: {why}."
+        )],
+        detail: None,
+        unthreaded: (!references.is_empty()).then(|| {
+            format!("Thread: new conversation (its references name no conversation {user} replied in).")
+        }),
+    })
 }
 
 /// Files the message into one channel and says what happened.
@@ -144,9 +252,10 @@ fn file_into_channel(
     claimed: &ClaimedMessage,
     reading: &Reading,
     context: &Context<'_>,
-    channel_id: i64,
+    filing: &Filing,
 ) -> StoreResult<String> {
     let now = crate::now();
+    let channel_id = filing.channel_id;
     let key = dedupe_key(reading);
     if let Some(existing) = tx.duplicate_of(channel_id, &key)? {
         return Ok(format!(
@@ -159,25 +268,21 @@ fn file_into_channel(
         authenticated: context.authenticated,
         sources: &sources,
     });
-    let mut decisions = vec![format!(
+    let mut decisions = filing.decisions.clone();
+    decisions.push(format!(
         "Contact {}: {}.",
         author.person.address, author.reason
-    )];
+    ));
     if let Some(problem) = &reading.parse_problem {
         decisions.push(format!("Shown as received: {problem}."));
     }
     let (contact, _) = tx.contact(&author.person.address, author.person.name.as_deref(), now)?;
-    let references: Vec<String> = reading
-        .in_reply_to
-        .iter()
-        .chain(&reading.references)
-        .cloned()
-        .collect();
+    let references = &filing.references;
     let participants = Participants {
         team_addresses: context.team_addresses,
         sources: &sources,
     };
-    let thread = match tx.thread(channel_id, &references)? {
+    let thread = match tx.thread(channel_id, references)? {
         Some(thread) if participants.include(&author.person.address, &thread) => Some(thread),
         Some(thread) => {
             decisions.push(format!(
@@ -189,7 +294,9 @@ fn file_into_channel(
             None
         }
         None => {
-            decisions.push(if references.is_empty() {
+            decisions.push(if let Some(why) = &filing.unthreaded {
+                why.clone()
+            } else if references.is_empty() {
                 "Thread: new conversation (no In-Reply-To or References).".into()
             } else {
                 "Thread: new conversation (no message of this channel matched its references)."
@@ -260,6 +367,8 @@ fn file_into_channel(
             sent_at: reading.date,
             automated: automated.is_some(),
             decisions: &decisions_json,
+            user_id: None,
+            detail: filing.detail.as_deref(),
         },
         &files,
     )?;

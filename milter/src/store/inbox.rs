@@ -81,6 +81,15 @@ pub struct Thread {
     pub contact_address: String,
 }
 
+/// A conversation a user replied in that a message refers to.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    /// The Message-ID that matched.
+    pub matched: String,
+}
+
 /// A user who could be assigned.
 #[derive(Clone, Debug)]
 pub struct Candidate {
@@ -119,6 +128,10 @@ pub struct NewMessage<'a> {
     pub automated: bool,
     /// JSON array of sentences.
     pub decisions: &'a str,
+    /// The user who wrote a sent message.
+    pub user_id: Option<i64>,
+    /// The subaddress detail of the recipient it was filed by.
+    pub detail: Option<&'a str>,
 }
 
 pub struct NewAttachment<'a> {
@@ -280,6 +293,76 @@ impl InboxTx<'_> {
                 VerifiedSource::AlreadyThere
             },
         )
+    }
+
+    /// The newest message named by `message_ids` in a conversation that
+    /// `user_id` replied in: what an answer to that user's reply address
+    /// answers.
+    pub fn answered(
+        &mut self,
+        user_id: i64,
+        message_ids: &[String],
+    ) -> StoreResult<Option<Answered>> {
+        if message_ids.is_empty() {
+            return Ok(None);
+        }
+        // The messages named (a few, at most a handful per reference),
+        // newest first; then the first whose conversation has a reply of
+        // the user.
+        let named = messages::table
+            .filter(messages::message_id_header.eq_any(message_ids))
+            .order(messages::id.desc())
+            .select((
+                messages::conversation_id,
+                messages::channel_id,
+                messages::message_id_header,
+            ))
+            .load::<(i64, i64, Option<String>)>(self.conn)?;
+        for (conversation_id, channel_id, matched) in named {
+            let replied = messages::table
+                .filter(messages::conversation_id.eq(conversation_id))
+                .filter(messages::user_id.eq(user_id))
+                .filter(messages::direction.eq("out"))
+                .select(messages::id)
+                .first::<i64>(self.conn)
+                .optional()?;
+            if replied.is_some() {
+                return Ok(Some(Answered {
+                    conversation_id,
+                    channel_id,
+                    matched: matched.unwrap_or_default(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The channel of `user_id`'s latest reply; with `contact`, of their
+    /// latest reply in a conversation with that contact.
+    pub fn last_reply_channel(
+        &mut self,
+        user_id: i64,
+        contact: Option<&str>,
+    ) -> StoreResult<Option<i64>> {
+        let mut query = messages::table
+            .inner_join(conversations::table.inner_join(contacts::table))
+            .filter(messages::user_id.eq(user_id))
+            .filter(messages::direction.eq("out"))
+            .order(messages::id.desc())
+            .select(messages::channel_id)
+            .into_boxed();
+        if let Some(address) = contact {
+            query = query.filter(contacts::address.eq(address));
+        }
+        Ok(query.first(self.conn).optional()?)
+    }
+
+    /// A user's email, for the decision trail.
+    pub fn user_email(&mut self, user_id: i64) -> StoreResult<String> {
+        Ok(users::table
+            .find(user_id)
+            .select(users::email)
+            .first(self.conn)?)
     }
 
     pub fn create_conversation(&mut self, c: &NewConversation<'_>) -> StoreResult<i64> {
@@ -514,6 +597,8 @@ pub(super) fn insert_message(
             messages::automated.eq(m.automated),
             messages::decisions.eq(m.decisions),
             messages::created_at.eq(crate::now()),
+            messages::user_id.eq(m.user_id),
+            messages::detail.eq(m.detail),
         ))
         .returning(messages::id)
         .get_result(conn)?;

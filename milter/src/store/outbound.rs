@@ -44,6 +44,9 @@ pub struct NewReply<'a> {
     pub message_id: &'a str,
     pub raw_message: &'a [u8],
     pub user_email: &'a str,
+    /// The replying user: from their first reply on, their reply address
+    /// is live.
+    pub user_id: i64,
 }
 
 /// A message due for delivery.
@@ -169,12 +172,15 @@ impl Outbound<'_> {
                     sent_at: Some(now),
                     automated: false,
                     decisions: &decisions,
+                    user_id: Some(reply.user_id),
+                    detail: None,
                 },
                 &[],
             )?;
             diesel::update(conversations::table.find(reply.conversation_id))
                 .set(conversations::last_message_at.eq(now))
                 .execute(conn)?;
+            keep_reply_address(conn, reply.user_id)?;
             Ok(id)
         })
     }
@@ -359,6 +365,26 @@ impl Outbound<'_> {
                 .ok_or_else(|| StoreError::NotFound(format!("{domain} is not a sending domain")))
         })
     }
+}
+
+/// A user who replies has a reply address: the one reserved when they were
+/// added, or, for a user from before reply addresses whose username was no
+/// plain local part, one reserved now if its local part is free.
+fn keep_reply_address(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> {
+    use super::schema::{hosted_local_parts, users};
+    let reserved = hosted_local_parts::table
+        .filter(hosted_local_parts::user_id.eq(user_id))
+        .count()
+        .get_result::<i64>(conn)?;
+    if reserved == 0 {
+        let username = users::table
+            .find(user_id)
+            .select(users::username)
+            .first::<String>(conn)?;
+        let local = crate::identity::local_part(&username);
+        super::settings::insert_local_part(conn, &local, Some(user_id))?;
+    }
+    Ok(())
 }
 
 fn find_domain(conn: &mut DbConnection, domain: &str) -> StoreResult<Option<SendingDomain>> {

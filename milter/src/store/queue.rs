@@ -8,10 +8,8 @@
 //! and another worker takes it again: never lost, never half-applied.
 
 use super::{
-    first_unclaimed,
-    inbound::HostedRecipient,
-    schema::{inbound_messages, inbound_recipients},
-    DbConnection, Store, StoreResult,
+    first_unclaimed, inbound::HostedRecipient, schema::inbound_messages, DbConnection, Store,
+    StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -76,17 +74,7 @@ impl Queue<'_> {
                         inbound_messages::attempts,
                     ))
                     .first::<(Vec<u8>, String, Option<String>, bool, bool, i32)>(conn)?;
-            let recipients = inbound_recipients::table
-                .filter(inbound_recipients::inbound_message_id.eq(id))
-                .select((inbound_recipients::address, inbound_recipients::channel_id))
-                .order(inbound_recipients::address)
-                .load::<(String, i64)>(conn)?
-                .into_iter()
-                .map(|(address, channel_id)| HostedRecipient {
-                    address,
-                    channel_id,
-                })
-                .collect();
+            let recipients = super::inbound::load_recipients(conn, id)?;
             Ok(ClaimedMessage {
                 id,
                 raw_message,

@@ -55,7 +55,16 @@ diesel::table! {
     inbound_recipients (inbound_message_id, address) {
         inbound_message_id -> BigInt,
         address -> Text,
-        channel_id -> BigInt,
+        channel_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    hosted_local_parts (local_part) {
+        local_part -> Text,
+        user_id -> Nullable<BigInt>,
     }
 }
 
@@ -80,6 +89,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     channel_assignment_state,
     outbound_messages,
     sending_domains,
+    hosted_local_parts,
 );
 
 diesel::table! {
@@ -198,6 +208,8 @@ diesel::table! {
         automated -> Bool,
         decisions -> Text,
         created_at -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
     }
 }
 

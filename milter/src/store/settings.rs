@@ -6,14 +6,14 @@ use super::{
     is_unique_violation,
     schema::{
         channel_assignees, channel_sources, channels, contacts, conversations, filters,
-        sending_domains, team_members, teams, tickets, users,
+        hosted_local_parts, sending_domains, team_members, teams, tickets, users,
     },
     views::{self, serialize_optional_utc, Contact, ConversationSummary},
     DbConnection, Store, StoreError, StoreResult,
 };
 use crate::{
     address::ForwardingAddress,
-    identity::{company_from_name, company_from_name_key, FromNameMode},
+    identity::{company_from_name, company_from_name_key, local_part, FromNameMode},
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -606,8 +606,10 @@ pub struct RoutingUpdate {
 }
 
 impl Settings<'_> {
-    /// Adds a user, available. An email already taken is refused with
-    /// [`StoreError::Conflict`].
+    /// Adds a user, available, and reserves their username as the local
+    /// part of their reply address. An email already taken, or a username
+    /// whose local part a forwarding address or another user has, is
+    /// refused with [`StoreError::Conflict`].
     pub fn add_user(&self, user: &NewUser<'_>) -> StoreResult<User> {
         self.store.write(|conn| {
             diesel::insert_into(users::table)
@@ -631,6 +633,7 @@ impl Settings<'_> {
                     }
                 })
                 .and_then(|id| {
+                    reserve_reply_address(conn, id, user.username)?;
                     Ok(users::table
                         .find(id)
                         .select(User::as_select())
@@ -1169,6 +1172,9 @@ fn insert_channel(
         require_verified_from(conn, address)?;
     }
     let address = channel.forwarding_address.to_string();
+    if let Some(message) = reserve_for_channels(conn, &address)? {
+        return Ok(Err(Taken::Address(message)));
+    }
     let inserted = attempt(conn, |conn| {
         diesel::insert_into(channels::table)
             .values((
@@ -1256,6 +1262,9 @@ fn apply_channel_update(
     if let Some(address) = &update.forwarding_address {
         let address = address.to_string();
         if status == "draft" || address != current_address {
+            if let Some(message) = reserve_for_channels(conn, &address)? {
+                return Err(StoreError::Conflict(message));
+            }
             // The status is part of the statement, so a channel finished by
             // someone else in the meantime is not changed.
             let changed = attempt(conn, |conn| {
@@ -1280,6 +1289,7 @@ fn apply_channel_update(
                      (connect and finish locked it)"
                 )));
             }
+            release_for_channels(conn, &current_address)?;
         }
     }
     if let Some(company) = &update.company {
@@ -1344,4 +1354,120 @@ fn apply_sources(conn: &mut DbConnection, id: i64, update: &ChannelUpdate) -> St
         super::inbox::add_source(conn, id, address, "admin", crate::now())?;
     }
     Ok(())
+}
+
+/// The local part of an address (the whole of a string without `@`).
+fn local_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or(address, |(local, _)| local)
+}
+
+/// Who has a local part: `Some(None)` for channels' forwarding addresses,
+/// `Some(Some(user))` for a user's reply address.
+fn local_part_owner(conn: &mut DbConnection, local: &str) -> StoreResult<Option<Option<i64>>> {
+    Ok(hosted_local_parts::table
+        .find(local)
+        .select(hosted_local_parts::user_id)
+        .first::<Option<i64>>(conn)
+        .optional()?)
+}
+
+/// Inserts a local part for `user_id` (or for channels: `None`); whether
+/// the primary key refused it. Through [`attempt`], so the transaction
+/// goes on to say who has it.
+pub(super) fn insert_local_part(
+    conn: &mut DbConnection,
+    local: &str,
+    user_id: Option<i64>,
+) -> StoreResult<bool> {
+    let inserted = attempt(conn, |conn| {
+        diesel::insert_into(hosted_local_parts::table)
+            .values((
+                hosted_local_parts::local_part.eq(local),
+                hosted_local_parts::user_id.eq(user_id),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reserves the local part of `username` as `user_id`'s reply address.
+fn reserve_reply_address(conn: &mut DbConnection, user_id: i64, username: &str) -> StoreResult<()> {
+    let local = local_part(username);
+    if insert_local_part(conn, &local, Some(user_id))? {
+        return Ok(());
+    }
+    let holder = match local_part_owner(conn, &local)?.flatten() {
+        Some(other) => {
+            let email = users::table
+                .find(other)
+                .select(users::email)
+                .first::<String>(conn)?;
+            format!("user {email} has the reply address {local}@")
+        }
+        None => {
+            let channels = channels_with_local_part(conn, &local)?;
+            format!(
+                "{local}@ is the forwarding address of {}",
+                channels.join(", ")
+            )
+        }
+    };
+    Err(StoreError::Conflict(format!(
+        "the username {} would make {local}@ (in every hosted domain) this user's reply address, but {holder}; choose another --username",
+        crate::address::printable(username)
+    )))
+}
+
+/// Reserves the local part of a forwarding address for channels; the
+/// refusal when it is a user's reply address.
+fn reserve_for_channels(conn: &mut DbConnection, address: &str) -> StoreResult<Option<String>> {
+    let local = local_of(address);
+    let owner = match local_part_owner(conn, local)? {
+        Some(owner) => owner,
+        // Another admin may insert it meanwhile: then it is read again.
+        None if insert_local_part(conn, local, None)? => None,
+        None => local_part_owner(conn, local)?.flatten(),
+    };
+    let Some(user) = owner else {
+        return Ok(None);
+    };
+    let (email, username) = users::table
+        .find(user)
+        .select((users::email, users::username))
+        .first::<(String, String)>(conn)?;
+    Ok(Some(format!(
+        "the forwarding address {address} collides with the reply address {local}@ of user {email} (username {}); choose another address",
+        crate::address::printable(&username)
+    )))
+}
+
+/// Frees the local part of a forwarding address no channel uses any more.
+fn release_for_channels(conn: &mut DbConnection, address: &str) -> StoreResult<()> {
+    let local = local_of(address);
+    if channels_with_local_part(conn, local)?.is_empty() {
+        diesel::delete(
+            hosted_local_parts::table
+                .find(local)
+                .filter(hosted_local_parts::user_id.is_null()),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// "channel 3 (support@inbox.example.com)" for each channel whose
+/// forwarding address has this local part.
+fn channels_with_local_part(conn: &mut DbConnection, local: &str) -> StoreResult<Vec<String>> {
+    Ok(channels::table
+        .select((channels::id, channels::forwarding_address))
+        .order(channels::id)
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .filter(|(_, address)| local_of(address) == local)
+        .map(|(id, address)| format!("channel {id} ({address})"))
+        .collect())
 }

@@ -117,6 +117,9 @@ pub struct MessageView {
     pub message_id: Option<String>,
     /// The queue row it was filed from (`queue list`), for a received one.
     pub inbound_message_id: Option<i64>,
+    /// The subaddress detail of the address it came to (`billing` of
+    /// `support+billing@`).
+    pub detail: Option<String>,
     /// The Date header, in UTC.
     #[serde(serialize_with = "serialize_optional_utc")]
     pub sent_at: Option<NaiveDateTime>,
@@ -393,6 +396,7 @@ type MessageRow = (
         NaiveDateTime,
         bool,
         String,
+        Option<String>,
     ),
 );
 
@@ -445,6 +449,7 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
                 messages::created_at,
                 messages::automated,
                 messages::decisions,
+                messages::detail,
             ),
         ))
         .load::<MessageRow>(conn)?;
@@ -493,7 +498,7 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
         .map(
             |(
                 (id, direction, from, from_name, forwarded_by, subject, text),
-                (message_id, inbound_message_id, sent_at, created_at, automated, decisions),
+                (message_id, inbound_message_id, sent_at, created_at, automated, decisions, detail),
             )| MessageView {
                 delivery: (direction == "out")
                     .then(|| message_id.as_ref().and_then(|m| deliveries.remove(m)))
@@ -507,6 +512,7 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
                 text,
                 message_id,
                 inbound_message_id,
+                detail,
                 sent_at,
                 created_at,
                 automated,

@@ -15,7 +15,7 @@ pub mod dns;
 use crate::{
     address::ForwardingAddress,
     store::{
-        inbound::{HostedRecipient, NewInboundMessage},
+        inbound::{HostedRecipient, NewInboundMessage, Owner},
         settings::NewChannel,
         DbConnection, Store,
     },
@@ -192,7 +192,8 @@ pub fn inbound_message(
         mail_from: "alice@example.org".into(),
         recipients: vec![HostedRecipient {
             address: address.into(),
-            channel_id,
+            owner: Owner::Channel(channel_id),
+            detail: None,
         }],
         raw_message: raw.into(),
         verdicts: None,

@@ -29,7 +29,7 @@ use teaminbox_milter::{
         Processor,
     },
     store::{
-        inbound::{HostedRecipient, NewInboundMessage, Verdicts},
+        inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
         settings::NewChannel,
         Store,
     },
@@ -154,7 +154,8 @@ fn processing(c: &mut Criterion) {
         let processor = Processor::new(store.clone(), "teaminbox@inbox.example.com".into());
         let recipients = [HostedRecipient {
             address: RECIPIENT.into(),
-            channel_id: channel,
+            owner: Owner::Channel(channel),
+            detail: None,
         }];
         let mut next = 0usize;
         let mut group = c.benchmark_group("processor");

@@ -33,7 +33,7 @@ both_databases! {
         assert!(t.outcome().text.contains(&queue_id), "{} vs {queue_id}", t.outcome().text);
         let recipients = milter.store.inbound().recipients(m.id).unwrap();
         assert_eq!(recipients[0].address, format!("support@{HOSTED}"));
-        assert_eq!(recipients[0].channel_id, channel);
+        assert_eq!(recipients[0].owner, teaminbox_milter::store::inbound::Owner::Channel(channel));
         let raw = milter.store.inbound().raw_message(m.id).unwrap().unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert!(raw.contains("\r\nSubject: stored\r\n"), "{raw}");

@@ -12,7 +12,11 @@ use teaminbox_e2e::{Postfix, PostfixOptions};
 use teaminbox_milter::{
     address::ForwardingAddress,
     config::Config,
-    store::{settings::NewChannel, Store},
+    store::{
+        inbound::{Owner, Route},
+        settings::NewChannel,
+        Store,
+    },
     testing::{
         daemon::RunningDaemon,
         dkim::{dkim_sign, DkimKey},
@@ -91,8 +95,12 @@ pub fn daemon_config(socket: &Path, db_url: &str, dns: &str, workers: usize) -> 
 /// Creates the channel for `address` (company Acme) unless it exists.
 pub fn ensure_channel(store: &Store, address: &str, company: &str) -> i64 {
     let address = ForwardingAddress::parse(address).expect("hosted address");
-    if let Ok(Some(route)) = store.inbound().route(&address.to_string()) {
-        return route.channel_id;
+    if let Ok(Some(Route {
+        owner: Owner::Channel(id),
+        ..
+    })) = store.inbound().route(&address.to_string(), "")
+    {
+        return id;
     }
     store
         .settings()

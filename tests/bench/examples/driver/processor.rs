@@ -15,7 +15,7 @@ use teaminbox_bench::corpus::{self, Kind, CHANNELS, TEAM};
 use teaminbox_milter::{
     processor::Processor,
     store::{
-        inbound::{HostedRecipient, NewInboundMessage, Verdicts},
+        inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
         settings::{AssignMode, NewUser, RoutingUpdate},
         Store,
     },
@@ -73,7 +73,8 @@ pub fn run(
         for (i, q) in corpus.iter().enumerate() {
             let recipient = [HostedRecipient {
                 address: CHANNELS[q.channel].to_string(),
-                channel_id: channels[q.channel],
+                owner: Owner::Channel(channels[q.channel]),
+                detail: None,
             }];
             let queue_id = format!("Q{i:08}");
             store

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod replies;
+
 use std::path::PathBuf;
 use teaminbox_e2e::{Postfix, PostfixOptions};
 use teaminbox_milter::{

@@ -1,0 +1,10 @@
+DELETE FROM inbound_recipients WHERE channel_id IS NULL;
+ALTER TABLE inbound_recipients DROP CONSTRAINT inbound_recipients_one_owner;
+ALTER TABLE inbound_recipients DROP COLUMN detail;
+ALTER TABLE inbound_recipients DROP COLUMN user_id;
+ALTER TABLE inbound_recipients ALTER COLUMN channel_id SET NOT NULL;
+ALTER TABLE messages DROP COLUMN detail;
+DROP INDEX messages_message_id_header;
+DROP INDEX messages_user;
+ALTER TABLE messages DROP COLUMN user_id;
+DROP TABLE hosted_local_parts;
