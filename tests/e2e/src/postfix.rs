@@ -25,7 +25,7 @@ const DOCKER_ENV: &str = "TEAMINBOX_TEST_DOCKER";
 const SINK_PID_FILE: &str = "/run/teaminbox-smtp-sink.pid";
 /// Label on every container the harness starts, so a crashed test run's
 /// leftovers can be found (`docker ps -a --filter label=teaminbox-e2e`).
-const LABEL: &str = "teaminbox-e2e";
+pub(crate) const LABEL: &str = "teaminbox-e2e";
 
 /// How to start Postfix.  Use `..Default::default()` for the rest.
 #[derive(Clone, Debug)]
@@ -473,11 +473,11 @@ pub fn open_socket_permissions(dir: &Path) {
     }
 }
 
-fn docker() -> Command {
+pub(crate) fn docker() -> Command {
     Command::new(std::env::var_os(DOCKER_ENV).unwrap_or_else(|| "docker".into()))
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
         panic!(
             "cannot run {:?}: {e} (tests/run installs Docker)",
@@ -490,7 +490,7 @@ fn run(cmd: &mut Command) -> Output {
 /// /proc/net/tcp, so that checking does not open a connection (which Postfix
 /// would pass on to the milter).  The container shares the host's network
 /// namespace.
-fn is_listening(port: u16) -> bool {
+pub(crate) fn is_listening(port: u16) -> bool {
     let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
         // No procfs: fall back to connecting.
         return TcpStream::connect_timeout(
