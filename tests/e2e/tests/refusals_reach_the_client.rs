@@ -5,6 +5,7 @@ mod common;
 
 use common::{message, Milter, HOSTED};
 use teaminbox_e2e::{send_message, SmtpSession};
+use teaminbox_milter::testing::dkim::senders;
 
 const LIMIT: usize = 31_457_280;
 
@@ -81,6 +82,33 @@ each_mta! {
         let t = send_message(mta.smtp_addr(), "alice@example.org", &[&format!("support@{HOSTED}")], &body);
         let outcome = t.outcome();
         assert_eq!((outcome.code, outcome.enhanced_code()), (552, Some("5.3.4")), "{:?}", t.all);
+        assert!(milter.stored().is_empty());
+    }
+}
+
+each_mta! {
+    fn a_dmarc_refusal_reaches_the_client_intact_percent_and_all(db: TestDatabase, kind: MtaKind) {
+        // example.com publishes p=reject and does not send from 127.0.0.1.
+        // The message carries a signature of a domain with a `%` in its
+        // name (which cannot verify), so the refusal text names it.
+        let milter = Milter::start_with(db, senders().dns("127.0.0.1").start());
+        milter.channel(&format!("support@{HOSTED}"));
+        let mta = milter.mta(kind);
+        let text = String::from_utf8(message("spoof")).unwrap();
+        let spoof = format!(
+            "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=50%off.example; s=s1;\r\n\
+             \th=from:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n{}",
+            text.replace("alice@example.org", "alice@example.com")
+        );
+        let t = send_message(mta.smtp_addr(), "alice@example.com", &[&format!("support@{HOSTED}")], spoof.as_bytes());
+        let o = t.outcome();
+        assert_eq!((o.code, o.enhanced_code()), (550, Some("5.7.1")), "{:?}", t.all);
+        let logged = milter.store.rejections().list(None, 10).unwrap();
+        assert_eq!(logged.len(), 1);
+        assert!(logged[0].reason.contains("DMARC policy of example.com rejects this message"), "{}", logged[0].reason);
+        assert!(logged[0].reason.contains("50%off.example"), "{}", logged[0].reason);
+        // The client reads exactly what the log says, after the enhanced code.
+        assert_eq!(o.text, format!("5.7.1 {}", logged[0].reason), "{:?}", t.all);
         assert!(milter.stored().is_empty());
     }
 }
