@@ -234,6 +234,22 @@ impl Sendmail {
         s
     }
 
+    /// Waits until the log contains `needle`; returns the log.  Panics with
+    /// the log after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return logs;
+            }
+            if Instant::now() >= deadline {
+                panic!("{needle:?} not in the Sendmail log within {timeout:?}:\n{logs}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs a command in the container (as root) and returns its output.
     pub fn exec(&self, args: &[&str]) -> Output {
         run(docker().args(["exec", &self.name]).args(args))

@@ -19,6 +19,14 @@ each_mta! {
         let t = send_message(mta.smtp_addr(), "alice@example.org", &[&to], &message("retry"));
         assert!(t.outcome().is_transient(), "{:?}", t.all);
         assert!(!t.accepted());
+        // Both refuse MAIL FROM: Postfix (milter_default_action = tempfail)
+        // with 451 4.7.1, Sendmail (F=T) with 451 4.3.2.
+        let mail = t.mail.as_ref().unwrap();
+        let expected = match kind {
+            MtaKind::Postfix => "4.7.1",
+            MtaKind::Sendmail => "4.3.2",
+        };
+        assert_eq!((mail.code, mail.enhanced_code()), (451, Some(expected)), "{:?}", t.all);
         assert!(milter.stored().is_empty());
 
         milter.resume();
