@@ -17,6 +17,7 @@
 //! `TEAMINBOX_TEST_POSTFIX_IMAGE` and `TEAMINBOX_TEST_SENDMAIL_IMAGE` (and `DOCKER_HOST` when it started its own
 //! daemon).  Everything stays on 127.0.0.1.
 
+mod container;
 mod mta;
 mod postfix;
 mod sendmail;

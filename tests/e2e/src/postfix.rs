@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::free_port;
+use crate::{container, free_port};
 
 /// Environment variable with the image name, exported by `tests/run`.
 pub const IMAGE_ENV: &str = "TEAMINBOX_TEST_POSTFIX_IMAGE";
@@ -121,16 +121,7 @@ impl Postfix {
     /// is checked).  Panics with Postfix's log if it does not come up within
     /// 30 s, and with instructions if `TEAMINBOX_TEST_POSTFIX_IMAGE` is unset.
     pub fn start(opts: PostfixOptions) -> Postfix {
-        let image = std::env::var(IMAGE_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| {
-                panic!(
-                    "{IMAGE_ENV} is not set: run the tests through tests/run, which builds the \
-                 Postfix image, starts Docker and exports it (or export it yourself: \
-                 {IMAGE_ENV}=$(postfix/image/build))"
-                )
-            });
+        let image = container::image_from_env(IMAGE_ENV, "Postfix", "postfix/image/build");
         if let Some(dir) = &opts.socket_dir {
             open_socket_permissions(dir);
         }
@@ -326,22 +317,12 @@ impl Postfix {
 
     /// Like [`Postfix::wait_captured`], with the envelope.
     pub fn wait_captured_full(&self, n: usize, timeout: Duration) -> Vec<Captured> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.captured_full();
-            if got.len() >= n {
-                return got;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "expected {n} captured message(s) within {timeout:?}, got {}.\nqueue:\n{}\nlog:\n{}",
-                    got.len(),
-                    self.queue(),
-                    self.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        container::wait_captured(
+            n,
+            timeout,
+            || self.captured_full(),
+            || format!("queue:\n{}\nlog:\n{}", self.queue(), self.logs()),
+        )
     }
 
     fn sink_open_files(&self) -> Vec<String> {
@@ -368,31 +349,18 @@ impl Postfix {
 
     /// The Postfix log so far (`docker logs`, stdout and stderr).
     pub fn logs(&self) -> String {
-        let out = run(docker().args(["logs", &self.name]));
-        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-        s.push_str(&String::from_utf8_lossy(&out.stderr));
-        s
+        container::logs(&self.name)
     }
 
     /// Waits until the log contains `needle`; returns the log.  Panics with
     /// the log after `timeout`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let logs = self.logs();
-            if logs.contains(needle) {
-                return logs;
-            }
-            if Instant::now() >= deadline {
-                panic!("{needle:?} not in the Postfix log within {timeout:?}:\n{logs}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        container::wait_for_log(&self.name, "Postfix", needle, timeout)
     }
 
     /// Runs a command in the container (as root) and returns its output.
     pub fn exec(&self, args: &[&str]) -> Output {
-        run(docker().args(["exec", &self.name]).args(args))
+        container::exec(&self.name, args)
     }
 
     /// `postqueue -f`: retry every queued message now.
@@ -417,38 +385,19 @@ impl Postfix {
 
     /// Waits up to `timeout` for the queue to be empty; returns whether it is.
     pub fn wait_queue_empty(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.queue_is_empty() {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        container::poll_until(timeout, Duration::from_millis(200), || {
+            self.queue_is_empty()
+        })
     }
 
     fn is_running(&self) -> bool {
-        let out = run(docker().args(["inspect", "-f", "{{.State.Running}}", &self.name]));
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "true"
+        container::is_running(&self.name)
     }
 }
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "---- log of Postfix container {} ----\n{}",
-                self.name,
-                self.logs()
-            );
-        }
-        let _ = docker()
-            .args(["rm", "-f", "-v", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        container::remove(&self.name, "Postfix");
         if let Some(dir) = &self.sink_dir {
             let _ = fs::remove_dir_all(dir);
         }

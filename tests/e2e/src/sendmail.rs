@@ -9,10 +9,11 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::container;
 use crate::postfix::{docker, is_listening, run, LABEL};
 use crate::{free_port, open_socket_permissions, Captured, Postfix, PostfixOptions};
 
@@ -68,16 +69,8 @@ impl Sendmail {
     /// log if it does not come up within 30 s, and with instructions if
     /// `TEAMINBOX_TEST_SENDMAIL_IMAGE` is unset.
     pub fn start(opts: SendmailOptions) -> Sendmail {
-        let image = std::env::var(SENDMAIL_IMAGE_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| {
-                panic!(
-                    "{SENDMAIL_IMAGE_ENV} is not set: run the tests through tests/run, which \
-                     builds the Sendmail image (or export it yourself: \
-                     {SENDMAIL_IMAGE_ENV}=$(sendmail/image/build))"
-                )
-            });
+        let image =
+            container::image_from_env(SENDMAIL_IMAGE_ENV, "Sendmail", "sendmail/image/build");
         if let Some(dir) = &opts.socket_dir {
             open_socket_permissions(dir);
         }
@@ -164,7 +157,7 @@ impl Sendmail {
             if is_listening(self.smtp_port) && self.logs().contains("starting daemon") {
                 return Ok(());
             }
-            if !self.is_running() {
+            if !container::is_running(&self.name) {
                 return Err(format!(
                     "container {} exited; its log:\n{}",
                     self.name,
@@ -202,22 +195,12 @@ impl Sendmail {
     /// Waits until at least `n` messages were relayed; panics (with the
     /// Sendmail log and queue) after `timeout`.
     pub fn wait_captured_full(&self, n: usize, timeout: Duration) -> Vec<Captured> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.captured_full();
-            if got.len() >= n {
-                return got;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "expected {n} relayed message(s) within {timeout:?}, got {}.\nqueue:\n{}\nlog:\n{}",
-                    got.len(),
-                    self.queue(),
-                    self.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        container::wait_captured(
+            n,
+            timeout,
+            || self.captured_full(),
+            || format!("queue:\n{}\nlog:\n{}", self.queue(), self.logs()),
+        )
     }
 
     fn sink(&self) -> &Postfix {
@@ -228,31 +211,18 @@ impl Sendmail {
 
     /// The mail log so far (`docker logs`: the entrypoint prints syslog).
     pub fn logs(&self) -> String {
-        let out = run(docker().args(["logs", &self.name]));
-        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-        s.push_str(&String::from_utf8_lossy(&out.stderr));
-        s
+        container::logs(&self.name)
     }
 
     /// Waits until the log contains `needle`; returns the log.  Panics with
     /// the log after `timeout`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let logs = self.logs();
-            if logs.contains(needle) {
-                return logs;
-            }
-            if Instant::now() >= deadline {
-                panic!("{needle:?} not in the Sendmail log within {timeout:?}:\n{logs}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        container::wait_for_log(&self.name, "Sendmail", needle, timeout)
     }
 
     /// Runs a command in the container (as root) and returns its output.
     pub fn exec(&self, args: &[&str]) -> Output {
-        run(docker().args(["exec", &self.name]).args(args))
+        container::exec(&self.name, args)
     }
 
     /// `mailq` output.
@@ -268,37 +238,14 @@ impl Sendmail {
 
     /// Waits up to `timeout` for the queue to be empty; returns whether it is.
     pub fn wait_queue_empty(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.queue_is_empty() {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn is_running(&self) -> bool {
-        let out = run(docker().args(["inspect", "-f", "{{.State.Running}}", &self.name]));
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "true"
+        container::poll_until(timeout, Duration::from_millis(200), || {
+            self.queue_is_empty()
+        })
     }
 }
 
 impl Drop for Sendmail {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "---- log of Sendmail container {} ----\n{}",
-                self.name,
-                self.logs()
-            );
-        }
-        let _ = docker()
-            .args(["rm", "-f", "-v", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        container::remove(&self.name, "Sendmail");
     }
 }
