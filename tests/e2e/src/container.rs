@@ -1,10 +1,12 @@
 //! A harness container by name: what the Postfix and Sendmail harnesses
 //! do alike with theirs (logs, exec, waiting, removal).
 
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::postfix::{docker, run};
+use crate::postfix::{docker, run, LABEL};
 use crate::Captured;
 
 /// The image named by `var`, exported by `tests/run`; panics saying how to
@@ -20,6 +22,53 @@ pub(crate) fn image_from_env(var: &str, what: &str, build: &str) -> String {
                  {var}=$({build}))"
             )
         })
+}
+
+/// A name no other container of this test process has, e.g.
+/// `teaminbox-e2e-postfix-1234-0`.
+pub(crate) fn unique_name(mta: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "teaminbox-e2e-{mta}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What both images' entrypoints take (see their headers).
+pub(crate) struct MtaEnv<'a> {
+    pub smtp_port: u16,
+    pub relay_port: u16,
+    pub hosted_domains: &'a [String],
+    pub message_size_limit: u64,
+    pub milter: Option<&'a str>,
+    /// Bind-mounted at the same path (the milter socket's directory).
+    pub socket_dir: Option<&'a Path>,
+}
+
+/// `docker run -d` of an MTA container named `name` on the host network,
+/// labelled for clean-up (`LABEL`), with `env`; add more, then the image.
+pub(crate) fn docker_run(name: &str, env: &MtaEnv) -> Command {
+    let mut cmd = docker();
+    cmd.args(["run", "-d", "--name", name, "--network", "host"])
+        .args(["--label", LABEL])
+        .args(["--label", &format!("{LABEL}.pid={}", std::process::id())])
+        .args(["-e", &format!("SMTP_PORT={}", env.smtp_port)])
+        .args(["-e", &format!("RELAY_PORT={}", env.relay_port)])
+        .args([
+            "-e",
+            &format!("HOSTED_DOMAINS={}", env.hosted_domains.join(" ")),
+        ])
+        .args([
+            "-e",
+            &format!("MESSAGE_SIZE_LIMIT={}", env.message_size_limit),
+        ])
+        .args(["-e", &format!("MILTER={}", env.milter.unwrap_or(""))]);
+    if let Some(dir) = env.socket_dir {
+        let dir = dir.to_str().expect("socket_dir must be UTF-8");
+        cmd.args(["-v", &format!("{dir}:{dir}")]);
+    }
+    cmd
 }
 
 /// The container's log so far (`docker logs`, stdout and stderr).

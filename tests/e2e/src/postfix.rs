@@ -12,7 +12,6 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::{container, free_port};
@@ -138,45 +137,29 @@ impl Postfix {
     }
 
     fn try_start(image: &str, opts: &PostfixOptions) -> Result<Postfix, String> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "teaminbox-e2e-postfix-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = container::unique_name("postfix");
         let smtp_port = free_port();
         let relay_port = free_port();
         let sink_dir = opts
             .capture
             .then(|| std::env::temp_dir().join(format!("{name}-sink")));
 
-        let mut cmd = docker();
-        cmd.args(["run", "-d", "--name", &name, "--network", "host"])
-            .args(["--label", LABEL])
-            .args(["--label", &format!("{LABEL}.pid={}", std::process::id())])
-            .args(["-e", &format!("SMTP_PORT={smtp_port}")])
-            .args(["-e", &format!("RELAY_PORT={relay_port}")])
-            .args([
-                "-e",
-                &format!("HOSTED_DOMAINS={}", opts.hosted_domains.join(" ")),
-            ])
-            .args([
-                "-e",
-                &format!("MESSAGE_SIZE_LIMIT={}", opts.message_size_limit),
-            ])
-            .args([
-                "-e",
-                &format!("MILTER={}", opts.milter.as_deref().unwrap_or("")),
-            ]);
+        let mut cmd = container::docker_run(
+            &name,
+            &container::MtaEnv {
+                smtp_port,
+                relay_port,
+                hosted_domains: &opts.hosted_domains,
+                message_size_limit: opts.message_size_limit,
+                milter: opts.milter.as_deref(),
+                socket_dir: opts.socket_dir.as_deref(),
+            },
+        );
         if !opts.extra_main_cf.is_empty() {
             cmd.args([
                 "-e",
                 &format!("POSTFIX_EXTRA={}", opts.extra_main_cf.join("\n")),
             ]);
-        }
-        if let Some(dir) = &opts.socket_dir {
-            let dir = dir.to_str().expect("socket_dir must be UTF-8");
-            cmd.args(["-v", &format!("{dir}:{dir}")]);
         }
         if let Some(dir) = &sink_dir {
             let _ = fs::remove_dir_all(dir);

@@ -10,11 +10,10 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::container;
-use crate::postfix::{docker, is_listening, run, LABEL};
+use crate::postfix::{docker, is_listening, run};
 use crate::{free_port, open_socket_permissions, Captured, Postfix, PostfixOptions};
 
 /// Environment variable with the image name, exported by `tests/run`.
@@ -96,40 +95,24 @@ impl Sendmail {
     }
 
     fn try_start(image: &str, opts: &SendmailOptions, relay_port: u16) -> Result<Sendmail, String> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "teaminbox-e2e-sendmail-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = container::unique_name("sendmail");
         let smtp_port = free_port();
-        let mut cmd = docker();
-        cmd.args(["run", "-d", "--name", &name, "--network", "host"])
-            .args(["--label", LABEL])
-            .args(["--label", &format!("{LABEL}.pid={}", std::process::id())])
-            .args(["-e", &format!("SMTP_PORT={smtp_port}")])
-            .args(["-e", &format!("RELAY_PORT={relay_port}")])
-            .args([
-                "-e",
-                &format!("HOSTED_DOMAINS={}", opts.hosted_domains.join(" ")),
-            ])
-            .args([
-                "-e",
-                &format!("MESSAGE_SIZE_LIMIT={}", opts.message_size_limit),
-            ])
-            .args([
-                "-e",
-                &format!("MILTER={}", opts.milter.as_deref().unwrap_or("")),
-            ]);
+        let mut cmd = container::docker_run(
+            &name,
+            &container::MtaEnv {
+                smtp_port,
+                relay_port,
+                hosted_domains: &opts.hosted_domains,
+                message_size_limit: opts.message_size_limit,
+                milter: opts.milter.as_deref(),
+                socket_dir: opts.socket_dir.as_deref(),
+            },
+        );
         if !opts.extra_mc.is_empty() {
             cmd.args([
                 "-e",
                 &format!("SENDMAIL_EXTRA={}", opts.extra_mc.join("\n")),
             ]);
-        }
-        if let Some(dir) = &opts.socket_dir {
-            let dir = dir.to_str().expect("socket_dir must be UTF-8");
-            cmd.args(["-v", &format!("{dir}:{dir}")]);
         }
         cmd.arg(image);
         let out = run(&mut cmd);
