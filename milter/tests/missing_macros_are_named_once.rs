@@ -7,41 +7,7 @@ mod common;
 
 use common::Milter;
 use indymilter_test::{MacroStage, Status, TestConnection};
-use std::{
-    io::Write,
-    sync::{Mutex, Once},
-};
-use teaminbox_milter::testing::TestDatabase;
-
-/// Everything the daemons of this test binary log (one test in it, so no
-/// other test's lines get in).
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn log() -> String {
-    String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned()
-}
-
-fn capture_the_log() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_writer(|| LogWriter)
-            .with_ansi(false)
-            .init();
-    });
-}
+use teaminbox_milter::testing::{log::captured_log as log, TestDatabase};
 
 /// One message to a hosted address; `macros`: whether the MTA sends the
 /// ones the filter asks for.
@@ -73,7 +39,7 @@ async fn send(milter: &Milter, macros: bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_missing_macro_is_named_once_per_daemon_run() {
-    capture_the_log();
+    log(); // from here on (one test in this binary: no other test's lines)
     for (run, db) in [TestDatabase::sqlite(), TestDatabase::postgres()]
         .into_iter()
         .enumerate()
