@@ -73,7 +73,8 @@ impl Sendmail {
         if let Some(dir) = &opts.socket_dir {
             open_socket_permissions(dir);
         }
-        let sink = opts.capture.then(|| {
+        // The relay for other domains: smtp-sink in a Postfix container.
+        let mut sink = opts.capture.then(|| {
             Postfix::start(PostfixOptions {
                 hosted_domains: Vec::new(),
                 ..Default::default()
@@ -81,7 +82,6 @@ impl Sendmail {
         });
         let relay_port = sink.as_ref().map_or(1, Postfix::relay_port);
         let mut last_failure = String::new();
-        let mut sink = sink;
         for _attempt in 0..3 {
             match Self::try_start(&image, &opts, relay_port) {
                 Ok(mut sendmail) => {
