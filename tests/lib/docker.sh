@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A Docker daemon for the Postfix container.  Sourced by tests/run.
+# A Docker daemon for the Postfix and Sendmail containers.  Sourced by tests/run.
 #
 # Our machines (and CI) have no init system that starts docker.service, so
 # unless a daemon already answers we start our own: no bridge, no iptables
@@ -23,7 +23,8 @@ pick_docker_client() {
         DOCKER=$(command -v docker) || die "no docker client found (package docker.io)"
     fi
     export DOCKER
-    # Read by the Rust harness (tests/e2e) and postfix/image/build.
+    # Read by the Rust harness (tests/e2e), postfix/image/build and
+    # sendmail/image/build.
     export TEAMINBOX_TEST_DOCKER=$DOCKER
 }
 

@@ -1,13 +1,13 @@
 # shellcheck shell=bash
 # Debian packages the test suite needs on the host.  Sourced by tests/run.
 #
-# Postfix itself is NOT installed on the host: it runs in the container built
-# by postfix/image/build.
+# Postfix and Sendmail are NOT installed on the host: they run in the
+# containers built by postfix/image/build and sendmail/image/build.
 
 # shellcheck disable=SC2034 # used by tests/run
 TEST_PACKAGES=(
-    docker.io       # dockerd + client: the Postfix container
-    debootstrap     # builds the Postfix image from the Debian mirror
+    docker.io       # dockerd + client: the Postfix and Sendmail containers
+    debootstrap     # builds the Postfix and Sendmail images from the Debian mirror
     postgresql      # throwaway PostgreSQL cluster (initdb, pg_ctl)
     swaks           # a third-party SMTP client for the e2e tests
     python3         # free_port and small test helpers

@@ -9,7 +9,7 @@
 //!    recipients, the hosted ones are deleted, our header is added for the
 //!    others, and the message accepted.
 
-use super::{connection, lists::Authenticated, Connection, Filter, Transaction};
+use super::{connection, lists::Authenticated, Connection, Filter, MissingMacro, Transaction};
 use crate::{
     auth::{Decision, Envelope, Verdict},
     refusal::Refusal,
@@ -28,6 +28,9 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
     };
     if let Some(id) = cx.macros.get(c"i") {
         tx.queue_id = Some(id.to_string_lossy().into_owned());
+    }
+    if tx.queue_id.is_none() {
+        filter.missing_macro(MissingMacro::QueueId);
     }
     if let Some(refusal) = tx.refused.take() {
         // Met while the content arrived, at a stage that could not answer.

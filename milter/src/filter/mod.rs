@@ -31,7 +31,14 @@ use indymilter::{
     SocketInfo, Status,
 };
 use spool::Spool;
-use std::{ffi::CString, net::IpAddr, sync::Arc};
+use std::{
+    ffi::CString,
+    net::IpAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+};
 use tracing::{info, warn};
 
 /// What the filter needs to decide, shared by all connections.
@@ -51,6 +58,7 @@ pub struct Filter {
     lists: lists::FilterCache,
     /// Wakes the processor after a commit.
     stored: Arc<tokio::sync::Notify>,
+    missing_macros: MissingMacros,
 }
 
 impl Filter {
@@ -76,6 +84,7 @@ impl Filter {
                 .collect(),
             lists: lists::FilterCache::default(),
             stored,
+            missing_macros: MissingMacros::default(),
         }
     }
 
@@ -141,6 +150,70 @@ impl Filter {
             Ok(Err(e)) => warn!("cannot record rejection: {e}"),
             Err(e) => warn!("cannot record rejection: {e}"),
         }
+    }
+}
+
+/// A macro the filter needs that the MTA did not send, although the filter
+/// asks for it at negotiation (MTAs that ignore the request send their
+/// configured lists instead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MissingMacro {
+    /// `i` by end of message: the message is stored and logged without the
+    /// MTA's queue id.
+    QueueId,
+    /// No `{mail_addr}` with MAIL FROM, so the MTA's list for that stage is
+    /// not its default and `{auth_authen}` cannot be relied on: an
+    /// authenticated submission would be checked as outside mail.
+    MailMacros,
+}
+
+impl MissingMacro {
+    /// What is lost and which line of the MTA's configuration to add.
+    fn advice(self) -> &'static str {
+        match self {
+            MissingMacro::QueueId => {
+                "the MTA sends no queue id (macro i) with the message, so messages are stored \
+                 and refusals logged without it; Sendmail: add i to confMILTER_MACROS_EOM in \
+                 sendmail.mc; Postfix: add i to milter_end_of_data_macros"
+            }
+            MissingMacro::MailMacros => {
+                "the MTA sends no {mail_addr} with MAIL FROM, so it may leave out {auth_authen} \
+                 too and authenticated submissions would be checked like outside mail; \
+                 Sendmail: add {auth_authen} and {mail_addr} to confMILTER_MACROS_ENVFROM in \
+                 sendmail.mc; Postfix: add them to milter_mail_macros"
+            }
+        }
+    }
+}
+
+/// Which missing macros were reported: each once per daemon run, so the log
+/// says what to fix without repeating it for every message.
+#[derive(Debug, Default)]
+struct MissingMacros {
+    queue_id: AtomicBool,
+    mail_macros: AtomicBool,
+}
+
+impl MissingMacros {
+    /// Logs `missing` unless it was logged before; returns whether it was
+    /// logged now.
+    fn report(&self, missing: MissingMacro) -> bool {
+        let reported = match missing {
+            MissingMacro::QueueId => &self.queue_id,
+            MissingMacro::MailMacros => &self.mail_macros,
+        };
+        if reported.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        warn!("missing milter macro: {}", missing.advice());
+        true
+    }
+}
+
+impl Filter {
+    /// Says once per daemon run that the MTA does not send a macro we need.
+    fn missing_macro(&self, missing: MissingMacro) {
+        self.missing_macros.report(missing);
     }
 }
 
@@ -264,9 +337,14 @@ async fn negotiate(
         // message that arrived.
         cx.requested_opts |= ProtoOpts::LEADING_SPACE;
     }
+    // Per stage, what the filter reads. Sendmail (8.14 on) and Postfix send
+    // these whatever their own lists say; an MTA that does not is named in
+    // the log once (`MissingMacro`). `{mail_addr}` is not read: it tells
+    // whether the MAIL list was honoured, as `{auth_authen}` is only sent
+    // for authenticated clients.
     let macros = |names: &str| CString::new(names).expect("no NUL");
     cx.requested_macros
-        .insert(MacroStage::Mail, macros("{auth_authen}"));
+        .insert(MacroStage::Mail, macros("{auth_authen} {mail_addr}"));
     cx.requested_macros.insert(MacroStage::Data, macros("i"));
     cx.requested_macros.insert(MacroStage::Eom, macros("i"));
     cx.data = Some(Connection {
@@ -322,6 +400,11 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         .macros
         .get(c"{auth_authen}")
         .is_some_and(|user| !user.is_empty());
+    if mail_from.as_deref().is_some_and(|m| !m.is_empty())
+        && cx.macros.get(c"{mail_addr}").is_none()
+    {
+        filter.missing_macro(MissingMacro::MailMacros);
+    }
     let conn = connection(&mut cx.data);
     conn.transaction = Some(Transaction {
         mail_from: mail_from.unwrap_or_default(),
@@ -526,4 +609,28 @@ impl Transaction {
 async fn abort_cb(cx: &mut Context<Connection>) -> Status {
     connection(&mut cx.data).transaction = None;
     Status::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_missing_macro_is_reported_once() {
+        let reported = MissingMacros::default();
+        assert!(reported.report(MissingMacro::QueueId));
+        assert!(!reported.report(MissingMacro::QueueId));
+        assert!(reported.report(MissingMacro::MailMacros));
+        assert!(!reported.report(MissingMacro::MailMacros));
+    }
+
+    #[test]
+    fn the_advice_names_the_lines_to_add() {
+        let advice = MissingMacro::QueueId.advice();
+        assert!(advice.contains("confMILTER_MACROS_EOM"), "{advice}");
+        assert!(advice.contains("milter_end_of_data_macros"), "{advice}");
+        let advice = MissingMacro::MailMacros.advice();
+        assert!(advice.contains("confMILTER_MACROS_ENVFROM"), "{advice}");
+        assert!(advice.contains("milter_mail_macros"), "{advice}");
+    }
 }

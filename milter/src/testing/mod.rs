@@ -11,6 +11,7 @@ pub mod cli;
 pub mod daemon;
 pub mod dkim;
 pub mod dns;
+pub mod log;
 
 use crate::{
     address::ForwardingAddress,

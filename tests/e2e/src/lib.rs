@@ -4,19 +4,28 @@
 //!   on the host network, listening on 127.0.0.1 only, with the milter of
 //!   your choice, and optionally an `smtp-sink` relay that captures the mail
 //!   Postfix passes on to outside recipients.
+//! * [`Sendmail`]: a real Sendmail 8.17 (Debian bookworm) in a container, set
+//!   up the same way, relaying other domains to a capturing `smtp-sink`.
+//! * [`Mta`] / [`MtaKind`]: what a test needs of either, so one test body
+//!   checks a behaviour through both.
 //! * [`SmtpSession`] / [`send_message`]: a small blocking SMTP client that
 //!   records every reply, so tests can assert exact codes.
 //! * [`swaks`]: Debian's swaks, as a second, third-party client.
 //! * [`free_port`]: a free TCP port on 127.0.0.1.
 //!
 //! The image and the Docker daemon come from `tests/run`, which exports
-//! `TEAMINBOX_TEST_POSTFIX_IMAGE` (and `DOCKER_HOST` when it started its own
+//! `TEAMINBOX_TEST_POSTFIX_IMAGE` and `TEAMINBOX_TEST_SENDMAIL_IMAGE` (and `DOCKER_HOST` when it started its own
 //! daemon).  Everything stays on 127.0.0.1.
 
+mod container;
+mod mta;
 mod postfix;
+mod sendmail;
 mod smtp;
 
+pub use mta::{Mta, MtaKind};
 pub use postfix::{open_socket_permissions, Captured, Postfix, PostfixOptions, IMAGE_ENV};
+pub use sendmail::{Sendmail, SendmailOptions, SENDMAIL_IMAGE_ENV};
 pub use smtp::{send_message, swaks, Reply, SmtpSession, Transcript};
 
 use std::collections::HashSet;

@@ -12,10 +12,9 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::free_port;
+use crate::{container, free_port};
 
 /// Environment variable with the image name, exported by `tests/run`.
 pub const IMAGE_ENV: &str = "TEAMINBOX_TEST_POSTFIX_IMAGE";
@@ -25,7 +24,7 @@ const DOCKER_ENV: &str = "TEAMINBOX_TEST_DOCKER";
 const SINK_PID_FILE: &str = "/run/teaminbox-smtp-sink.pid";
 /// Label on every container the harness starts, so a crashed test run's
 /// leftovers can be found (`docker ps -a --filter label=teaminbox-e2e`).
-const LABEL: &str = "teaminbox-e2e";
+pub(crate) const LABEL: &str = "teaminbox-e2e";
 
 /// How to start Postfix.  Use `..Default::default()` for the rest.
 #[derive(Clone, Debug)]
@@ -121,16 +120,7 @@ impl Postfix {
     /// is checked).  Panics with Postfix's log if it does not come up within
     /// 30 s, and with instructions if `TEAMINBOX_TEST_POSTFIX_IMAGE` is unset.
     pub fn start(opts: PostfixOptions) -> Postfix {
-        let image = std::env::var(IMAGE_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| {
-                panic!(
-                    "{IMAGE_ENV} is not set: run the tests through tests/run, which builds the \
-                 Postfix image, starts Docker and exports it (or export it yourself: \
-                 {IMAGE_ENV}=$(postfix/image/build))"
-                )
-            });
+        let image = container::image_from_env(IMAGE_ENV, "Postfix", "postfix/image/build");
         if let Some(dir) = &opts.socket_dir {
             open_socket_permissions(dir);
         }
@@ -147,45 +137,29 @@ impl Postfix {
     }
 
     fn try_start(image: &str, opts: &PostfixOptions) -> Result<Postfix, String> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "teaminbox-e2e-postfix-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = container::unique_name("postfix");
         let smtp_port = free_port();
         let relay_port = free_port();
         let sink_dir = opts
             .capture
             .then(|| std::env::temp_dir().join(format!("{name}-sink")));
 
-        let mut cmd = docker();
-        cmd.args(["run", "-d", "--name", &name, "--network", "host"])
-            .args(["--label", LABEL])
-            .args(["--label", &format!("{LABEL}.pid={}", std::process::id())])
-            .args(["-e", &format!("SMTP_PORT={smtp_port}")])
-            .args(["-e", &format!("RELAY_PORT={relay_port}")])
-            .args([
-                "-e",
-                &format!("HOSTED_DOMAINS={}", opts.hosted_domains.join(" ")),
-            ])
-            .args([
-                "-e",
-                &format!("MESSAGE_SIZE_LIMIT={}", opts.message_size_limit),
-            ])
-            .args([
-                "-e",
-                &format!("MILTER={}", opts.milter.as_deref().unwrap_or("")),
-            ]);
+        let mut cmd = container::docker_run(
+            &name,
+            &container::MtaEnv {
+                smtp_port,
+                relay_port,
+                hosted_domains: &opts.hosted_domains,
+                message_size_limit: opts.message_size_limit,
+                milter: opts.milter.as_deref(),
+                socket_dir: opts.socket_dir.as_deref(),
+            },
+        );
         if !opts.extra_main_cf.is_empty() {
             cmd.args([
                 "-e",
                 &format!("POSTFIX_EXTRA={}", opts.extra_main_cf.join("\n")),
             ]);
-        }
-        if let Some(dir) = &opts.socket_dir {
-            let dir = dir.to_str().expect("socket_dir must be UTF-8");
-            cmd.args(["-v", &format!("{dir}:{dir}")]);
         }
         if let Some(dir) = &sink_dir {
             let _ = fs::remove_dir_all(dir);
@@ -326,22 +300,12 @@ impl Postfix {
 
     /// Like [`Postfix::wait_captured`], with the envelope.
     pub fn wait_captured_full(&self, n: usize, timeout: Duration) -> Vec<Captured> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.captured_full();
-            if got.len() >= n {
-                return got;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "expected {n} captured message(s) within {timeout:?}, got {}.\nqueue:\n{}\nlog:\n{}",
-                    got.len(),
-                    self.queue(),
-                    self.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        container::wait_captured(
+            n,
+            timeout,
+            || self.captured_full(),
+            || format!("queue:\n{}\nlog:\n{}", self.queue(), self.logs()),
+        )
     }
 
     fn sink_open_files(&self) -> Vec<String> {
@@ -368,31 +332,18 @@ impl Postfix {
 
     /// The Postfix log so far (`docker logs`, stdout and stderr).
     pub fn logs(&self) -> String {
-        let out = run(docker().args(["logs", &self.name]));
-        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-        s.push_str(&String::from_utf8_lossy(&out.stderr));
-        s
+        container::logs(&self.name)
     }
 
     /// Waits until the log contains `needle`; returns the log.  Panics with
     /// the log after `timeout`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let logs = self.logs();
-            if logs.contains(needle) {
-                return logs;
-            }
-            if Instant::now() >= deadline {
-                panic!("{needle:?} not in the Postfix log within {timeout:?}:\n{logs}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        container::wait_for_log(&self.name, "Postfix", needle, timeout)
     }
 
     /// Runs a command in the container (as root) and returns its output.
     pub fn exec(&self, args: &[&str]) -> Output {
-        run(docker().args(["exec", &self.name]).args(args))
+        container::exec(&self.name, args)
     }
 
     /// `postqueue -f`: retry every queued message now.
@@ -417,38 +368,19 @@ impl Postfix {
 
     /// Waits up to `timeout` for the queue to be empty; returns whether it is.
     pub fn wait_queue_empty(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.queue_is_empty() {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        container::poll_until(timeout, Duration::from_millis(200), || {
+            self.queue_is_empty()
+        })
     }
 
     fn is_running(&self) -> bool {
-        let out = run(docker().args(["inspect", "-f", "{{.State.Running}}", &self.name]));
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "true"
+        container::is_running(&self.name)
     }
 }
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "---- log of Postfix container {} ----\n{}",
-                self.name,
-                self.logs()
-            );
-        }
-        let _ = docker()
-            .args(["rm", "-f", "-v", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        container::remove(&self.name, "Postfix");
         if let Some(dir) = &self.sink_dir {
             let _ = fs::remove_dir_all(dir);
         }
@@ -473,11 +405,11 @@ pub fn open_socket_permissions(dir: &Path) {
     }
 }
 
-fn docker() -> Command {
+pub(crate) fn docker() -> Command {
     Command::new(std::env::var_os(DOCKER_ENV).unwrap_or_else(|| "docker".into()))
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
         panic!(
             "cannot run {:?}: {e} (tests/run installs Docker)",
@@ -490,7 +422,7 @@ fn run(cmd: &mut Command) -> Output {
 /// /proc/net/tcp, so that checking does not open a connection (which Postfix
 /// would pass on to the milter).  The container shares the host's network
 /// namespace.
-fn is_listening(port: u16) -> bool {
+pub(crate) fn is_listening(port: u16) -> bool {
     let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
         // No procfs: fall back to connecting.
         return TcpStream::connect_timeout(

@@ -1,39 +1,48 @@
-//! Through a real Postfix: when the milter or the database is unavailable
+//! Through a real Postfix and a real Sendmail: when the milter or the database is unavailable
 //! the client gets a 4xx, and after recovery its retry is stored once.
 
 mod common;
 
 use common::{message, Milter, HOSTED};
 use teaminbox_e2e::send_message;
-use teaminbox_milter::{both_databases, testing::postgres_admin_execute, testing::TestDatabase};
+use teaminbox_e2e::MtaKind;
+use teaminbox_milter::{testing::postgres_admin_execute, testing::TestDatabase};
 
-both_databases! {
-    fn milter_down_is_a_tempfail_and_the_retry_is_stored_once(db: TestDatabase) {
+each_mta! {
+    fn milter_down_is_a_tempfail_and_the_retry_is_stored_once(db: TestDatabase, kind: MtaKind) {
         let mut milter = Milter::start(db);
         milter.channel(&format!("support@{HOSTED}"));
-        let postfix = milter.postfix();
+        let mta = milter.mta(kind);
         let to = format!("support@{HOSTED}");
 
         milter.stop();
-        let t = send_message(postfix.smtp_addr(), "alice@example.org", &[&to], &message("retry"));
+        let t = send_message(mta.smtp_addr(), "alice@example.org", &[&to], &message("retry"));
         assert!(t.outcome().is_transient(), "{:?}", t.all);
         assert!(!t.accepted());
+        // Both refuse MAIL FROM: Postfix (milter_default_action = tempfail)
+        // with 451 4.7.1, Sendmail (F=T) with 451 4.3.2.
+        let mail = t.mail.as_ref().unwrap();
+        let expected = match kind {
+            MtaKind::Postfix => "4.7.1",
+            MtaKind::Sendmail => "4.3.2",
+        };
+        assert_eq!((mail.code, mail.enhanced_code()), (451, Some(expected)), "{:?}", t.all);
         assert!(milter.stored().is_empty());
 
         milter.resume();
-        let t = send_message(postfix.smtp_addr(), "alice@example.org", &[&to], &message("retry"));
+        let t = send_message(mta.smtp_addr(), "alice@example.org", &[&to], &message("retry"));
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
         assert_eq!(milter.stored().len(), 1);
     }
 }
 
-both_databases! {
-    fn a_broken_store_is_451_4_3_0(db: TestDatabase) {
+each_mta! {
+    fn a_broken_store_is_451_4_3_0(db: TestDatabase, kind: MtaKind) {
         let milter = Milter::start(db);
         milter.channel(&format!("support@{HOSTED}"));
-        let postfix = milter.postfix();
+        let mta = milter.mta(kind);
         milter.db.execute("DROP TABLE inbound_recipients");
-        let t = send_message(postfix.smtp_addr(), "alice@example.org", &[&format!("support@{HOSTED}")], &message("broken"));
+        let t = send_message(mta.smtp_addr(), "alice@example.org", &[&format!("support@{HOSTED}")], &message("broken"));
         let outcome = t.outcome();
         assert_eq!((outcome.code, outcome.enhanced_code()), (451, Some("4.3.0")), "{:?}", t.all);
         assert!(milter.stored().is_empty());
@@ -41,10 +50,19 @@ both_databases! {
 }
 
 #[test]
-fn postgres_down_is_451_4_3_0_and_recovers() {
+fn postgres_down_is_451_4_3_0_and_recovers_through_postfix() {
+    postgres_down_is_451_4_3_0_and_recovers(MtaKind::Postfix);
+}
+
+#[test]
+fn postgres_down_is_451_4_3_0_and_recovers_through_sendmail() {
+    postgres_down_is_451_4_3_0_and_recovers(MtaKind::Sendmail);
+}
+
+fn postgres_down_is_451_4_3_0_and_recovers(kind: MtaKind) {
     let milter = Milter::start(TestDatabase::postgres());
     milter.channel(&format!("support@{HOSTED}"));
-    let postfix = milter.postfix();
+    let mta = milter.mta(kind);
     let name = milter.db.postgres_name().unwrap().to_owned();
     postgres_admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     postgres_admin_execute(&format!(
@@ -52,7 +70,7 @@ fn postgres_down_is_451_4_3_0_and_recovers() {
     ));
     let to = format!("support@{HOSTED}");
     let t = send_message(
-        postfix.smtp_addr(),
+        mta.smtp_addr(),
         "alice@example.org",
         &[&to],
         &message("pg down"),
@@ -67,7 +85,7 @@ fn postgres_down_is_451_4_3_0_and_recovers() {
 
     postgres_admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
     let t = send_message(
-        postfix.smtp_addr(),
+        mta.smtp_addr(),
         "alice@example.org",
         &[&to],
         &message("pg back"),

@@ -1,6 +1,6 @@
-//! Through a real Postfix: mail to a hosted address is committed, then the
-//! client sees 250, and Postfix delivers nothing (the message is discarded
-//! from its queue, not deferred).
+//! Through a real Postfix and a real Sendmail: mail to a hosted address is
+//! committed, then the client sees 250, and the MTA delivers nothing (the
+//! message is discarded from its queue, not deferred).
 
 mod common;
 
@@ -9,14 +9,14 @@ use std::time::Duration;
 use teaminbox_e2e::{send_message, swaks};
 use teaminbox_milter::both_databases;
 
-both_databases! {
-    fn hosted_mail_is_stored_and_discarded_from_delivery(db: TestDatabase) {
+each_mta! {
+    fn hosted_mail_is_stored_and_discarded_from_delivery(db: TestDatabase, kind: MtaKind) {
         let milter = Milter::start(db);
         let channel = milter.channel(&format!("support@{HOSTED}"));
-        let postfix = milter.postfix();
+        let mta = milter.mta(kind);
 
         let t = send_message(
-            postfix.smtp_addr(),
+            mta.smtp_addr(),
             "alice@example.org",
             &[&format!("Support@{HOSTED}")],
             &message("stored"),
@@ -29,7 +29,7 @@ both_databases! {
         let m = &stored[0];
         assert_eq!(m.mail_from, "alice@example.org");
         assert_eq!(m.client_address.as_deref(), Some("127.0.0.1"));
-        let queue_id = m.queue_id.clone().expect("Postfix queue id");
+        let queue_id = m.queue_id.clone().expect("the MTA's queue id");
         assert!(t.outcome().text.contains(&queue_id), "{} vs {queue_id}", t.outcome().text);
         let recipients = milter.store.inbound().recipients(m.id).unwrap();
         assert_eq!(recipients[0].address, format!("support@{HOSTED}"));
@@ -39,13 +39,13 @@ both_databases! {
         assert!(raw.contains("\r\nSubject: stored\r\n"), "{raw}");
         assert!(raw.contains("\r\n\r\nHello,\r\nthe printer is on fire.\r\n.\r\nA line with a dot.\r\n"), "{raw}");
         // Our Authentication-Results on top of the message as the client
-        // sent it (Postfix does not pass its own Received: header to milters).
+        // sent it (neither MTA passes its own Received: header to milters).
         assert!(raw.starts_with(&format!("Authentication-Results: mx.{HOSTED};")), "{raw}");
         let sent = &raw[raw.find("\r\nFrom: ").expect("the client's headers") + 2..];
         assert!(sent.starts_with("From: Alice <alice@example.org>\r\nTo: "), "{raw}");
 
-        assert!(postfix.wait_queue_empty(Duration::from_secs(10)), "{}", postfix.queue());
-        assert!(postfix.logs().contains("discard"), "{}", postfix.logs());
+        assert!(mta.wait_queue_empty(Duration::from_secs(10)), "{}", mta.queue());
+        assert!(mta.discarded(&queue_id), "{}", mta.logs());
     }
 }
 

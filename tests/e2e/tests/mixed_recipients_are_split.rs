@@ -1,5 +1,5 @@
-//! Through a real Postfix: one message to a hosted and an outside address is
-//! stored for the hosted one and delivered (to smtp-sink) for the other,
+//! Through a real Postfix and a real Sendmail: one message to a hosted and an outside address is
+//! stored for the hosted one and relayed (to smtp-sink) for the other,
 //! without the hosted address.
 
 mod common;
@@ -7,15 +7,14 @@ mod common;
 use common::{message, Milter, HOSTED};
 use std::time::Duration;
 use teaminbox_e2e::send_message;
-use teaminbox_milter::both_databases;
 
-both_databases! {
-    fn hosted_recipient_is_stored_and_the_other_delivered(db: TestDatabase) {
+each_mta! {
+    fn hosted_recipient_is_stored_and_the_other_delivered(db: TestDatabase, kind: MtaKind) {
         let milter = Milter::start(db);
         milter.channel(&format!("support@{HOSTED}"));
-        let postfix = milter.postfix();
+        let mta = milter.mta(kind);
         let hosted = format!("support@{HOSTED}");
-        let t = send_message(postfix.smtp_addr(), "alice@example.org", &["bob@example.net", &hosted], &message("mixed"));
+        let t = send_message(mta.smtp_addr(), "alice@example.org", &["bob@example.net", &hosted], &message("mixed"));
         assert_eq!(t.outcome().code, 250, "{:?}", t.all);
 
         let stored = milter.stored();
@@ -24,11 +23,11 @@ both_databases! {
         assert_eq!(recipients.len(), 1);
         assert_eq!(recipients[0].address, hosted);
 
-        let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
+        let captured = mta.wait_captured_full(1, Duration::from_secs(30));
         assert_eq!(captured.len(), 1);
         assert_eq!(captured[0].recipients(), ["bob@example.net"]);
         assert_eq!(captured[0].sender(), "alice@example.org");
         assert!(captured[0].text().contains("Subject: mixed"), "{}", captured[0].text());
-        assert!(postfix.wait_queue_empty(Duration::from_secs(10)), "{}", postfix.queue());
+        assert!(mta.wait_queue_empty(Duration::from_secs(10)), "{}", mta.queue());
     }
 }

@@ -6,7 +6,7 @@
 pub mod replies;
 
 use std::path::PathBuf;
-use teaminbox_e2e::{Postfix, PostfixOptions};
+use teaminbox_e2e::{Mta, MtaKind, Postfix, PostfixOptions};
 use teaminbox_milter::{
     config::Config,
     store::Store,
@@ -115,6 +115,11 @@ impl Milter {
         })
     }
 
+    /// An MTA of `kind` in front of this milter (see [`each_mta!`]).
+    pub fn mta(&self, kind: MtaKind) -> Box<dyn Mta> {
+        kind.start_with_milter(&self.socket, &[HOSTED])
+    }
+
     pub fn stored(&self) -> Vec<teaminbox_milter::store::inbound::InboundMessage> {
         self.store.inbound().list(1000).unwrap()
     }
@@ -126,6 +131,31 @@ impl Drop for Milter {
             self.stop();
         }
     }
+}
+
+/// One test body, run through each MTA on each database: `fn name(db:
+/// TestDatabase, kind: MtaKind) { ... }` becomes `name::postfix_sqlite`,
+/// `name::postfix_postgres`, `name::sendmail_sqlite` and
+/// `name::sendmail_postgres`.
+#[macro_export]
+macro_rules! each_mta {
+    (fn $name:ident($db:ident : TestDatabase, $kind:ident : MtaKind) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use teaminbox_e2e::MtaKind;
+            use teaminbox_milter::testing::TestDatabase;
+            fn run($db: TestDatabase, $kind: MtaKind) $body
+            #[test]
+            fn postfix_sqlite() { run(TestDatabase::sqlite(), MtaKind::Postfix) }
+            #[test]
+            fn postfix_postgres() { run(TestDatabase::postgres(), MtaKind::Postfix) }
+            #[test]
+            fn sendmail_sqlite() { run(TestDatabase::sqlite(), MtaKind::Sendmail) }
+            #[test]
+            fn sendmail_postgres() { run(TestDatabase::postgres(), MtaKind::Sendmail) }
+        }
+    };
 }
 
 /// A small, ordinary message.
