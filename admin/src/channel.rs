@@ -105,6 +105,7 @@ fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
         signature_html: replies.signature_html.flatten(),
     };
     let routing = routing_update(&args.options)?;
+    let sources = source_addresses("--source", &args.options.sources)?;
     let hosted = &config.milter.hosted_domains;
     let channel = match &args.forwarding_address {
         Some(given) => {
@@ -117,11 +118,12 @@ fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
                 },
                 &replies,
                 &routing,
+                &sources,
             )?
         }
         None => store
             .settings()
-            .create_channel_generated(name, company, &hosted[0], &replies, &routing)?,
+            .create_channel_generated(name, company, &hosted[0], &replies, &routing, &sources)?,
     };
     if args.json.json {
         output::json(&channel);
@@ -356,7 +358,6 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         || args.company.is_some()
         || args.forwarding_address.is_some()
         || options_given(&args.options)
-        || !args.sources.is_empty()
         || !args.remove_sources.is_empty();
     if !settings_given {
         return Err(AdminError::Usage(
@@ -384,16 +385,8 @@ fn update(args: ChannelUpdate, store: &Store, config: &Config) -> AdminResult {
         .transpose()?;
     let routing = routing_update(&args.options)?;
     let given = reply_settings(&args.options.replies, store)?;
-    let add_sources = args
-        .sources
-        .iter()
-        .map(|a| address("--source", a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let remove_sources = args
-        .remove_sources
-        .iter()
-        .map(|a| address("--remove-source", a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let add_sources = source_addresses("--source", &args.options.sources)?;
+    let remove_sources = source_addresses("--remove-source", &args.remove_sources)?;
     let changes = settings::ChannelUpdate {
         name,
         company,
@@ -433,6 +426,12 @@ fn options_given(options: &ChannelOptions) -> bool {
         || replies.default_from_address
         || replies.signature_file.is_some()
         || replies.no_signature
+        || !options.sources.is_empty()
+}
+
+/// The addresses given with `option`, checked.
+fn source_addresses(option: &str, given: &[String]) -> Result<Vec<String>, AdminError> {
+    given.iter().map(|a| address(option, a)).collect()
 }
 
 /// The routing and ticket options, checked; `None` where nothing was given.

@@ -226,11 +226,6 @@ pub struct ChannelUpdate {
     pub forwarding_address: Option<String>,
     #[command(flatten)]
     pub options: ChannelOptions,
-    /// An address whose list rewrites the channel trusts, like a Google
-    /// Group's address: its authenticated mail is filed under the original
-    /// author it names (X-Original-From). Repeat for several.
-    #[arg(long = "source", value_name = "ADDRESS")]
-    pub sources: Vec<String>,
     /// Stop trusting a source. Repeat for several.
     #[arg(long = "remove-source", value_name = "ADDRESS")]
     pub remove_sources: Vec<String>,
@@ -272,6 +267,11 @@ pub struct ChannelOptions {
     /// custom key; an empty value removes the key. Repeat for several.
     #[arg(long = "ticket-property", value_name = "KEY=VALUE")]
     pub ticket_properties: Vec<String>,
+    /// An address whose list rewrites the channel trusts, like a Google
+    /// Group's address: its authenticated mail is filed under the original
+    /// author it names (X-Original-From). Repeat for several.
+    #[arg(long = "source", value_name = "ADDRESS")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Args)]

@@ -440,6 +440,7 @@ both_databases! {
                     "--assign", "users-and-teams", "--assign-user", "Alice@example.com",
                     "--assign-team", "Tier 1", "--any-availability", "--tickets", "off",
                     "--ticket-property", "pipeline=Support", "--ticket-property", "priority=high",
+                    "--source", "Support@Groups.example.com",
                 ])
                 .ok(),
             "Created channel 1 (draft). Forward mail to support@inbox.example.com\n"
@@ -448,7 +449,7 @@ both_databases! {
         assert!(
             out.ends_with(
                 "From name:          company (\"Acme\")\n\
-                 From address:       default: the user's USERNAME@inbox.localhost\n\
+                 From address:       default: the user's USERNAME@inbox.example.com\n\
                  Signature:          none\n\
                  Finished:           no (draft; `teaminbox-admin channel finish 1` connects it)\n\
                  Assignment:         users-and-teams (away users too)\n\
@@ -456,6 +457,7 @@ both_databases! {
                  Assign to teams:    Tier 1\n\
                  Tickets:            off\n\
                  Ticket properties:  pipeline=Support, priority=high\n\
+                 Sources:            support@groups.example.com (added by the admin)\n\
                  Verification:       none received (a provider's forwarding confirmation shows here)\n"
             ),
             "{out}"

@@ -223,6 +223,7 @@ impl Settings<'_> {
             channel,
             &ChannelReplies::default(),
             &RoutingUpdate::default(),
+            &[],
         )
     }
 
@@ -1015,7 +1016,8 @@ enum Taken {
 /// Channel set-up: reply settings, connect and finish, sending domains.
 impl Settings<'_> {
     /// Creates a channel in status `draft` with the given reply settings,
-    /// routing and tickets, in one transaction: everything or nothing.
+    /// routing, tickets and sources (lower case addresses), in one
+    /// transaction: everything or nothing.
     /// Refused with [`StoreError::Conflict`]: a forwarding address already
     /// taken, a company From name another channel uses (both by the
     /// database's unique indexes), a From address outside the verified
@@ -1026,10 +1028,11 @@ impl Settings<'_> {
         channel: &NewChannel<'_>,
         replies: &ChannelReplies,
         routing: &RoutingUpdate,
+        sources: &[String],
     ) -> StoreResult<Channel> {
         self.store
             .write(|conn| match insert_channel(conn, channel, replies)? {
-                Ok(id) => routed_channel(conn, id, routing),
+                Ok(id) => routed_channel(conn, id, routing, sources),
                 Err(Taken::Address(message) | Taken::FromName(message)) => {
                     Err(StoreError::Conflict(message))
                 }
@@ -1046,6 +1049,7 @@ impl Settings<'_> {
         domain: &str,
         replies: &ChannelReplies,
         routing: &RoutingUpdate,
+        sources: &[String],
     ) -> StoreResult<Channel> {
         self.store.write(|conn| {
             let mut last = String::new();
@@ -1057,7 +1061,7 @@ impl Settings<'_> {
                     forwarding_address: &address,
                 };
                 match insert_channel(conn, &channel, replies)? {
-                    Ok(id) => return routed_channel(conn, id, routing),
+                    Ok(id) => return routed_channel(conn, id, routing, sources),
                     Err(Taken::Address(message)) => last = message,
                     Err(Taken::FromName(message)) => return Err(StoreError::Conflict(message)),
                 }
@@ -1157,8 +1161,12 @@ fn routed_channel(
     conn: &mut DbConnection,
     id: i64,
     routing: &RoutingUpdate,
+    sources: &[String],
 ) -> StoreResult<Channel> {
     apply_routing(conn, id, routing)?;
+    for address in sources {
+        super::inbox::add_source(conn, id, address, "admin", crate::now())?;
+    }
     find_channel(conn, id)
 }
 
