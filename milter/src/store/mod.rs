@@ -403,6 +403,19 @@ macro_rules! first_unclaimed {
 }
 use first_unclaimed;
 
+/// Runs `$body` with `$c` bound to the backend's own connection, for SQL
+/// that `MultiConnection` cannot express: upserts (`ON CONFLICT`). A macro
+/// because each backend needs the query typed for it.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Postgres($c) => $body,
+            DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+use on_backend;
+
 /// The message of a unique-constraint violation, if `e` is one.
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
