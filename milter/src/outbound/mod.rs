@@ -6,12 +6,14 @@
 //! attempts, is recorded as failed with the server's words. A crash after
 //! the MTA's 250 and before the mark sends the message again on restart,
 //! with the same bytes and Message-ID, which receivers recognise; nothing is
-//! ever lost.
+//! ever lost. The claim is renewed while the delivery goes on (see
+//! `claims`).
 
 pub mod compose;
 pub mod dkim;
 
 use crate::{
+    claims,
     config::Config,
     store::{outbound::OutboundJob, Store},
 };
@@ -20,8 +22,6 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
-/// How long a claim holds before a restarted daemon may send the message.
-const LEASE: Duration = Duration::from_secs(600);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 pub struct Outbound {
@@ -31,6 +31,8 @@ pub struct Outbound {
     loop_marker: String,
     retry_base: Duration,
     max_attempts: i32,
+    /// The name of the (one) delivery worker in its claims.
+    worker: String,
     pub wake: Arc<Notify>,
 }
 
@@ -48,6 +50,7 @@ impl Outbound {
             loop_marker: crate::loop_marker(config),
             retry_base: Duration::from_secs(config.outbound.retry_base_secs),
             max_attempts: config.outbound.max_attempts,
+            worker: format!("{}:0", claims::claimant()),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -61,7 +64,7 @@ impl Outbound {
 
     /// Delivers one due message; false when none was due.
     pub fn deliver_next(&self) -> bool {
-        let job = match self.store.outbound().claim_due(LEASE) {
+        let job = match self.store.outbound().claim_due(&self.worker, claims::LEASE) {
             Ok(Some(job)) => job,
             Ok(None) => return false,
             Err(e) => {
@@ -70,7 +73,12 @@ impl Outbound {
             }
         };
         let id = job.id;
-        let outcome = self.deliver(&job);
+        let renew = || match self.store.outbound().renew(id, &self.worker) {
+            Ok(true) => {}
+            Ok(false) => warn!(outbound_id = id, "the delivery's claim was taken over"),
+            Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
+        };
+        let outcome = claims::renewing(claims::RENEW_EVERY, renew, || self.deliver(&job));
         let recorded = match &outcome {
             Ok(()) => {
                 info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");

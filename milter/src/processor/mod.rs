@@ -10,21 +10,25 @@
 pub mod reading;
 pub mod routing;
 
-use crate::store::{
-    inbox::{ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket},
-    queue::ClaimedMessage,
-    Store, StoreResult,
+use crate::{
+    claims,
+    store::{
+        inbox::{ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket},
+        queue::ClaimedMessage,
+        Store, StoreResult,
+    },
 };
 use reading::{Context, Reading};
 use sha2::{Digest, Sha256};
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
 /// Attempts before a message is parked as `failed`.
 pub const MAX_ATTEMPTS: i32 = 5;
-/// How long a claim holds before another worker may take the message.
-pub const LEASE: Duration = Duration::from_secs(300);
 /// How often an idle worker looks at the queue without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -34,19 +38,25 @@ pub struct Processor {
     worker_prefix: String,
     loop_marker: String,
     pub wake: Arc<Notify>,
+    /// Claims a worker could not give back after an error (the database
+    /// was away): given back before anything new is claimed.
+    unreleased: Mutex<Vec<Unreleased>>,
+}
+
+struct Unreleased {
+    id: i64,
+    worker: String,
+    error: String,
 }
 
 impl Processor {
     pub fn new(store: Store, loop_marker: String) -> Self {
-        let host = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "localhost".into());
         Self {
             store,
-            worker_prefix: format!("{host}:{}", std::process::id()),
+            worker_prefix: claims::claimant(),
             loop_marker,
             wake: Arc::new(Notify::new()),
+            unreleased: Mutex::default(),
         }
     }
 
@@ -69,10 +79,13 @@ impl Processor {
         crate::worker::keep_working(&label, step, &self.wake, IDLE_POLL, stop).await;
     }
 
-    /// Claims and processes one message; false when the queue was empty or
-    /// the database could not be reached.
+    /// Claims and processes one message, renewing the claim meanwhile;
+    /// false when the queue was empty or the database could not be reached.
     pub fn process_next(&self, worker: &str) -> bool {
-        let claimed = match self.store.queue().claim(worker, LEASE) {
+        if !self.release_unreleased() {
+            return false;
+        }
+        let claimed = match self.store.queue().claim(worker, claims::LEASE) {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return false,
             Err(e) => {
@@ -81,7 +94,12 @@ impl Processor {
             }
         };
         let id = claimed.id;
-        match self.process(&claimed) {
+        let renew = || match self.store.queue().renew(id, worker) {
+            Ok(true) => {}
+            Ok(false) => warn!(inbound_id = id, "the claim of {worker} was taken over"),
+            Err(e) => warn!(inbound_id = id, "cannot renew the claim of {worker}: {e}"),
+        };
+        match claims::renewing(claims::RENEW_EVERY, renew, || self.process(&claimed)) {
             Ok(summary) => info!(inbound_id = id, "{summary}"),
             Err(e) => {
                 warn!(
@@ -89,16 +107,49 @@ impl Processor {
                     attempt = claimed.attempts,
                     "cannot process message: {e}"
                 );
-                if let Err(e) = self
-                    .store
-                    .queue()
-                    .release_failed(id, &e.to_string(), MAX_ATTEMPTS)
-                {
-                    warn!(inbound_id = id, "cannot put message back in the queue: {e}");
-                }
+                self.release(Unreleased {
+                    id,
+                    worker: worker.to_owned(),
+                    error: e.to_string(),
+                });
             }
         }
         true
+    }
+
+    /// Gives a claim back, or keeps it to try again.
+    fn release(&self, claim: Unreleased) -> bool {
+        let queue = self.store.queue();
+        match queue.release_failed(claim.id, &claim.worker, &claim.error, MAX_ATTEMPTS) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(
+                    inbound_id = claim.id,
+                    "cannot put message back in the queue, will try again: {e}"
+                );
+                self.unreleased_claims().push(claim);
+                false
+            }
+        }
+    }
+
+    /// Tries again to give back the claims that could not be; true when
+    /// none is left.
+    fn release_unreleased(&self) -> bool {
+        let mut waiting = std::mem::take(&mut *self.unreleased_claims()).into_iter();
+        while let Some(claim) = waiting.next() {
+            if !self.release(claim) {
+                self.unreleased_claims().extend(waiting);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn unreleased_claims(&self) -> std::sync::MutexGuard<'_, Vec<Unreleased>> {
+        self.unreleased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn process(&self, claimed: &ClaimedMessage) -> StoreResult<String> {

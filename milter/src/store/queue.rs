@@ -4,11 +4,14 @@
 //! A claim is its own short transaction (`pending` → `processing`, with the
 //! worker's name and the time). The work on a claimed message is a second
 //! transaction that ends by marking it `done` ([`mark_done`]), so a worker
-//! that dies leaves a `processing` row whose claim expires after the lease,
-//! and another worker takes it again: never lost, never half-applied.
+//! that dies leaves a `processing` row, never a half-applied one. The claim
+//! is renewed while the work goes on ([`Queue::renew`]); a claim that is
+//! not renewed for the lease is taken again by any worker, and a daemon
+//! that starts gives back the claims of its host's dead processes at once
+//! ([`Queue::release_dead`]).
 
 use super::{
-    first_unclaimed,
+    dead_claims, first_unclaimed,
     inbound::HostedRecipient,
     schema::{inbound_messages, inbound_recipients},
     DbConnection, Store, StoreResult,
@@ -100,28 +103,55 @@ impl Queue<'_> {
         })
     }
 
-    /// Gives a claimed message back after an error: `pending` again, or
-    /// `failed` (parked, with the error) after `max_attempts`.
-    pub fn release_failed(&self, id: i64, error: &str, max_attempts: i32) -> StoreResult<()> {
+    /// Keeps `worker`'s claim on message `id` for another lease; false when
+    /// the worker no longer holds it (its lease ran out and another worker
+    /// took it, or it was given back).
+    pub fn renew(&self, id: i64, worker: &str) -> StoreResult<bool> {
         self.store.write_relaxed(|conn| {
-            let attempts = inbound_messages::table
-                .find(id)
-                .select(inbound_messages::attempts)
-                .first::<i32>(conn)?;
-            let state = if attempts >= max_attempts {
-                "failed"
-            } else {
-                "pending"
-            };
-            diesel::update(inbound_messages::table.find(id))
-                .set((
-                    inbound_messages::state.eq(state),
-                    inbound_messages::claimed_by.eq(None::<String>),
-                    inbound_messages::claimed_at.eq(None::<NaiveDateTime>),
-                    inbound_messages::last_error.eq(error),
-                ))
+            let renewed = diesel::update(held_by(id, worker))
+                .set(inbound_messages::claimed_at.eq(crate::now()))
                 .execute(conn)?;
-            Ok(())
+            Ok(renewed == 1)
+        })
+    }
+
+    /// Gives a message `worker` claimed back after an error: `pending` again,
+    /// or `failed` (parked, with the error) after `max_attempts`. Does
+    /// nothing if the worker no longer holds it, so that a release retried
+    /// after a lost answer cannot undo another worker's claim.
+    pub fn release_failed(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        max_attempts: i32,
+    ) -> StoreResult<()> {
+        self.store
+            .write_relaxed(|conn| release(conn, id, worker, error, max_attempts))
+    }
+
+    /// Gives back every claim whose holder is `gone` (see
+    /// `claims::holder_is_gone`), as after an error; returns how many.
+    pub fn release_dead(
+        &self,
+        gone: &dyn Fn(&str, NaiveDateTime) -> bool,
+        max_attempts: i32,
+    ) -> StoreResult<usize> {
+        self.store.write_relaxed(|conn| {
+            let claims = inbound_messages::table
+                .filter(inbound_messages::state.eq("processing"))
+                .select((
+                    inbound_messages::id,
+                    inbound_messages::claimed_by,
+                    inbound_messages::claimed_at,
+                ))
+                .load(conn)?;
+            let dead = dead_claims(claims, gone);
+            for (id, holder) in &dead {
+                let error = format!("its worker {holder} stopped before finishing it");
+                release(conn, *id, holder, &error, max_attempts)?;
+            }
+            Ok(dead.len())
         })
     }
 
@@ -163,6 +193,54 @@ fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResul
         .select(inbound_messages::id)
         .limit(1);
     Ok(first_unclaimed!(conn, pending)?)
+}
+
+/// The row of message `id` while `worker` holds its claim.
+fn held_by(
+    id: i64,
+    worker: &str,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<inbound_messages::table, i64>,
+        diesel::dsl::Eq<inbound_messages::state, &'static str>,
+    >,
+    diesel::dsl::Eq<inbound_messages::claimed_by, &str>,
+> {
+    inbound_messages::table
+        .find(id)
+        .filter(inbound_messages::state.eq("processing"))
+        .filter(inbound_messages::claimed_by.eq(worker))
+}
+
+/// `pending` again, or `failed` after `max_attempts`, if `worker` holds it.
+fn release(
+    conn: &mut DbConnection,
+    id: i64,
+    worker: &str,
+    error: &str,
+    max_attempts: i32,
+) -> StoreResult<()> {
+    let Some(attempts) = held_by(id, worker)
+        .select(inbound_messages::attempts)
+        .first::<i32>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let state = if attempts >= max_attempts {
+        "failed"
+    } else {
+        "pending"
+    };
+    diesel::update(inbound_messages::table.find(id))
+        .set((
+            inbound_messages::state.eq(state),
+            inbound_messages::claimed_by.eq(None::<String>),
+            inbound_messages::claimed_at.eq(None::<NaiveDateTime>),
+            inbound_messages::last_error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Marks a claimed message done, inside the transaction that applied it.
