@@ -38,13 +38,13 @@ pub struct Processor {
     worker_prefix: String,
     loop_marker: String,
     pub wake: Arc<Notify>,
-    /// Claims a worker could not give back after an error (the database
-    /// was away): given back before anything new is claimed.
+    /// Workers whose claim could not be given back after an error (the
+    /// database was away): given back before anything new is claimed.
     unreleased: Mutex<Vec<Unreleased>>,
 }
 
+/// What a worker holds after an error, to give back.
 struct Unreleased {
-    id: i64,
     worker: String,
     error: String,
 }
@@ -90,6 +90,12 @@ impl Processor {
             Ok(None) => return false,
             Err(e) => {
                 warn!("cannot claim from the inbound queue: {e}");
+                // The claim may have been made and its answer lost, or the
+                // message not read: whatever the worker holds goes back.
+                self.release(Unreleased {
+                    worker: worker.to_owned(),
+                    error: format!("interrupted claim: {e}"),
+                });
                 return false;
             }
         };
@@ -108,7 +114,6 @@ impl Processor {
                     "cannot process message: {e}"
                 );
                 self.release(Unreleased {
-                    id,
                     worker: worker.to_owned(),
                     error: e.to_string(),
                 });
@@ -117,15 +122,15 @@ impl Processor {
         true
     }
 
-    /// Gives a claim back, or keeps it to try again.
+    /// Gives back what a worker holds, or keeps it to try again.
     fn release(&self, claim: Unreleased) -> bool {
         let queue = self.store.queue();
-        match queue.release_failed(claim.id, &claim.worker, &claim.error, MAX_ATTEMPTS) {
+        match queue.release_failed(&claim.worker, &claim.error, MAX_ATTEMPTS) {
             Ok(()) => true,
             Err(e) => {
                 warn!(
-                    inbound_id = claim.id,
-                    "cannot put message back in the queue, will try again: {e}"
+                    "cannot put the message of {} back in the queue, will try again: {e}",
+                    claim.worker
                 );
                 self.unreleased_claims().push(claim);
                 false

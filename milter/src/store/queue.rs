@@ -115,19 +115,24 @@ impl Queue<'_> {
         })
     }
 
-    /// Gives a message `worker` claimed back after an error: `pending` again,
-    /// or `failed` (parked, with the error) after `max_attempts`. Does
-    /// nothing if the worker no longer holds it, so that a release retried
-    /// after a lost answer cannot undo another worker's claim.
-    pub fn release_failed(
-        &self,
-        id: i64,
-        worker: &str,
-        error: &str,
-        max_attempts: i32,
-    ) -> StoreResult<()> {
-        self.store
-            .write_relaxed(|conn| release(conn, id, worker, error, max_attempts))
+    /// Gives back what `worker` holds after an error: `pending` again, or
+    /// `failed` (parked, with the error) after `max_attempts`. A worker
+    /// holds one message at a time, and after an error it may hold one it
+    /// does not know of (the answer to its claim was lost), so everything
+    /// under its name goes back. Nothing it no longer holds is touched, so
+    /// a release retried later cannot undo another worker's claim.
+    pub fn release_failed(&self, worker: &str, error: &str, max_attempts: i32) -> StoreResult<()> {
+        self.store.write_relaxed(|conn| {
+            let held = inbound_messages::table
+                .filter(inbound_messages::state.eq("processing"))
+                .filter(inbound_messages::claimed_by.eq(worker))
+                .select(inbound_messages::id)
+                .load::<i64>(conn)?;
+            for id in held {
+                release(conn, id, worker, error, max_attempts)?;
+            }
+            Ok(())
+        })
     }
 
     /// Gives back every claim whose holder is `gone` (see

@@ -8,15 +8,19 @@
 //!   records every reply, so tests can assert exact codes.
 //! * [`swaks`]: Debian's swaks, as a second, third-party client.
 //! * [`free_port`]: a free TCP port on 127.0.0.1.
+//! * [`PostgresCluster`]: a PostgreSQL cluster of a test's own, which it
+//!   may stop and start.
 //!
 //! The image and the Docker daemon come from `tests/run`, which exports
 //! `TEAMINBOX_TEST_POSTFIX_IMAGE` (and `DOCKER_HOST` when it started its own
 //! daemon).  Everything stays on 127.0.0.1.
 
 mod postfix;
+mod postgres;
 mod smtp;
 
 pub use postfix::{open_socket_permissions, Captured, Postfix, PostfixOptions, IMAGE_ENV};
+pub use postgres::PostgresCluster;
 pub use smtp::{send_message, swaks, Reply, SmtpSession, Transcript};
 
 use std::collections::HashSet;
