@@ -33,6 +33,8 @@ pub struct Outbound {
     max_attempts: i32,
     /// The name of the (one) delivery worker in its claims.
     worker: String,
+    /// An outcome the database was not there to record.
+    unrecorded: std::sync::Mutex<Option<(i64, Outcome)>>,
     pub wake: Arc<Notify>,
 }
 
@@ -51,6 +53,7 @@ impl Outbound {
             retry_base: Duration::from_secs(config.outbound.retry_base_secs),
             max_attempts: config.outbound.max_attempts,
             worker: format!("{}:0", claims::claimant()),
+            unrecorded: Default::default(),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -62,8 +65,14 @@ impl Outbound {
         crate::worker::keep_working("outbound worker", step, &self.wake, IDLE_POLL, stop).await;
     }
 
-    /// Delivers one due message; false when none was due.
+    /// Delivers one due message; false when none was due, or an earlier
+    /// outcome still cannot be recorded.
     pub fn deliver_next(&self) -> bool {
+        if let Some((id, outcome)) = self.unrecorded_outcome().take() {
+            if !self.record(id, outcome) {
+                return false;
+            }
+        }
         let job = match self.store.outbound().claim_due(&self.worker, claims::LEASE) {
             Ok(Some(job)) => job,
             Ok(None) => return false,
@@ -79,24 +88,24 @@ impl Outbound {
             Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
         };
         let outcome = claims::renewing(claims::RENEW_EVERY, renew, || self.deliver(&job));
-        let recorded = match &outcome {
+        let outcome = match outcome {
             Ok(()) => {
                 info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");
-                self.store.outbound().mark_sent(id)
+                Outcome::Sent
             }
             Err(Failure::Permanent(e)) => {
                 warn!(outbound_id = id, "delivery failed for good: {e}");
-                self.store.outbound().mark_failed(id, e)
+                Outcome::Failed(e)
             }
             Err(Failure::Temporary(e)) if job.attempts >= self.max_attempts => {
                 warn!(
                     outbound_id = id,
                     "giving up after {} attempts: {e}", job.attempts
                 );
-                self.store.outbound().mark_failed(
-                    id,
-                    &format!("gave up after {} attempts; last: {e}", job.attempts),
-                )
+                Outcome::Failed(format!(
+                    "gave up after {} attempts; last: {e}",
+                    job.attempts
+                ))
             }
             Err(Failure::Temporary(e)) => {
                 let wait = self.retry_base
@@ -109,13 +118,38 @@ impl Outbound {
                 );
                 let next = crate::now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                self.store.outbound().mark_retry(id, e, next)
+                Outcome::Retry(e, next)
             }
         };
+        self.record(id, outcome);
+        true
+    }
+
+    /// Records a delivery's outcome, or keeps it to record before the next
+    /// claim (the database was away): a message the MTA took must not be
+    /// sent again when its claim runs out.
+    fn record(&self, id: i64, outcome: Outcome) -> bool {
+        let outbound = self.store.outbound();
+        let recorded = match &outcome {
+            Outcome::Sent => outbound.mark_sent(id),
+            Outcome::Failed(e) => outbound.mark_failed(id, e),
+            Outcome::Retry(e, next) => outbound.mark_retry(id, e, *next),
+        };
         if let Err(e) = recorded {
-            warn!(outbound_id = id, "cannot record the delivery outcome: {e}");
+            warn!(
+                outbound_id = id,
+                "cannot record the delivery outcome, will try again: {e}"
+            );
+            *self.unrecorded_outcome() = Some((id, outcome));
+            return false;
         }
         true
+    }
+
+    fn unrecorded_outcome(&self) -> std::sync::MutexGuard<'_, Option<(i64, Outcome)>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn deliver(&self, job: &OutboundJob) -> Result<(), Failure> {
@@ -165,6 +199,14 @@ impl Outbound {
             .map_err(|e| Failure::Temporary(e.to_string()))?;
         Ok((from, raw))
     }
+}
+
+/// What to record of a delivery.
+#[derive(Debug)]
+enum Outcome {
+    Sent,
+    Failed(String),
+    Retry(String, chrono::NaiveDateTime),
 }
 
 #[derive(Debug)]
