@@ -201,16 +201,16 @@ fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResul
 }
 
 /// The row of message `id` while `worker` holds its claim.
-fn held_by(
-    id: i64,
-    worker: &str,
-) -> diesel::dsl::Filter<
+type HeldBy<'w> = diesel::dsl::Filter<
     diesel::dsl::Filter<
         diesel::dsl::Find<inbound_messages::table, i64>,
         diesel::dsl::Eq<inbound_messages::state, &'static str>,
     >,
-    diesel::dsl::Eq<inbound_messages::claimed_by, &str>,
-> {
+    diesel::dsl::Eq<inbound_messages::claimed_by, &'w str>,
+>;
+
+/// See [`HeldBy`].
+fn held_by(id: i64, worker: &str) -> HeldBy<'_> {
     inbound_messages::table
         .find(id)
         .filter(inbound_messages::state.eq("processing"))
