@@ -11,8 +11,12 @@
 use crate::store::{Store, StoreResult};
 use chrono::NaiveDateTime;
 use std::{
+    collections::BTreeMap,
     io,
-    sync::mpsc::{self, RecvTimeoutError},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard, Once, PoisonError,
+    },
     time::Duration,
 };
 use tracing::{info, warn};
@@ -41,24 +45,76 @@ pub fn claimant() -> String {
     format!("{}:{}", host_name(), std::process::id())
 }
 
-/// Runs `work` while a second thread calls `renew` `every` so often (for a
-/// claim: [`RENEW_EVERY`]) until `work` returns or panics.
-pub fn renewing<T>(every: Duration, renew: impl Fn() + Sync, work: impl FnOnce() -> T) -> T {
-    let (finished, wait) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        // Moved in, so that a panicking `work` drops it and the renewer
-        // stops instead of keeping the scope open.
-        let finished = finished;
-        let renew = &renew;
-        scope.spawn(move || {
-            while wait.recv_timeout(every) == Err(RecvTimeoutError::Timeout) {
+/// A renewal of one claim in hand.
+type Renewal = Arc<dyn Fn() + Send + Sync>;
+
+/// The claims a process's workers hold, renewed together by one thread
+/// every `every`: cheaper than a thread per message.
+pub struct Renewals {
+    every: Duration,
+    held: Mutex<BTreeMap<u64, Renewal>>,
+    next_key: AtomicU64,
+    renewer: Once,
+}
+
+/// This process's claims, renewed every [`RENEW_EVERY`].
+static RENEWALS: Renewals = Renewals::new(RENEW_EVERY);
+
+/// Runs `work` with `renew` called every [`RENEW_EVERY`] (or sooner, once)
+/// until `work` returns or panics.
+pub fn renewing<T>(renew: impl Fn() + Send + Sync + 'static, work: impl FnOnce() -> T) -> T {
+    RENEWALS.renewing(renew, work)
+}
+
+impl Renewals {
+    pub const fn new(every: Duration) -> Self {
+        Self {
+            every,
+            held: Mutex::new(BTreeMap::new()),
+            next_key: AtomicU64::new(0),
+            renewer: Once::new(),
+        }
+    }
+
+    /// See [`renewing`]. The renewing thread starts with the first claim.
+    pub fn renewing<T>(
+        &'static self,
+        renew: impl Fn() + Send + Sync + 'static,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        self.renewer.call_once(|| {
+            std::thread::Builder::new()
+                .name("claim renewer".into())
+                .spawn(|| self.renew_forever())
+                .expect("cannot start the claim renewer thread");
+        });
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        self.held().insert(key, Arc::new(renew));
+        /// Ends the renewal when the work is over, even by a panic.
+        struct Finished(&'static Renewals, u64);
+        impl Drop for Finished {
+            fn drop(&mut self) {
+                self.0.held().remove(&self.1);
+            }
+        }
+        let _finished = Finished(self, key);
+        work()
+    }
+
+    fn renew_forever(&self) {
+        loop {
+            std::thread::sleep(self.every);
+            // Called outside the lock: a renewal waits for the database.
+            let due: Vec<Renewal> = self.held().values().cloned().collect();
+            for renew in due {
                 renew();
             }
-        });
-        let value = work();
-        drop(finished);
-        value
-    })
+        }
+    }
+
+    fn held(&self) -> MutexGuard<'_, BTreeMap<u64, Renewal>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// At start: gives back the inbound and outbound claims of earlier
@@ -188,27 +244,32 @@ mod tests {
 
     #[test]
     fn renewing_renews_until_the_work_is_done() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let renewed = AtomicUsize::new(0);
+        use std::sync::atomic::AtomicUsize;
+        static RENEWALS: Renewals = Renewals::new(Duration::from_millis(20));
+        static RENEWED: AtomicUsize = AtomicUsize::new(0);
         let renew = || {
-            renewed.fetch_add(1, Ordering::Relaxed);
+            RENEWED.fetch_add(1, Ordering::Relaxed);
         };
-        let every = Duration::from_millis(20);
-        let value = renewing(every, renew, || {
-            std::thread::sleep(every * 5);
+        let value = RENEWALS.renewing(renew, || {
+            std::thread::sleep(Duration::from_millis(110));
             42
         });
         assert_eq!(value, 42);
-        let during = renewed.load(Ordering::Relaxed);
-        assert!((3..=5).contains(&during), "renewed {during} times");
-        std::thread::sleep(every * 3);
-        assert_eq!(
-            renewed.load(Ordering::Relaxed),
-            during,
-            "not after the work"
+        let during = RENEWED.load(Ordering::Relaxed);
+        assert!((2..=6).contains(&during), "renewed {during} times");
+        std::thread::sleep(Duration::from_millis(60));
+        let after = RENEWED.load(Ordering::Relaxed) - during;
+        assert!(
+            after <= 1,
+            "renewed {after} times after the work (one may be under way)"
         );
 
-        let panicked = std::panic::catch_unwind(|| renewing(every, renew, || panic!("on purpose")));
-        assert!(panicked.is_err(), "a panicking work stops its renewer");
+        let panicked =
+            std::panic::catch_unwind(|| RENEWALS.renewing(renew, || panic!("on purpose")));
+        assert!(panicked.is_err());
+        assert!(
+            RENEWALS.held().is_empty(),
+            "a panicking work ends its renewal"
+        );
     }
 }

@@ -20,7 +20,7 @@ use crate::{
 use lettre::{address::Envelope, SmtpTransport, Transport};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Notify};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -82,12 +82,13 @@ impl Outbound {
             }
         };
         let id = job.id;
-        let renew = || match self.store.outbound().renew(id, &self.worker) {
+        let (store, holder) = (self.store.clone(), self.worker.clone());
+        let renew = move || match store.outbound().renew(id, &holder) {
+            Ok(false) => debug!(outbound_id = id, "{holder} no longer holds its claim"),
             Ok(true) => {}
-            Ok(false) => warn!(outbound_id = id, "the delivery's claim was taken over"),
             Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
         };
-        let outcome = claims::renewing(claims::RENEW_EVERY, renew, || self.deliver(&job));
+        let outcome = claims::renewing(renew, || self.deliver(&job));
         let outcome = match outcome {
             Ok(()) => {
                 info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");

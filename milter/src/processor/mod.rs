@@ -25,7 +25,7 @@ use std::{
     time::Duration,
 };
 use tokio::sync::{watch, Notify};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Attempts before a message is parked as `failed`.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -100,12 +100,15 @@ impl Processor {
             }
         };
         let id = claimed.id;
-        let renew = || match self.store.queue().renew(id, worker) {
+        let (store, holder) = (self.store.clone(), worker.to_owned());
+        let renew = move || match store.queue().renew(id, &holder) {
+            // Finished just now, or taken over after a lapse: either way
+            // the filing transaction and the dedupe key keep it once.
+            Ok(false) => debug!(inbound_id = id, "{holder} no longer holds its claim"),
             Ok(true) => {}
-            Ok(false) => warn!(inbound_id = id, "the claim of {worker} was taken over"),
-            Err(e) => warn!(inbound_id = id, "cannot renew the claim of {worker}: {e}"),
+            Err(e) => warn!(inbound_id = id, "cannot renew the claim of {holder}: {e}"),
         };
-        match claims::renewing(claims::RENEW_EVERY, renew, || self.process(&claimed)) {
+        match claims::renewing(renew, || self.process(&claimed)) {
             Ok(summary) => info!(inbound_id = id, "{summary}"),
             Err(e) => {
                 warn!(
