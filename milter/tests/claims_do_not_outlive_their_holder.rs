@@ -3,9 +3,19 @@
 //! worker that could not give a claim back does so before it claims
 //! anything new, and a renewed claim is not taken over.
 
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::TcpListener,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
 use teaminbox_milter::{
     both_databases,
     claims::{self, LEASE},
+    config::Config,
+    outbound::Outbound,
     processor::Processor,
     store::Store,
     testing::{channel, inbound_message, TestDatabase},
@@ -80,40 +90,33 @@ both_databases! {
     }
 }
 
-/// SQL that makes filing a new contact fail, and SQL that makes giving a
-/// message back to the queue fail; each undone by dropping its trigger.
-fn breakage(db: &TestDatabase) -> (Vec<&'static str>, Vec<&'static str>) {
+/// Makes `event` (as `INSERT ON contacts` or `UPDATE OF state ON
+/// inbound_messages`) fail when `condition` holds, as a database that went
+/// away would, until [`heal`].
+fn refuse(db: &TestDatabase, trigger: &str, event: &str, condition: &str) {
     if db.url.starts_with("sqlite") {
-        (
-            vec!["CREATE TRIGGER no_filing BEFORE INSERT ON contacts BEGIN SELECT RAISE(ABORT, 'filing broken on purpose'); END"],
-            vec!["CREATE TRIGGER no_release BEFORE UPDATE OF state ON inbound_messages WHEN NEW.state = 'pending' \
-                  BEGIN SELECT RAISE(ABORT, 'release broken on purpose'); END"],
-        )
+        db.execute(&format!(
+            "CREATE TRIGGER {trigger} BEFORE {event} WHEN {condition} \
+             BEGIN SELECT RAISE(ABORT, '{trigger}: broken on purpose'); END"
+        ));
     } else {
-        (
-            vec![
-                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
-                 $$ BEGIN RAISE EXCEPTION '% broken on purpose', TG_NAME; END $$",
-                "CREATE TRIGGER no_filing BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()",
-            ],
-            vec!["CREATE TRIGGER no_release BEFORE UPDATE OF state ON inbound_messages FOR EACH ROW \
-                  WHEN (NEW.state = 'pending') EXECUTE FUNCTION refuse()"],
-        )
+        db.execute(
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION '%: broken on purpose', TG_NAME; END $$",
+        );
+        db.execute(&format!(
+            "CREATE TRIGGER {trigger} BEFORE {event} FOR EACH ROW WHEN ({condition}) \
+             EXECUTE FUNCTION refuse()"
+        ));
     }
 }
 
-fn drop_trigger(db: &TestDatabase, name: &str) {
+/// Undoes [`refuse`].
+fn heal(db: &TestDatabase, trigger: &str, table: &str) {
     if db.url.starts_with("sqlite") {
-        db.execute(&format!("DROP TRIGGER {name}"));
+        db.execute(&format!("DROP TRIGGER {trigger}"));
     } else {
-        db.execute(&format!(
-            "DROP TRIGGER {name} ON {}",
-            if name == "no_filing" {
-                "contacts"
-            } else {
-                "inbound_messages"
-            }
-        ));
+        db.execute(&format!("DROP TRIGGER {trigger} ON {table}"));
     }
 }
 
@@ -123,18 +126,16 @@ both_databases! {
         let channel = channel(&store, SUPPORT);
         let processor = Processor::new(store.clone(), "teaminbox@inbox.example.com".into());
         enqueue(&store, channel, 1);
-        let (no_filing, no_release) = breakage(&db);
-        for sql in no_filing.iter().chain(&no_release) {
-            db.execute(sql);
-        }
+        refuse(&db, "no_filing", "INSERT ON contacts", "TRUE");
+        refuse(&db, "no_release", "UPDATE OF state ON inbound_messages", "NEW.state = 'pending'");
         // Filing fails, and so does giving the message back.
         assert!(processor.process_next("w"));
         enqueue(&store, channel, 2);
         assert!(!processor.process_next("w"), "nothing new while a claim is still to give back");
         assert_eq!(claims_in(&db, "inbound_messages"), [("processing".into(), Some("w".into())), ("pending".into(), None)]);
 
-        drop_trigger(&db, "no_release");
-        drop_trigger(&db, "no_filing");
+        heal(&db, "no_release", "inbound_messages");
+        heal(&db, "no_filing", "contacts");
         while processor.process_next("w") {}
         let rows = db.rows("SELECT state AS a, CAST(attempts AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM inbound_messages ORDER BY id");
         assert_eq!(rows, [
@@ -159,5 +160,67 @@ both_databases! {
         db.execute("UPDATE inbound_messages SET claimed_at = '2000-01-01 00:00:00'");
         assert!(store.queue().claim("other-worker", LEASE).unwrap().is_some());
         assert!(!store.queue().renew(claimed.id, "slow-worker").unwrap(), "the claim was lost");
+    }
+}
+
+/// A mail server on 127.0.0.1 that takes every message; counts them.
+fn smtp_sink() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let taken = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&taken);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reply = stream.try_clone().unwrap();
+            let mut lines = BufReader::new(stream).lines();
+            let _ = reply.write_all(b"220 sink\r\n");
+            let mut in_data = false;
+            while let Some(Ok(line)) = lines.next() {
+                let answer: &[u8] = match line.as_str() {
+                    "." if in_data => {
+                        in_data = false;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        b"250 taken\r\n"
+                    }
+                    _ if in_data => continue,
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    }
+                    "QUIT" => b"221 bye\r\n",
+                    _ => b"250 ok\r\n",
+                };
+                let _ = reply.write_all(answer);
+            }
+        }
+    });
+    (port, taken)
+}
+
+both_databases! {
+    fn a_delivery_the_database_could_not_record_is_recorded_not_sent_again(db: TestDatabase) {
+        let store = db.store();
+        let (port, taken) = smtp_sink();
+        let config = Config::from_toml(&format!(
+            "[outbound]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ndefault_from_domain = \"inbox.example.com\"\n"
+        )).unwrap();
+        let outbound = Outbound::new(&config, store.clone());
+        db.execute(
+            "INSERT INTO outbound_messages (kind, to_address, subject, body, created_at) \
+             VALUES ('notification', 'owner@acme.example', 'New', 'Hello', '2026-11-30 00:00:00')",
+        );
+        refuse(&db, "no_record", "UPDATE OF state ON outbound_messages", "NEW.state = 'sent'");
+        // Sent, and the database does not take the record.
+        assert!(outbound.deliver_next());
+        assert_eq!(taken.load(Ordering::SeqCst), 1);
+        assert!(!outbound.deliver_next(), "nothing new while an outcome is still to record");
+        assert_eq!(claims_in(&db, "outbound_messages")[0].0, "processing");
+
+        heal(&db, "no_record", "outbound_messages");
+        // The claim runs out meanwhile; the record still comes first.
+        db.execute("UPDATE outbound_messages SET claimed_at = '2000-01-01 00:00:00'");
+        assert!(!outbound.deliver_next(), "recorded, and nothing else is due");
+        assert_eq!(claims_in(&db, "outbound_messages"), [("sent".to_owned(), None)]);
+        assert_eq!(taken.load(Ordering::SeqCst), 1, "sent once");
     }
 }

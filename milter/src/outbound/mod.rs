@@ -68,7 +68,9 @@ impl Outbound {
     /// Delivers one due message; false when none was due, or an earlier
     /// outcome still cannot be recorded.
     pub fn deliver_next(&self) -> bool {
-        if let Some((id, outcome)) = self.unrecorded_outcome().take() {
+        // Taken out first: `record` locks it again when it fails.
+        let unrecorded = self.unrecorded_outcome().take();
+        if let Some((id, outcome)) = unrecorded {
             if !self.record(id, outcome) {
                 return false;
             }
