@@ -21,7 +21,8 @@ use crate::{
 use reading::{Context, Reading};
 use sha2::{Digest, Sha256};
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 use tokio::sync::{watch, Notify};
@@ -39,14 +40,9 @@ pub struct Processor {
     loop_marker: String,
     pub wake: Arc<Notify>,
     /// Workers whose claim could not be given back after an error (the
-    /// database was away): given back before anything new is claimed.
-    unreleased: Mutex<Vec<Unreleased>>,
-}
-
-/// What a worker holds after an error, to give back.
-struct Unreleased {
-    worker: String,
-    error: String,
+    /// database was away), with the error: each gives it back before it
+    /// claims anything new.
+    unreleased: Mutex<HashMap<String, String>>,
 }
 
 impl Processor {
@@ -82,8 +78,11 @@ impl Processor {
     /// Claims and processes one message, renewing the claim meanwhile;
     /// false when the queue was empty or the database could not be reached.
     pub fn process_next(&self, worker: &str) -> bool {
-        if !self.release_unreleased() {
-            return false;
+        let unreleased = self.unreleased_claims().remove(worker);
+        if let Some(error) = unreleased {
+            if !self.release(worker, error) {
+                return false;
+            }
         }
         let claimed = match self.store.queue().claim(worker, claims::LEASE) {
             Ok(Some(claimed)) => claimed,
@@ -92,10 +91,7 @@ impl Processor {
                 warn!("cannot claim from the inbound queue: {e}");
                 // The claim may have been made and its answer lost, or the
                 // message not read: whatever the worker holds goes back.
-                self.release(Unreleased {
-                    worker: worker.to_owned(),
-                    error: format!("interrupted claim: {e}"),
-                });
+                self.release(worker, format!("interrupted claim: {e}"));
                 return false;
             }
         };
@@ -116,45 +112,30 @@ impl Processor {
                     attempt = claimed.attempts,
                     "cannot process message: {e}"
                 );
-                self.release(Unreleased {
-                    worker: worker.to_owned(),
-                    error: e.to_string(),
-                });
+                self.release(worker, e.to_string());
             }
         }
         true
     }
 
-    /// Gives back what a worker holds, or keeps it to try again.
-    fn release(&self, claim: Unreleased) -> bool {
-        let queue = self.store.queue();
-        match queue.release_failed(&claim.worker, &claim.error, MAX_ATTEMPTS) {
+    /// Gives back what `worker` holds after `error`, or keeps it to try
+    /// again; true when given back.
+    fn release(&self, worker: &str, error: String) -> bool {
+        match self
+            .store
+            .queue()
+            .release_failed(worker, &error, MAX_ATTEMPTS)
+        {
             Ok(()) => true,
             Err(e) => {
-                warn!(
-                    "cannot put the message of {} back in the queue, will try again: {e}",
-                    claim.worker
-                );
-                self.unreleased_claims().push(claim);
+                warn!("cannot put the message of {worker} back in the queue, will try again: {e}");
+                self.unreleased_claims().insert(worker.to_owned(), error);
                 false
             }
         }
     }
 
-    /// Tries again to give back the claims that could not be; true when
-    /// none is left.
-    fn release_unreleased(&self) -> bool {
-        let mut waiting = std::mem::take(&mut *self.unreleased_claims()).into_iter();
-        while let Some(claim) = waiting.next() {
-            if !self.release(claim) {
-                self.unreleased_claims().extend(waiting);
-                return false;
-            }
-        }
-        true
-    }
-
-    fn unreleased_claims(&self) -> std::sync::MutexGuard<'_, Vec<Unreleased>> {
+    fn unreleased_claims(&self) -> MutexGuard<'_, HashMap<String, String>> {
         self.unreleased
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
