@@ -40,7 +40,7 @@ pub struct Queue<'s> {
 
 impl Queue<'_> {
     /// Claims a message whose claim is older than `lease` (its worker
-    /// died), else the oldest pending one. On PostgreSQL, workers on several hosts
+    /// died or stopped renewing it), else the oldest pending one. On PostgreSQL, workers on several hosts
     /// skip each other's locked rows; on SQLite the write lock serialises.
     pub fn claim(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedMessage>> {
         let now = crate::now();

@@ -7,6 +7,10 @@
 //! are given back when the daemon starts, and those a worker could not give
 //! back during the outage are given back when the database returns (the
 //! lease alone would hold them for 30 s).
+//!
+//! The daemon is the binary beside this test's (`cargo build --workspace`,
+//! as `tests/run` does, builds it fresh); PostgreSQL for the outage is a
+//! cluster of the test's own, made with Debian's initdb as root.
 
 mod common;
 
