@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod claims;
 pub mod config;
 pub mod filter;
 pub mod html_text;
@@ -110,6 +111,12 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     for name in applied {
         info!("applied database migration {name}");
     }
+    // Before any worker starts: what a killed daemon of this host held is
+    // worked on now, not when its lease runs out.
+    let release = store.clone();
+    tokio::task::spawn_blocking(move || claims::release_dead_claims(&release))
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
 
     let authenticator = if config.security.enabled {
         Some(Authenticator::new(&config.security, &config.nameservers())?)

@@ -6,22 +6,22 @@
 //! attempts, is recorded as failed with the server's words. A crash after
 //! the MTA's 250 and before the mark sends the message again on restart,
 //! with the same bytes and Message-ID, which receivers recognise; nothing is
-//! ever lost.
+//! ever lost. The claim is renewed while the delivery goes on (see
+//! `claims`).
 
 pub mod compose;
 pub mod dkim;
 
 use crate::{
+    claims,
     config::Config,
     store::{outbound::OutboundJob, Store},
 };
 use lettre::{address::Envelope, SmtpTransport, Transport};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Notify};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-/// How long a claim holds before a restarted daemon may send the message.
-const LEASE: Duration = Duration::from_secs(600);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 pub struct Outbound {
@@ -31,6 +31,10 @@ pub struct Outbound {
     loop_marker: String,
     retry_base: Duration,
     max_attempts: i32,
+    /// The name of the (one) delivery worker in its claims.
+    worker: String,
+    /// An outcome the database was not there to record.
+    unrecorded: std::sync::Mutex<Option<(i64, Outcome)>>,
     pub wake: Arc<Notify>,
 }
 
@@ -48,6 +52,8 @@ impl Outbound {
             loop_marker: crate::loop_marker(config),
             retry_base: Duration::from_secs(config.outbound.retry_base_secs),
             max_attempts: config.outbound.max_attempts,
+            worker: format!("{}:0", claims::claimant()),
+            unrecorded: Default::default(),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -59,9 +65,17 @@ impl Outbound {
         crate::worker::keep_working("outbound worker", step, &self.wake, IDLE_POLL, stop).await;
     }
 
-    /// Delivers one due message; false when none was due.
+    /// Delivers one due message; false when none was due, or an earlier
+    /// outcome still cannot be recorded.
     pub fn deliver_next(&self) -> bool {
-        let job = match self.store.outbound().claim_due(LEASE) {
+        // Taken out first: `record` locks it again when it fails.
+        let unrecorded = self.unrecorded_outcome().take();
+        if let Some((id, outcome)) = unrecorded {
+            if !self.record(id, outcome) {
+                return false;
+            }
+        }
+        let job = match self.store.outbound().claim_due(&self.worker, claims::LEASE) {
             Ok(Some(job)) => job,
             Ok(None) => return false,
             Err(e) => {
@@ -70,25 +84,31 @@ impl Outbound {
             }
         };
         let id = job.id;
-        let outcome = self.deliver(&job);
-        let recorded = match &outcome {
+        let (store, holder) = (self.store.clone(), self.worker.clone());
+        let renew = move || match store.outbound().renew(id, &holder) {
+            Ok(false) => debug!(outbound_id = id, "{holder} no longer holds its claim"),
+            Ok(true) => {}
+            Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
+        };
+        let outcome = claims::renewing(renew, || self.deliver(&job));
+        let outcome = match outcome {
             Ok(()) => {
                 info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");
-                self.store.outbound().mark_sent(id)
+                Outcome::Sent
             }
             Err(Failure::Permanent(e)) => {
                 warn!(outbound_id = id, "delivery failed for good: {e}");
-                self.store.outbound().mark_failed(id, e)
+                Outcome::Failed(e)
             }
             Err(Failure::Temporary(e)) if job.attempts >= self.max_attempts => {
                 warn!(
                     outbound_id = id,
                     "giving up after {} attempts: {e}", job.attempts
                 );
-                self.store.outbound().mark_failed(
-                    id,
-                    &format!("gave up after {} attempts; last: {e}", job.attempts),
-                )
+                Outcome::Failed(format!(
+                    "gave up after {} attempts; last: {e}",
+                    job.attempts
+                ))
             }
             Err(Failure::Temporary(e)) => {
                 let wait = self.retry_base
@@ -101,13 +121,38 @@ impl Outbound {
                 );
                 let next = crate::now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                self.store.outbound().mark_retry(id, e, next)
+                Outcome::Retry(e, next)
             }
         };
+        self.record(id, outcome);
+        true
+    }
+
+    /// Records a delivery's outcome, or keeps it to record before the next
+    /// claim (the database was away): a message the MTA took must not be
+    /// sent again when its claim runs out.
+    fn record(&self, id: i64, outcome: Outcome) -> bool {
+        let outbound = self.store.outbound();
+        let recorded = match &outcome {
+            Outcome::Sent => outbound.mark_sent(id),
+            Outcome::Failed(e) => outbound.mark_failed(id, e),
+            Outcome::Retry(e, next) => outbound.mark_retry(id, e, *next),
+        };
         if let Err(e) = recorded {
-            warn!(outbound_id = id, "cannot record the delivery outcome: {e}");
+            warn!(
+                outbound_id = id,
+                "cannot record the delivery outcome, will try again: {e}"
+            );
+            *self.unrecorded_outcome() = Some((id, outcome));
+            return false;
         }
         true
+    }
+
+    fn unrecorded_outcome(&self) -> std::sync::MutexGuard<'_, Option<(i64, Outcome)>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn deliver(&self, job: &OutboundJob) -> Result<(), Failure> {
@@ -157,6 +202,14 @@ impl Outbound {
             .map_err(|e| Failure::Temporary(e.to_string()))?;
         Ok((from, raw))
     }
+}
+
+/// What to record of a delivery.
+#[derive(Debug)]
+enum Outcome {
+    Sent,
+    Failed(String),
+    Retry(String, chrono::NaiveDateTime),
 }
 
 #[derive(Debug)]

@@ -13,25 +13,30 @@
 pub mod reading;
 pub mod routing;
 
-use crate::store::{
-    inbound::{HostedRecipient, Owner},
-    inbox::{
-        ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread,
-        VerifiedSource,
+use crate::{
+    claims,
+    store::{
+        inbound::{HostedRecipient, Owner},
+        inbox::{
+            ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread,
+            VerifiedSource,
+        },
+        queue::ClaimedMessage,
+        Store, StoreError, StoreResult,
     },
-    queue::ClaimedMessage,
-    Store, StoreError, StoreResult,
 };
 use reading::{Author, Context, ListTrust, Reading};
 use sha2::{Digest, Sha256};
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
 use tokio::sync::{watch, Notify};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Attempts before a message is parked as `failed`.
 pub const MAX_ATTEMPTS: i32 = 5;
-/// How long a claim holds before another worker may take the message.
-pub const LEASE: Duration = Duration::from_secs(300);
 /// How often an idle worker looks at the queue without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -41,19 +46,20 @@ pub struct Processor {
     worker_prefix: String,
     loop_marker: String,
     pub wake: Arc<Notify>,
+    /// Workers whose claim could not be given back after an error (the
+    /// database was away), with the error: each gives it back before it
+    /// claims anything new.
+    unreleased: Mutex<HashMap<String, String>>,
 }
 
 impl Processor {
     pub fn new(store: Store, loop_marker: String) -> Self {
-        let host = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "localhost".into());
         Self {
             store,
-            worker_prefix: format!("{host}:{}", std::process::id()),
+            worker_prefix: claims::claimant(),
             loop_marker,
             wake: Arc::new(Notify::new()),
+            unreleased: Mutex::default(),
         }
     }
 
@@ -76,19 +82,36 @@ impl Processor {
         crate::worker::keep_working(&label, step, &self.wake, IDLE_POLL, stop).await;
     }
 
-    /// Claims and processes one message; false when the queue was empty or
-    /// the database could not be reached.
+    /// Claims and processes one message, renewing the claim meanwhile;
+    /// false when the queue was empty or the database could not be reached.
     pub fn process_next(&self, worker: &str) -> bool {
-        let claimed = match self.store.queue().claim(worker, LEASE) {
+        let unreleased = self.unreleased_claims().remove(worker);
+        if let Some(error) = unreleased {
+            if !self.release(worker, error) {
+                return false;
+            }
+        }
+        let claimed = match self.store.queue().claim(worker, claims::LEASE) {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return false,
             Err(e) => {
                 warn!("cannot claim from the inbound queue: {e}");
+                // The claim may have been made and its answer lost, or the
+                // message not read: whatever the worker holds goes back.
+                self.release(worker, format!("interrupted claim: {e}"));
                 return false;
             }
         };
         let id = claimed.id;
-        match self.process(&claimed) {
+        let (store, holder) = (self.store.clone(), worker.to_owned());
+        let renew = move || match store.queue().renew(id, &holder) {
+            // Finished just now, or taken over after a lapse: either way
+            // the filing transaction and the dedupe key keep it once.
+            Ok(false) => debug!(inbound_id = id, "{holder} no longer holds its claim"),
+            Ok(true) => {}
+            Err(e) => warn!(inbound_id = id, "cannot renew the claim of {holder}: {e}"),
+        };
+        match claims::renewing(renew, || self.process(&claimed)) {
             Ok(summary) => info!(inbound_id = id, "{summary}"),
             Err(e) => {
                 warn!(
@@ -96,16 +119,33 @@ impl Processor {
                     attempt = claimed.attempts,
                     "cannot process message: {e}"
                 );
-                if let Err(e) = self
-                    .store
-                    .queue()
-                    .release_failed(id, &e.to_string(), MAX_ATTEMPTS)
-                {
-                    warn!(inbound_id = id, "cannot put message back in the queue: {e}");
-                }
+                self.release(worker, e.to_string());
             }
         }
         true
+    }
+
+    /// Gives back what `worker` holds after `error`, or keeps it to try
+    /// again; true when given back.
+    fn release(&self, worker: &str, error: String) -> bool {
+        match self
+            .store
+            .queue()
+            .release_failed(worker, &error, MAX_ATTEMPTS)
+        {
+            Ok(()) => true,
+            Err(e) => {
+                warn!("cannot put the message of {worker} back in the queue, will try again: {e}");
+                self.unreleased_claims().insert(worker.to_owned(), error);
+                false
+            }
+        }
+    }
+
+    fn unreleased_claims(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.unreleased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn process(&self, claimed: &ClaimedMessage) -> StoreResult<String> {

@@ -6,12 +6,12 @@
 //! transaction that also marks the queue row done.
 
 use super::{
-    queue,
+    on_backend, queue,
     schema::{
         attachments, channel_assignees, channel_assignment_state, channel_sources, channels,
         contacts, conversations, messages, outbound_messages, team_members, tickets, users,
     },
-    DbConnection, Store, StoreResult,
+    DbConnection, Store, StoreError, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -187,40 +187,25 @@ impl InboxTx<'_> {
     }
 
     /// Finds the contact by address (lower case) or creates it; a name is
-    /// filled in when the contact had none.
+    /// filled in when the contact had none. True when this call created it.
     pub fn contact(
         &mut self,
         address: &str,
         name: Option<&str>,
         at: NaiveDateTime,
     ) -> StoreResult<(ContactRef, bool)> {
-        let found = contacts::table
-            .filter(contacts::address.eq(address))
-            .select((contacts::id, contacts::owner_user_id, contacts::name))
-            .first::<(i64, Option<i64>, Option<String>)>(self.conn)
-            .optional()?;
-        if let Some((id, owner_user_id, known_name)) = found {
-            if known_name.is_none() && name.is_some() {
-                diesel::update(contacts::table.find(id))
-                    .set(contacts::name.eq(name))
-                    .execute(self.conn)?;
-            }
-            return Ok((ContactRef { id, owner_user_id }, false));
+        let (found, created) = find_or_create_contact(self.conn, address, name, at)?;
+        if found.name.is_none() && name.is_some() {
+            diesel::update(contacts::table.find(found.id))
+                .set(contacts::name.eq(name))
+                .execute(self.conn)?;
         }
-        let id = diesel::insert_into(contacts::table)
-            .values((
-                contacts::address.eq(address),
-                contacts::name.eq(name),
-                contacts::created_at.eq(at),
-            ))
-            .returning(contacts::id)
-            .get_result(self.conn)?;
         Ok((
             ContactRef {
-                id,
-                owner_user_id: None,
+                id: found.id,
+                owner_user_id: found.owner_user_id,
             },
-            true,
+            created,
         ))
     }
 
@@ -412,8 +397,10 @@ impl InboxTx<'_> {
         insert_message(self.conn, m, files)
     }
 
+    /// The conversation's ticket: created, or the one it already has (a
+    /// conversation has one ticket).
     pub fn create_ticket(&mut self, t: &NewTicket<'_>) -> StoreResult<i64> {
-        Ok(diesel::insert_into(tickets::table)
+        on_backend!(&mut *self.conn, |c| diesel::insert_into(tickets::table)
             .values((
                 tickets::conversation_id.eq(t.conversation_id),
                 tickets::name.eq(t.name),
@@ -424,8 +411,13 @@ impl InboxTx<'_> {
                 tickets::owner_user_id.eq(t.owner_user_id),
                 tickets::created_at.eq(crate::now()),
             ))
-            .returning(tickets::id)
-            .get_result(self.conn)?)
+            .on_conflict(tickets::conversation_id)
+            .do_nothing()
+            .execute(c))?;
+        Ok(tickets::table
+            .filter(tickets::conversation_id.eq(t.conversation_id))
+            .select(tickets::id)
+            .first(self.conn)?)
     }
 
     /// The users a users-and-teams channel assigns to: the chosen users and
@@ -487,18 +479,23 @@ impl InboxTx<'_> {
         user_id: i64,
         at: NaiveDateTime,
     ) -> StoreResult<()> {
-        let updated = diesel::update(channel_assignment_state::table.find((channel_id, user_id)))
-            .set(channel_assignment_state::last_assigned_at.eq(at))
-            .execute(self.conn)?;
-        if updated == 0 {
-            diesel::insert_into(channel_assignment_state::table)
-                .values((
-                    channel_assignment_state::channel_id.eq(channel_id),
-                    channel_assignment_state::user_id.eq(user_id),
-                    channel_assignment_state::last_assigned_at.eq(at),
-                ))
-                .execute(self.conn)?;
-        }
+        // One statement: two workers assigning at once must not both
+        // find no row and both insert one.
+        on_backend!(&mut *self.conn, |c| diesel::insert_into(
+            channel_assignment_state::table
+        )
+        .values((
+            channel_assignment_state::channel_id.eq(channel_id),
+            channel_assignment_state::user_id.eq(user_id),
+            channel_assignment_state::last_assigned_at.eq(at),
+        ))
+        .on_conflict((
+            channel_assignment_state::channel_id,
+            channel_assignment_state::user_id,
+        ))
+        .do_update()
+        .set(channel_assignment_state::last_assigned_at.eq(at))
+        .execute(c))?;
         Ok(())
     }
 
@@ -542,6 +539,55 @@ impl InboxTx<'_> {
             .returning(outbound_messages::id)
             .get_result(self.conn)?)
     }
+}
+
+/// A contact as found by address.
+pub(super) struct FoundContact {
+    pub id: i64,
+    pub owner_user_id: Option<i64>,
+    pub name: Option<String>,
+}
+
+/// The contact with this address, created (with `name`) if there is none;
+/// true when this call created it. Two workers (or a worker and the admin)
+/// creating the same new contact at once both get the one row: the insert
+/// does nothing on a conflict, and on PostgreSQL waits for the other
+/// transaction, whose row the second lookup then sees.
+pub(super) fn find_or_create_contact(
+    conn: &mut DbConnection,
+    address: &str,
+    name: Option<&str>,
+    at: NaiveDateTime,
+) -> StoreResult<(FoundContact, bool)> {
+    if let Some(found) = find_contact(conn, address)? {
+        return Ok((found, false));
+    }
+    let inserted = on_backend!(&mut *conn, |c| diesel::insert_into(contacts::table)
+        .values((
+            contacts::address.eq(address),
+            contacts::name.eq(name),
+            contacts::created_at.eq(at),
+        ))
+        .on_conflict(contacts::address)
+        .do_nothing()
+        .execute(c))?;
+    let found = find_contact(conn, address)?.ok_or_else(|| {
+        StoreError::NotFound(format!("the contact {address} vanished as it was created"))
+    })?;
+    Ok((found, inserted == 1))
+}
+
+fn find_contact(conn: &mut DbConnection, address: &str) -> StoreResult<Option<FoundContact>> {
+    Ok(contacts::table
+        .filter(contacts::address.eq(address))
+        .select((contacts::id, contacts::owner_user_id, contacts::name))
+        .first::<(i64, Option<i64>, Option<String>)>(conn)
+        .optional()?
+        .map(|(id, owner_user_id, name)| FoundContact {
+            id,
+            owner_user_id,
+            name,
+        }))
 }
 
 /// Files a message (and its attachments) in a conversation; shared with

@@ -433,6 +433,34 @@ macro_rules! first_unclaimed {
 }
 use first_unclaimed;
 
+/// The claims among `claims` (id, holder, claimed at) whose holder is
+/// `gone`, with their holders.
+fn dead_claims(
+    claims: Vec<(i64, Option<String>, Option<chrono::NaiveDateTime>)>,
+    gone: &dyn Fn(&str, chrono::NaiveDateTime) -> bool,
+) -> Vec<(i64, String)> {
+    claims
+        .into_iter()
+        .filter_map(|(id, holder, at)| match (holder, at) {
+            (Some(holder), Some(at)) if gone(&holder, at) => Some((id, holder)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection, for SQL
+/// that `MultiConnection` cannot express: upserts (`ON CONFLICT`). A macro
+/// because each backend needs the query typed for it.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Postgres($c) => $body,
+            DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+use on_backend;
+
 /// The message of a unique-constraint violation, if `e` is one.
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

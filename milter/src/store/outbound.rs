@@ -4,7 +4,7 @@
 //! outbound).
 
 use super::{
-    first_unclaimed,
+    dead_claims, first_unclaimed,
     inbox::NewMessage,
     is_unique_violation,
     schema::{conversations, messages, outbound_messages, sending_domains},
@@ -185,8 +185,9 @@ impl Outbound<'_> {
         })
     }
 
-    /// Claims a message whose claim expired, else the oldest one due now.
-    pub fn claim_due(&self, lease: Duration) -> StoreResult<Option<OutboundJob>> {
+    /// Claims for `worker` a message whose claim expired, else the oldest
+    /// one due now.
+    pub fn claim_due(&self, worker: &str, lease: Duration) -> StoreResult<Option<OutboundJob>> {
         let now = crate::now();
         let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         self.store.write(|conn| {
@@ -196,6 +197,7 @@ impl Outbound<'_> {
             diesel::update(outbound_messages::table.find(id))
                 .set((
                     outbound_messages::state.eq("processing"),
+                    outbound_messages::claimed_by.eq(worker),
                     outbound_messages::claimed_at.eq(now),
                     outbound_messages::attempts.eq(outbound_messages::attempts + 1),
                 ))
@@ -231,6 +233,44 @@ impl Outbound<'_> {
                 raw_message,
                 attempts,
             }))
+        })
+    }
+
+    /// Keeps `worker`'s claim on message `id` for another lease; false when
+    /// the worker no longer holds it.
+    pub fn renew(&self, id: i64, worker: &str) -> StoreResult<bool> {
+        self.store.write(|conn| {
+            let renewed = diesel::update(
+                outbound_messages::table
+                    .find(id)
+                    .filter(outbound_messages::state.eq("processing"))
+                    .filter(outbound_messages::claimed_by.eq(worker)),
+            )
+            .set(outbound_messages::claimed_at.eq(crate::now()))
+            .execute(conn)?;
+            Ok(renewed == 1)
+        })
+    }
+
+    /// Gives back every claim whose holder is `gone` (see
+    /// `claims::holder_is_gone`): due again now. The attempt it counted
+    /// stays counted. Returns how many.
+    pub fn release_dead(&self, gone: &dyn Fn(&str, NaiveDateTime) -> bool) -> StoreResult<usize> {
+        self.store.write(|conn| {
+            let claims = outbound_messages::table
+                .filter(outbound_messages::state.eq("processing"))
+                .select((
+                    outbound_messages::id,
+                    outbound_messages::claimed_by,
+                    outbound_messages::claimed_at,
+                ))
+                .load(conn)?;
+            let dead = dead_claims(claims, gone);
+            for (id, holder) in &dead {
+                let error = format!("its worker {holder} stopped before recording the outcome");
+                set_state(conn, *id, "pending", Some(&error), Some(crate::now()))?;
+            }
+            Ok(dead.len())
         })
     }
 
@@ -281,19 +321,8 @@ impl Outbound<'_> {
         error: Option<&str>,
         next: Option<NaiveDateTime>,
     ) -> StoreResult<()> {
-        self.store.write(|conn| {
-            let sent_at = (state == "sent").then(crate::now);
-            diesel::update(outbound_messages::table.find(id))
-                .set((
-                    outbound_messages::state.eq(state),
-                    outbound_messages::last_error.eq(error),
-                    outbound_messages::next_attempt_at.eq(next),
-                    outbound_messages::claimed_at.eq(None::<NaiveDateTime>),
-                    outbound_messages::sent_at.eq(sent_at),
-                ))
-                .execute(conn)?;
-            Ok(())
-        })
+        self.store
+            .write(|conn| set_state(conn, id, state, error, next))
     }
 
     /// Delivery state of a conversation's outbound mail: (id, state,
@@ -384,6 +413,28 @@ fn keep_reply_address(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> 
         let local = crate::identity::local_part(&username);
         super::settings::insert_local_part(conn, &local, Some(user_id))?;
     }
+    Ok(())
+}
+
+/// Ends a claim: the new state, error and next attempt.
+fn set_state(
+    conn: &mut DbConnection,
+    id: i64,
+    state: &str,
+    error: Option<&str>,
+    next: Option<NaiveDateTime>,
+) -> StoreResult<()> {
+    let sent_at = (state == "sent").then(crate::now);
+    diesel::update(outbound_messages::table.find(id))
+        .set((
+            outbound_messages::state.eq(state),
+            outbound_messages::last_error.eq(error),
+            outbound_messages::next_attempt_at.eq(next),
+            outbound_messages::claimed_by.eq(None::<String>),
+            outbound_messages::claimed_at.eq(None::<NaiveDateTime>),
+            outbound_messages::sent_at.eq(sent_at),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

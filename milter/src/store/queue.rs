@@ -4,12 +4,15 @@
 //! A claim is its own short transaction (`pending` → `processing`, with the
 //! worker's name and the time). The work on a claimed message is a second
 //! transaction that ends by marking it `done` ([`mark_done`]), so a worker
-//! that dies leaves a `processing` row whose claim expires after the lease,
-//! and another worker takes it again: never lost, never half-applied.
+//! that dies leaves a `processing` row, never a half-applied one. The claim
+//! is renewed while the work goes on ([`Queue::renew`]); a claim that is
+//! not renewed for the lease is taken again by any worker, and a daemon
+//! that starts gives back the claims of its host's dead processes at once
+//! ([`Queue::release_dead`]).
 
 use super::{
-    first_unclaimed, inbound::HostedRecipient, schema::inbound_messages, DbConnection, Store,
-    StoreResult,
+    dead_claims, first_unclaimed, inbound::HostedRecipient, schema::inbound_messages, DbConnection,
+    Store, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -35,7 +38,7 @@ pub struct Queue<'s> {
 
 impl Queue<'_> {
     /// Claims a message whose claim is older than `lease` (its worker
-    /// died), else the oldest pending one. On PostgreSQL, workers on several hosts
+    /// died or stopped renewing it), else the oldest pending one. On PostgreSQL, workers on several hosts
     /// skip each other's locked rows; on SQLite the write lock serialises.
     pub fn claim(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedMessage>> {
         let now = crate::now();
@@ -88,28 +91,60 @@ impl Queue<'_> {
         })
     }
 
-    /// Gives a claimed message back after an error: `pending` again, or
-    /// `failed` (parked, with the error) after `max_attempts`.
-    pub fn release_failed(&self, id: i64, error: &str, max_attempts: i32) -> StoreResult<()> {
+    /// Keeps `worker`'s claim on message `id` for another lease; false when
+    /// the worker no longer holds it (its lease ran out and another worker
+    /// took it, or it was given back).
+    pub fn renew(&self, id: i64, worker: &str) -> StoreResult<bool> {
         self.store.write_relaxed(|conn| {
-            let attempts = inbound_messages::table
-                .find(id)
-                .select(inbound_messages::attempts)
-                .first::<i32>(conn)?;
-            let state = if attempts >= max_attempts {
-                "failed"
-            } else {
-                "pending"
-            };
-            diesel::update(inbound_messages::table.find(id))
-                .set((
-                    inbound_messages::state.eq(state),
-                    inbound_messages::claimed_by.eq(None::<String>),
-                    inbound_messages::claimed_at.eq(None::<NaiveDateTime>),
-                    inbound_messages::last_error.eq(error),
-                ))
+            let renewed = diesel::update(held_by(id, worker))
+                .set(inbound_messages::claimed_at.eq(crate::now()))
                 .execute(conn)?;
+            Ok(renewed == 1)
+        })
+    }
+
+    /// Gives back what `worker` holds after an error: `pending` again, or
+    /// `failed` (parked, with the error) after `max_attempts`. A worker
+    /// holds one message at a time, and after an error it may hold one it
+    /// does not know of (the answer to its claim was lost), so everything
+    /// under its name goes back. Nothing it no longer holds is touched, so
+    /// a release retried later cannot undo another worker's claim.
+    pub fn release_failed(&self, worker: &str, error: &str, max_attempts: i32) -> StoreResult<()> {
+        self.store.write_relaxed(|conn| {
+            let held = inbound_messages::table
+                .filter(inbound_messages::state.eq("processing"))
+                .filter(inbound_messages::claimed_by.eq(worker))
+                .select(inbound_messages::id)
+                .load::<i64>(conn)?;
+            for id in held {
+                release(conn, id, worker, error, max_attempts)?;
+            }
             Ok(())
+        })
+    }
+
+    /// Gives back every claim whose holder is `gone` (see
+    /// `claims::holder_is_gone`), as after an error; returns how many.
+    pub fn release_dead(
+        &self,
+        gone: &dyn Fn(&str, NaiveDateTime) -> bool,
+        max_attempts: i32,
+    ) -> StoreResult<usize> {
+        self.store.write_relaxed(|conn| {
+            let claims = inbound_messages::table
+                .filter(inbound_messages::state.eq("processing"))
+                .select((
+                    inbound_messages::id,
+                    inbound_messages::claimed_by,
+                    inbound_messages::claimed_at,
+                ))
+                .load(conn)?;
+            let dead = dead_claims(claims, gone);
+            for (id, holder) in &dead {
+                let error = format!("its worker {holder} stopped before finishing it");
+                release(conn, *id, holder, &error, max_attempts)?;
+            }
+            Ok(dead.len())
         })
     }
 
@@ -151,6 +186,54 @@ fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResul
         .select(inbound_messages::id)
         .limit(1);
     Ok(first_unclaimed!(conn, pending)?)
+}
+
+/// The row of message `id` while `worker` holds its claim.
+type HeldBy<'w> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<inbound_messages::table, i64>,
+        diesel::dsl::Eq<inbound_messages::state, &'static str>,
+    >,
+    diesel::dsl::Eq<inbound_messages::claimed_by, &'w str>,
+>;
+
+/// See [`HeldBy`].
+fn held_by(id: i64, worker: &str) -> HeldBy<'_> {
+    inbound_messages::table
+        .find(id)
+        .filter(inbound_messages::state.eq("processing"))
+        .filter(inbound_messages::claimed_by.eq(worker))
+}
+
+/// `pending` again, or `failed` after `max_attempts`, if `worker` holds it.
+fn release(
+    conn: &mut DbConnection,
+    id: i64,
+    worker: &str,
+    error: &str,
+    max_attempts: i32,
+) -> StoreResult<()> {
+    let Some(attempts) = held_by(id, worker)
+        .select(inbound_messages::attempts)
+        .first::<i32>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let state = if attempts >= max_attempts {
+        "failed"
+    } else {
+        "pending"
+    };
+    diesel::update(inbound_messages::table.find(id))
+        .set((
+            inbound_messages::state.eq(state),
+            inbound_messages::claimed_by.eq(None::<String>),
+            inbound_messages::claimed_at.eq(None::<NaiveDateTime>),
+            inbound_messages::last_error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Marks a claimed message done, inside the transaction that applied it.

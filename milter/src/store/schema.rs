@@ -266,6 +266,7 @@ diesel::table! {
         next_attempt_at -> Nullable<Timestamp>,
         claimed_at -> Nullable<Timestamp>,
         sent_at -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
     }
 }
 

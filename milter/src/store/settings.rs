@@ -759,21 +759,9 @@ impl Settings<'_> {
     pub fn set_contact_owner(&self, contact: &str, owner: &str) -> StoreResult<Contact> {
         self.store.write(|conn| {
             let owner_id = user_id(conn, owner)?;
-            let existing = contacts::table
-                .filter(contacts::address.eq(contact))
-                .select(contacts::id)
-                .first::<i64>(conn)
-                .optional()?;
-            let id = match existing {
-                Some(id) => id,
-                None => diesel::insert_into(contacts::table)
-                    .values((
-                        contacts::address.eq(contact),
-                        contacts::created_at.eq(crate::now()),
-                    ))
-                    .returning(contacts::id)
-                    .get_result::<i64>(conn)?,
-            };
+            let (found, _) =
+                super::inbox::find_or_create_contact(conn, contact, None, crate::now())?;
+            let id = found.id;
             diesel::update(contacts::table.find(id))
                 .set(contacts::owner_user_id.eq(owner_id))
                 .execute(conn)?;

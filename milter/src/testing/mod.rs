@@ -34,7 +34,12 @@ pub struct TestDatabase {
 
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Not ours to remove.
+    Nothing,
 }
 
 impl TestDatabase {
@@ -69,6 +74,15 @@ impl TestDatabase {
         Self {
             url: format!("{base}/{name}"),
             cleanup: Cleanup::Postgres { admin_url, name },
+        }
+    }
+
+    /// A database that exists already and is left as it is afterwards (one
+    /// on a PostgreSQL cluster the test made itself).
+    pub fn existing(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            cleanup: Cleanup::Nothing,
         }
     }
 
@@ -136,7 +150,7 @@ impl TestDatabase {
     pub fn postgres_name(&self) -> Option<&str> {
         match &self.cleanup {
             Cleanup::Postgres { name, .. } => Some(name),
-            Cleanup::Sqlite(_) => None,
+            Cleanup::Sqlite(_) | Cleanup::Nothing => None,
         }
     }
 

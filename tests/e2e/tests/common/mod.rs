@@ -42,17 +42,7 @@ impl Milter {
     pub fn start_full(db: TestDatabase, dns: TestDns, workers: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
-        // Postfix's smtpd runs as another user in the container.
-        let config = Config::from_toml(&format!(
-            "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
-             hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{}\"\n\
-             [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n\
-             [processor]\nworkers = {workers}\n",
-            socket.display(),
-            db.url,
-            dns.nameserver(),
-        ))
-        .unwrap();
+        let config = Config::from_toml(&daemon_toml(&socket, &db.url, &dns, workers)).unwrap();
         let store = db.store();
         let mut milter = Self {
             store,
@@ -158,6 +148,38 @@ macro_rules! each_mta {
     };
 }
 
+/// The daemon's configuration file: its socket, database, DNS server and
+/// processor workers.
+pub fn daemon_toml(
+    socket: &std::path::Path,
+    db_url: &str,
+    dns: &TestDns,
+    workers: usize,
+) -> String {
+    // Postfix's smtpd runs as another user in the container.
+    format!(
+        "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
+         hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{db_url}\"\n\
+         [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n\
+         [processor]\nworkers = {workers}\n",
+        socket.display(),
+        dns.nameserver(),
+    )
+}
+
+/// A binary of this workspace, built beside this test binary (`cargo
+/// test --workspace` and `tests/run` build them all).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        bin.exists(),
+        "build {name} first (cargo build --workspace): {}",
+        bin.display()
+    );
+    bin
+}
+
 /// A small, ordinary message.
 pub fn message(subject: &str) -> Vec<u8> {
     format!(
@@ -171,19 +193,7 @@ pub fn message(subject: &str) -> Vec<u8> {
 /// Runs the real `teaminbox-admin` (built beside this test binary) with
 /// the given configuration; returns (exit code, stdout, stderr).
 pub fn admin(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("teaminbox-admin");
-    assert!(
-        bin.exists(),
-        "build teaminbox-admin first (cargo build --workspace): {}",
-        bin.display()
-    );
-    let output = std::process::Command::new(bin)
+    let output = std::process::Command::new(workspace_binary("teaminbox-admin"))
         .arg("--config")
         .arg(config)
         .args(args)

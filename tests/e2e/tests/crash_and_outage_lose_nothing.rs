@@ -1,0 +1,354 @@
+//! Faults in the middle of a load through a real Postfix: the daemon (the
+//! real binary, a process of its own) killed with SIGKILL and started
+//! again; PostgreSQL stopped for seconds under the running daemon and
+//! started again. The clients retry on 4xx, as an MTA does. Afterwards
+//! every message is filed exactly once, nothing else is, and the queue is
+//! empty within 10 s of the load's end: the claims of the killed process
+//! are given back when the daemon starts, and those a worker could not give
+//! back during the outage are given back when the database returns (the
+//! lease alone would hold them for 30 s).
+//!
+//! The daemon is the binary beside this test's (`cargo build --workspace`,
+//! as `tests/run` does, builds it fresh); PostgreSQL for the outage is a
+//! cluster of the test's own, made with Debian's initdb as root.
+
+mod common;
+
+use common::{daemon_toml, workspace_binary, HOSTED};
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use teaminbox_e2e::{send_message, Postfix, PostfixOptions, PostgresCluster};
+use teaminbox_milter::{
+    both_databases,
+    store::{inbound::QueueCounts, Store},
+    testing::{channel, dns::TestDns, TestDatabase},
+};
+
+const SESSIONS: usize = 10;
+const PER_SESSION: usize = 30;
+/// Messages accepted before the fault strikes.
+const FAULT_AFTER: usize = 100;
+/// How long a client keeps retrying one message.
+const CLIENT_PATIENCE: Duration = Duration::from_secs(40);
+/// How soon after the load the queue must be empty.
+const DRAIN: Duration = Duration::from_secs(10);
+const PROCESSOR_WORKERS: usize = 2;
+
+/// The real `teaminbox-milter` binary, run as a process of its own so that
+/// it can be killed; its log is kept in a file and shown if the test fails.
+struct DaemonProcess {
+    config: PathBuf,
+    socket: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl DaemonProcess {
+    fn start(db_url: &str, dns: &TestDns) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("milter.sock");
+        let config = dir.path().join("teaminbox.toml");
+        std::fs::write(
+            &config,
+            daemon_toml(&socket, db_url, dns, PROCESSOR_WORKERS),
+        )
+        .unwrap();
+        let mut daemon = Self {
+            config,
+            log: dir.path().join("daemon.log"),
+            socket,
+            child: None,
+            dir,
+        };
+        daemon.resume();
+        daemon
+    }
+
+    /// Starts the binary and waits (up to 10 s) until it listens.
+    fn resume(&mut self) {
+        // A killed daemon leaves its socket file behind: wait for a new one.
+        let _ = std::fs::remove_file(&self.socket);
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(workspace_binary("teaminbox-milter"))
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("TEAMINBOX_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.socket.exists() {
+            if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
+                panic!("the daemon exited ({status}):\n{}", self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not listen within 10 s:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, and reaped (as its supervisor would).
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn postfix(&self) -> Postfix {
+        Postfix::start(PostfixOptions {
+            milter: Some(format!("unix:{}", self.socket.display())),
+            socket_dir: Some(self.dir.path().to_owned()),
+            hosted_domains: vec![HOSTED.into()],
+            ..Default::default()
+        })
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!("--- daemon log (last lines) ---");
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// What the client of one message saw in the end.
+struct Delivery {
+    message_id: String,
+    attempts: usize,
+    accepted: bool,
+    last: String,
+}
+
+fn message(message_id: &str) -> Vec<u8> {
+    format!(
+        "From: Load <load@example.org>\r\nTo: support@{HOSTED}\r\nSubject: {message_id}\r\n\
+         Message-ID: <{message_id}>\r\nDate: Mon, 30 Nov 2026 03:00:00 +0000\r\n\r\nA small message.\r\n"
+    )
+    .into_bytes()
+}
+
+/// Sends one message until it is accepted, trying again after a 4xx or a
+/// lost connection as an MTA would; a 5xx is final.
+fn deliver(smtp: SocketAddr, message_id: &str, accepted: &AtomicUsize) -> Delivery {
+    let to = format!("support@{HOSTED}");
+    let patience = Instant::now() + CLIENT_PATIENCE;
+    for attempts in 1.. {
+        let t = send_message(smtp, "load@example.org", &[&to], &message(message_id));
+        let code = t.outcome().code;
+        if t.accepted() || code >= 500 || Instant::now() > patience {
+            if t.accepted() {
+                accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            return Delivery {
+                message_id: message_id.to_owned(),
+                attempts,
+                accepted: t.accepted(),
+                last: t.to_string(),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    unreachable!()
+}
+
+/// The load (SESSIONS clients, PER_SESSION messages each, one after the
+/// other) with `fault` run beside it once FAULT_AFTER messages are
+/// accepted and the processor holds a claim. Returns what the clients saw.
+fn load_with_fault(
+    smtp: SocketAddr,
+    tag: &str,
+    store: &Store,
+    fault: impl FnOnce() + Send,
+) -> Vec<Delivery> {
+    let accepted = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let accepted = &accepted;
+        let clients: Vec<_> = (0..SESSIONS)
+            .map(|n| {
+                scope.spawn(move || {
+                    (0..PER_SESSION)
+                        .map(|i| deliver(smtp, &format!("{tag}-{n}-{i}@example.org"), accepted))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        scope.spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while accepted.load(Ordering::Relaxed) < FAULT_AFTER {
+                assert!(
+                    Instant::now() < deadline,
+                    "the load never reached the fault"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            wait_for_a_claim(store);
+            fault();
+        });
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    })
+}
+
+/// Waits (up to 10 s) until the processor holds a claim.
+fn wait_for_a_claim(store: &Store) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.inbound().counts().is_ok_and(|c| c.processing == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "the processor never held a claim during the load"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every client got its 250 in the end; within DRAIN the queue holds
+/// nothing pending or in process; each message is filed exactly once, and
+/// nothing else is.
+fn reconcile(db: &TestDatabase, store: &Store, deliveries: &[Delivery]) {
+    let load_end = Instant::now();
+    let refused: Vec<&Delivery> = deliveries.iter().filter(|d| !d.accepted).collect();
+    if let Some(first) = refused.first() {
+        panic!(
+            "{} messages never accepted, e.g. {} after {} attempts:\n{}",
+            refused.len(),
+            first.message_id,
+            first.attempts,
+            first.last
+        );
+    }
+    let retried = deliveries.iter().filter(|d| d.attempts > 1).count();
+    assert!(
+        retried > 0,
+        "the fault struck after the load: no client had to retry"
+    );
+    eprintln!(
+        "{} messages, {retried} accepted only after a retry",
+        deliveries.len()
+    );
+
+    let counts = wait_for_empty_queue(store, load_end + DRAIN);
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    let filed: BTreeMap<String, String> = db
+        .rows("SELECT message_id_header AS a, CAST(COUNT(*) AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM messages GROUP BY message_id_header")
+        .into_iter()
+        .map(|(id, n, _)| (id.unwrap_or_default().trim_matches(['<', '>']).to_owned(), n.unwrap()))
+        .collect();
+    let expected: BTreeMap<String, String> = deliveries
+        .iter()
+        .map(|d| (d.message_id.clone(), "1".to_owned()))
+        .collect();
+    if filed != expected {
+        let wrong: Vec<_> = expected
+            .iter()
+            .filter(|(id, n)| filed.get(*id) != Some(n))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = filed
+            .keys()
+            .filter(|id| !expected.contains_key(*id))
+            .take(5)
+            .collect();
+        panic!(
+            "filed {} rows for {} messages; wrong: {wrong:?} (filed: {:?}); not sent: {extra:?}",
+            filed.len(),
+            expected.len(),
+            wrong
+                .iter()
+                .map(|(id, _)| filed.get(*id))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+fn wait_for_empty_queue(store: &Store, deadline: Instant) -> QueueCounts {
+    loop {
+        let counts = store.inbound().counts().unwrap();
+        if counts.pending == 0 && counts.processing == 0 {
+            return counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queue did not drain within {DRAIN:?} of the load's end: {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The daemon on `db` with a Postfix in front, and a channel for the load.
+fn daemon_on(db: &TestDatabase, dns: &TestDns) -> (Store, DaemonProcess, Postfix) {
+    let store = db.store();
+    channel(&store, &format!("support@{HOSTED}"));
+    let daemon = DaemonProcess::start(&db.url, dns);
+    let postfix = daemon.postfix();
+    (store, daemon, postfix)
+}
+
+both_databases! {
+    fn a_daemon_killed_mid_load_loses_nothing_and_drains_on_restart(db: TestDatabase) {
+        let dns = TestDns::builder().start();
+        let (store, mut daemon, postfix) = daemon_on(&db, &dns);
+        let mut stranded = 0;
+        let deliveries = load_with_fault(postfix.smtp_addr(), "kill", &store, || {
+            // The claim seen may be finished before the kill lands: kill
+            // again until one is left behind, which is the case to prove.
+            for _ in 0..5 {
+                daemon.kill();
+                // Once a commit the killed process had sent is through.
+                std::thread::sleep(Duration::from_millis(300));
+                stranded = store.inbound().counts().unwrap().processing;
+                daemon.resume();
+                if stranded > 0 {
+                    break;
+                }
+                wait_for_a_claim(&store);
+            }
+        });
+        assert!(stranded > 0, "no kill left a claim behind");
+        reconcile(&db, &store, &deliveries);
+    }
+}
+
+#[test]
+fn postgres_stopped_mid_load_loses_nothing_and_drains_when_back() {
+    let cluster = PostgresCluster::start();
+    let db = TestDatabase::existing(&cluster.url());
+    let dns = TestDns::builder().start();
+    let (store, _daemon, postfix) = daemon_on(&db, &dns);
+    let deliveries = load_with_fault(postfix.smtp_addr(), "outage", &store, || {
+        cluster.stop();
+        std::thread::sleep(Duration::from_secs(4));
+        cluster.resume();
+    });
+    reconcile(&db, &store, &deliveries);
+}
