@@ -202,7 +202,8 @@ both_databases! {
         let store = db.store();
         let (port, taken) = smtp_sink();
         let config = Config::from_toml(&format!(
-            "[outbound]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ndefault_from_domain = \"inbox.example.com\"\n"
+            "[milter]\nhosted_domains = [\"inbox.example.com\"]\n\
+             [outbound]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ndefault_from_domain = \"inbox.example.com\"\n"
         )).unwrap();
         let outbound = Outbound::new(&config, store.clone());
         db.execute(
