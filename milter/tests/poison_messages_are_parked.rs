@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 use teaminbox_milter::{
-    both_databases,
+    both_databases, claims,
     processor::{Processor, MAX_ATTEMPTS},
     store::Store,
     testing::{channel, inbound_message, TestDatabase},
@@ -98,5 +98,24 @@ both_databases! {
         assert!(store.outbound().claim_due("next", SHORT_LEASE, max_attempts).unwrap().is_none());
         let last = format!("worker died while processing (claim of dying:{})", max_attempts - 1);
         assert_eq!(outcomes(&db, "outbound_messages"), [("failed".into(), "3".into(), Some(last))]);
+    }
+}
+
+both_databases! {
+    fn a_message_given_back_at_start_on_its_last_attempt_is_parked(db: TestDatabase) {
+        let store = db.store();
+        let channel = channel(&store, SUPPORT);
+        enqueue(&store, channel, "last");
+        // A process of this host that no longer runs held it, on its last attempt.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = format!("{}:{}:0", claims::host_name(), child.id());
+        child.wait().unwrap();
+        assert!(store.queue().claim(&dead, claims::LEASE, MAX_ATTEMPTS).unwrap().is_some());
+        db.execute(&format!("UPDATE inbound_messages SET attempts = {MAX_ATTEMPTS}"));
+
+        claims::release_dead_claims(&store).unwrap();
+
+        let why = format!("worker died while processing (claim of {dead})");
+        assert_eq!(outcomes(&db, "inbound_messages"), [("failed".into(), "5".into(), Some(why))]);
     }
 }
