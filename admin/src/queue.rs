@@ -69,6 +69,7 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
                             l.recipients.join(", "),
                             m.message_size.to_string(),
                             m.state.clone(),
+                            m.last_error.clone().unwrap_or_default(),
                         ]
                     })
                     .collect();
@@ -81,6 +82,7 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
                         "RECIPIENTS",
                         "SIZE",
                         "STATE",
+                        "ERROR",
                     ],
                     &rows,
                 );

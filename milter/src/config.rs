@@ -16,6 +16,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     str::FromStr,
+    time::Duration,
 };
 
 /// The environment variable that names the configuration file.
@@ -161,6 +162,33 @@ pub struct SecurityConfig {
     pub on_dns_error: OnDnsError,
     /// Client networks (CIDR or address) whose mail skips the checks.
     pub trusted_networks: Vec<String>,
+    /// How long the checks of one message may take; then they are
+    /// answered per `on_dns_error`. Below Postfix's
+    /// `milter_content_timeout`, so that the MTA hears our answer.
+    pub check_timeout: CheckTimeout,
+}
+
+/// A duration as written in the configuration ("20s", "1m 30s").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CheckTimeout(pub Duration);
+
+/// Postfix's default `milter_content_timeout`: a deadline must be below it.
+const MILTER_CONTENT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl TryFrom<String> for CheckTimeout {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(Self)
+            .map_err(|e| format!("`{s}` is not a duration such as \"20s\": {e}"))
+    }
+}
+
+impl From<CheckTimeout> for String {
+    fn from(t: CheckTimeout) -> String {
+        humantime::format_duration(t.0).to_string()
+    }
 }
 
 impl Default for SecurityConfig {
@@ -176,6 +204,7 @@ impl Default for SecurityConfig {
                 .into(),
             on_dns_error: OnDnsError::Tempfail,
             trusted_networks: Vec::new(),
+            check_timeout: CheckTimeout(Duration::from_secs(20)),
         }
     }
 }
@@ -442,6 +471,16 @@ impl Config {
                 );
             }
         }
+        let timeout = self.security.check_timeout.0;
+        if timeout < Duration::from_secs(1) || timeout >= MILTER_CONTENT_TIMEOUT {
+            return bad(
+                "security.check_timeout",
+                format!(
+                    "must be at least 1s and below Postfix's milter_content_timeout (300s), not {}",
+                    String::from(self.security.check_timeout)
+                ),
+            );
+        }
         let id = &self.security.authserv_id;
         if id.is_empty()
             || !id
@@ -574,6 +613,25 @@ mod tests {
             config.database_target(),
             DatabaseTarget::Sqlite("teaminbox.db".into())
         );
+    }
+
+    #[test]
+    fn check_timeout_is_a_duration_below_postfixs_content_timeout() {
+        let timeout = |text: &str| {
+            Config::from_toml(&format!("[security]\ncheck_timeout = \"{text}\"\n"))
+                .map(|c| c.security.check_timeout.0)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            Config::from_toml("").unwrap().security.check_timeout.0,
+            Duration::from_secs(20)
+        );
+        assert_eq!(timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(timeout("1m 30s"), Ok(Duration::from_secs(90)));
+        for refused in ["0s", "500ms", "5m", "soon"] {
+            let error = timeout(refused).unwrap_err();
+            assert!(error.contains("check_timeout"), "{refused}: {error}");
+        }
     }
 
     #[test]

@@ -95,6 +95,18 @@ impl Refusal {
         }
     }
 
+    /// The checks did not finish within `[security] check_timeout`
+    /// (`deadline`, as "20s"): a silent name server, most likely.
+    pub fn checks_timed_out(deadline: &str) -> Self {
+        Self {
+            code: "451",
+            enhanced: "4.7.24",
+            text: format!(
+                "SPF, DKIM, ARC and DMARC checks did not finish within {deadline}; try again later"
+            ),
+        }
+    }
+
     /// DMARC evaluates a message against the one domain of its author:
     /// a message with no From address, several From fields, or several
     /// addresses in its From cannot be evaluated, so it is refused, as

@@ -31,3 +31,16 @@ pub(crate) async fn keep_working<F>(
         }
     }
 }
+
+/// Runs `work`; a panic becomes its message, so that the work in hand can
+/// be given back with it as its error.
+pub(crate) fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        format!("panicked: {message}")
+    })
+}

@@ -16,7 +16,7 @@ use teaminbox_milter::{
     claims::{self, LEASE},
     config::Config,
     outbound::Outbound,
-    processor::Processor,
+    processor::{Processor, MAX_ATTEMPTS},
     store::Store,
     testing::{channel, inbound_message, TestDatabase},
 };
@@ -63,7 +63,7 @@ both_databases! {
         let reused = format!("{}:2", claims::claimant());
         for (n, holder) in [&dead, &alive, &elsewhere, &reused].into_iter().enumerate() {
             enqueue(&store, channel, n);
-            assert!(store.queue().claim(holder, LEASE).unwrap().is_some());
+            assert!(store.queue().claim(holder, LEASE, MAX_ATTEMPTS).unwrap().is_some());
         }
         // Claimed long before this process started: by an earlier process
         // that had the same pid (as after a reboot).
@@ -75,7 +75,7 @@ both_databases! {
                 "INSERT INTO outbound_messages (kind, to_address, subject, body, created_at) \
                  VALUES ('notification', 'owner@acme.example', 'New', 'Hello', '2026-11-30 00:00:00')",
             );
-            assert!(store.outbound().claim_due(holder, LEASE).unwrap().is_some());
+            assert!(store.outbound().claim_due(holder, LEASE, 10).unwrap().is_some());
         }
 
         claims::release_dead_claims(&store).unwrap();
@@ -85,7 +85,7 @@ both_databases! {
         assert_eq!(claims_in(&db, "inbound_messages"), [pending.clone(), held(&alive), held(&elsewhere), pending.clone()]);
         assert_eq!(claims_in(&db, "outbound_messages"), [pending, held(&elsewhere)]);
         let why = db.rows("SELECT last_error AS a, CAST(attempts AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM inbound_messages ORDER BY id");
-        assert_eq!(why[0].0.as_deref(), Some(format!("its worker {dead} stopped before finishing it").as_str()));
+        assert_eq!(why[0].0.as_deref(), Some(format!("worker died while processing (claim of {dead})").as_str()));
         assert_eq!(why[0].1.as_deref(), Some("1"), "the interrupted attempt counts");
     }
 }
@@ -150,15 +150,15 @@ both_databases! {
         let store = db.store();
         let channel = channel(&store, SUPPORT);
         enqueue(&store, channel, 1);
-        let claimed = store.queue().claim("slow-worker", LEASE).unwrap().unwrap();
+        let claimed = store.queue().claim("slow-worker", LEASE, MAX_ATTEMPTS).unwrap().unwrap();
         db.execute("UPDATE inbound_messages SET claimed_at = '2000-01-01 00:00:00'");
         assert!(store.queue().renew(claimed.id, "slow-worker").unwrap());
-        assert!(store.queue().claim("other-worker", LEASE).unwrap().is_none());
+        assert!(store.queue().claim("other-worker", LEASE, MAX_ATTEMPTS).unwrap().is_none());
         assert!(!store.queue().renew(claimed.id, "other-worker").unwrap(), "only the holder renews");
 
         // Once its lease has run out without renewal, another worker takes it.
         db.execute("UPDATE inbound_messages SET claimed_at = '2000-01-01 00:00:00'");
-        assert!(store.queue().claim("other-worker", LEASE).unwrap().is_some());
+        assert!(store.queue().claim("other-worker", LEASE, MAX_ATTEMPTS).unwrap().is_some());
         assert!(!store.queue().renew(claimed.id, "slow-worker").unwrap(), "the claim was lost");
     }
 }
@@ -202,8 +202,7 @@ both_databases! {
         let store = db.store();
         let (port, taken) = smtp_sink();
         let config = Config::from_toml(&format!(
-            "[milter]\nhosted_domains = [\"inbox.example.com\"]\n\
-             [outbound]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ndefault_from_domain = \"inbox.example.com\"\n"
+            "[milter]\nhosted_domains = [\"inbox.example.com\"]\n[outbound]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ndefault_from_domain = \"inbox.example.com\"\n"
         )).unwrap();
         let outbound = Outbound::new(&config, store.clone());
         db.execute(

@@ -249,7 +249,7 @@ both_databases! {
         let orphan = mail("alice@example.org", "Orphan", "k1@example.org", "").replace('\n', "\r\n");
         inbox.store.inbound().enqueue(inbound_message(SUPPORT, inbox.channel, orphan)).unwrap();
         // A worker claims it and dies.
-        let claimed = inbox.store.queue().claim("dead-worker", std::time::Duration::from_secs(300)).unwrap();
+        let claimed = inbox.store.queue().claim("dead-worker", std::time::Duration::from_secs(300), teaminbox_milter::processor::MAX_ATTEMPTS).unwrap();
         assert!(claimed.is_some());
         assert!(!inbox.processor.process_next("live-worker"), "a live claim is left alone");
         // Its lease runs out.

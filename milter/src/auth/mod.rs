@@ -11,16 +11,24 @@ pub mod results;
 
 pub use policy::{Allowed, Authors, Decision, Findings};
 
-use crate::{address::envelope_domain, config::SecurityConfig};
+use crate::{
+    address::envelope_domain,
+    config::{OnDnsError, SecurityConfig},
+    refusal::Refusal,
+};
 use cache::TtlCache;
 use mail_auth::{
     dmarc::verify::DmarcParameters,
-    hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts},
+    hickory_resolver::{
+        config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts},
+        system_conf::read_system_conf,
+    },
     spf::verify::SpfParameters,
     AuthenticatedMessage, AuthenticationResults, MessageAuthenticator, Parameters, RecordSet,
     SpfOutput, SpfResult, Txt, MX,
 };
 use std::{
+    borrow::Cow,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     time::Duration,
 };
@@ -80,35 +88,50 @@ impl std::fmt::Debug for Authenticator {
 
 const CACHE_ENTRIES: usize = 10_000;
 
+/// How long one DNS query waits for an answer (tried twice).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// DKIM signatures verified per message, from the top: as large receivers
+/// do, so that a message with hundreds of them cannot hold the checks.
+pub const MAX_DKIM_SIGNATURES: usize = 5;
+
 /// A resolver on `nameservers` (`IP:PORT`, UDP and TCP), or the system's
 /// (/etc/resolv.conf) when there are none.
 pub fn resolver(nameservers: &[SocketAddr]) -> Result<MessageAuthenticator, ResolverError> {
-    if nameservers.is_empty() {
-        return MessageAuthenticator::new_system_conf().map_err(|e| ResolverError(e.to_string()));
-    }
-    let servers = nameservers.iter().map(|addr| {
-        let with_port = |mut c: ConnectionConfig| {
-            c.port = addr.port();
-            c
-        };
-        NameServerConfig::new(
-            addr.ip(),
-            true,
-            vec![
-                with_port(ConnectionConfig::udp()),
-                with_port(ConnectionConfig::tcp()),
-            ],
+    resolver_within(nameservers, QUERY_TIMEOUT)
+}
+
+/// [`resolver`] whose queries wait at most `timeout` each.
+fn resolver_within(
+    nameservers: &[SocketAddr],
+    timeout: Duration,
+) -> Result<MessageAuthenticator, ResolverError> {
+    let (config, mut options) = if nameservers.is_empty() {
+        read_system_conf().map_err(|e| ResolverError(e.to_string()))?
+    } else {
+        let servers = nameservers.iter().map(|addr| {
+            let with_port = |mut c: ConnectionConfig| {
+                c.port = addr.port();
+                c
+            };
+            NameServerConfig::new(
+                addr.ip(),
+                true,
+                vec![
+                    with_port(ConnectionConfig::udp()),
+                    with_port(ConnectionConfig::tcp()),
+                ],
+            )
+        });
+        let mut options = ResolverOpts::default();
+        options.attempts = 2;
+        (
+            ResolverConfig::from_parts(None, vec![], servers.collect()),
+            options,
         )
-    });
-    let mut options = ResolverOpts::default();
+    };
     // A message waits for these answers inside an SMTP session.
-    options.timeout = Duration::from_secs(5);
-    options.attempts = 2;
-    MessageAuthenticator::new(
-        ResolverConfig::from_parts(None, vec![], servers.collect()),
-        options,
-    )
-    .map_err(|e| ResolverError(e.to_string()))
+    options.timeout = options.timeout.min(timeout);
+    MessageAuthenticator::new(config, options).map_err(|e| ResolverError(e.to_string()))
 }
 
 /// mail-auth's parameters with our caches for every record type.
@@ -128,7 +151,7 @@ impl Authenticator {
         settings: &SecurityConfig,
         nameservers: &[SocketAddr],
     ) -> Result<Self, ResolverError> {
-        let dns = resolver(nameservers)?;
+        let dns = resolver_within(nameservers, QUERY_TIMEOUT.min(settings.check_timeout.0))?;
         Ok(Self {
             dns,
             settings: settings.clone(),
@@ -174,7 +197,8 @@ impl Authenticator {
             // client nobody saw. DMARC then rests on DKIM alone.
             None => SpfOutput::new(spf_domain.clone()).with_result(SpfResult::None),
         };
-        let dkim = self.dns.verify_dkim(self.params(message)).await;
+        let signed = first_signatures(message);
+        let dkim = self.dns.verify_dkim(self.params(&*signed)).await;
         let arc = self.dns.verify_arc(self.params(message)).await;
         let dmarc = self
             .dns
@@ -210,6 +234,46 @@ impl Authenticator {
             findings,
             header_from,
             authentication_results,
+        }
+    }
+
+    /// [`Authenticator::check`] within `[security] check_timeout`; `None`
+    /// when it did not finish in time (see [`Authenticator::out_of_time`]).
+    pub async fn check_in_time(
+        &self,
+        envelope: &Envelope<'_>,
+        message: &AuthenticatedMessage<'_>,
+    ) -> Option<Checked> {
+        let deadline = self.settings.check_timeout.0;
+        tokio::time::timeout(deadline, self.check(envelope, message))
+            .await
+            .ok()
+    }
+
+    /// The verdict on a message whose checks did not finish in time: a
+    /// tempfail, or with `on_dns_error = "accept"` an accept that vouches
+    /// for nothing (every result `temperror`).
+    pub fn out_of_time(&self, header_from: Option<String>) -> Verdict {
+        let deadline = String::from(self.settings.check_timeout);
+        let decision = match self.settings.on_dns_error {
+            OnDnsError::Tempfail => Decision::Refuse(Refusal::checks_timed_out(&deadline)),
+            OnDnsError::Accept => Decision::Accept,
+        };
+        let temperror = || "temperror".to_owned();
+        Verdict {
+            spf: temperror(),
+            dkim: temperror(),
+            arc: temperror(),
+            dmarc: temperror(),
+            spam: false,
+            arc_trusted: false,
+            header_from,
+            authentication_results: format!(
+                "{};\r\n\tspf=temperror;\r\n\tdkim=temperror;\r\n\tarc=temperror;\r\n\t\
+                 dmarc=temperror (the checks did not finish within {deadline})",
+                self.settings.authserv_id
+            ),
+            decision,
         }
     }
 
@@ -268,6 +332,18 @@ impl Authenticator {
             decision,
         }
     }
+}
+
+/// `message` with only its first [`MAX_DKIM_SIGNATURES`] DKIM signatures.
+fn first_signatures<'a, 'x>(
+    message: &'a AuthenticatedMessage<'x>,
+) -> Cow<'a, AuthenticatedMessage<'x>> {
+    if message.dkim_headers.len() <= MAX_DKIM_SIGNATURES {
+        return Cow::Borrowed(message);
+    }
+    let mut first = message.clone();
+    first.dkim_headers.truncate(MAX_DKIM_SIGNATURES);
+    Cow::Owned(first)
 }
 
 /// mail-auth's outputs of the checks of one message.

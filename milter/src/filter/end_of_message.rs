@@ -212,7 +212,10 @@ async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8])
         helo: &session.helo,
         mail_from: &tx.mail_from,
     };
-    let checked = authenticator.check(&envelope, &message).await;
+    let Some(checked) = authenticator.check_in_time(&envelope, &message).await else {
+        warn!("the checks did not finish in time; answered per on_dns_error");
+        return judgement(authenticator.out_of_time(header_from));
+    };
     let allowed = lists.allow(&Authenticated {
         client_ip: session.client_address,
         mail_from: checked.spf_passed_sender(&tx.mail_from),
@@ -222,7 +225,11 @@ async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8])
     if let Some(allow) = &allowed {
         info!(allow = %allow.matched, "allow list matched");
     }
-    let verdict = authenticator.decide(checked, allowed.as_ref().map(|a| &a.allowed));
+    judgement(authenticator.decide(checked, allowed.as_ref().map(|a| &a.allowed)))
+}
+
+/// What a verdict of the checks makes of the message.
+fn judgement(verdict: Verdict) -> Judgement {
     match &verdict.decision {
         Decision::Refuse(refusal) => Judgement::Refuse {
             refusal: refusal.clone(),

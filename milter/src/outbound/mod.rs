@@ -75,14 +75,19 @@ impl Outbound {
                 return false;
             }
         }
-        let job = match self.store.outbound().claim_due(&self.worker, claims::LEASE) {
-            Ok(Some(job)) => job,
-            Ok(None) => return false,
-            Err(e) => {
-                warn!("cannot read the outbound queue: {e}");
-                return false;
-            }
-        };
+        let job =
+            match self
+                .store
+                .outbound()
+                .claim_due(&self.worker, claims::LEASE, self.max_attempts)
+            {
+                Ok(Some(job)) => job,
+                Ok(None) => return false,
+                Err(e) => {
+                    warn!("cannot read the outbound queue: {e}");
+                    return false;
+                }
+            };
         let id = job.id;
         let (store, holder) = (self.store.clone(), self.worker.clone());
         let renew = move || match store.outbound().renew(id, &holder) {
@@ -90,7 +95,11 @@ impl Outbound {
             Ok(true) => {}
             Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
         };
-        let outcome = claims::renewing(renew, || self.deliver(&job));
+        // A panic is retried like a temporary failure, up to the attempts.
+        let outcome = claims::renewing(renew, || {
+            crate::worker::catch_panic(|| self.deliver(&job))
+                .unwrap_or_else(|panic| Err(Failure::Temporary(panic)))
+        });
         let outcome = match outcome {
             Ok(()) => {
                 info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");

@@ -7,8 +7,9 @@
 //! recorded on the message. What depends on the channel is decided while
 //! filing: whether a list rewrite names the author (only from one of the
 //! channel's sources, authenticated), and whether a thread match may be
-//! joined (only by a participant). A failure puts the row back; after
-//! [`MAX_ATTEMPTS`] it is parked as `failed` with its error.
+//! joined (only by a participant). A failure (a panic too) puts the row
+//! back; after [`MAX_ATTEMPTS`] claims it is parked as `failed` with its
+//! error.
 
 pub mod reading;
 pub mod routing;
@@ -50,6 +51,10 @@ pub struct Processor {
     /// database was away), with the error: each gives it back before it
     /// claims anything new.
     unreleased: Mutex<HashMap<String, String>>,
+    /// Tests only: processing a message that contains these bytes panics
+    /// inside its filing transaction, as a bug would.
+    #[cfg(feature = "testing")]
+    pub panic_on: Option<Vec<u8>>,
 }
 
 impl Processor {
@@ -60,6 +65,8 @@ impl Processor {
             loop_marker,
             wake: Arc::new(Notify::new()),
             unreleased: Mutex::default(),
+            #[cfg(feature = "testing")]
+            panic_on: None,
         }
     }
 
@@ -91,7 +98,11 @@ impl Processor {
                 return false;
             }
         }
-        let claimed = match self.store.queue().claim(worker, claims::LEASE) {
+        let claimed = match self
+            .store
+            .queue()
+            .claim(worker, claims::LEASE, MAX_ATTEMPTS)
+        {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return false,
             Err(e) => {
@@ -111,7 +122,12 @@ impl Processor {
             Ok(true) => {}
             Err(e) => warn!(inbound_id = id, "cannot renew the claim of {holder}: {e}"),
         };
-        match claims::renewing(renew, || self.process(&claimed)) {
+        // A panic is an error like another: the message goes back, and is
+        // parked after its attempts, rather than retried forever.
+        let processed = claims::renewing(renew, || {
+            crate::worker::catch_panic(|| self.process(&claimed))
+        });
+        match processed.and_then(|done| done.map_err(|e| e.to_string())) {
             Ok(summary) => info!(inbound_id = id, "{summary}"),
             Err(e) => {
                 warn!(
@@ -119,7 +135,7 @@ impl Processor {
                     attempt = claimed.attempts,
                     "cannot process message: {e}"
                 );
-                self.release(worker, e.to_string());
+                self.release(worker, e);
             }
         }
         true
@@ -166,12 +182,30 @@ impl Processor {
         };
         let reading = reading::read(&claimed.raw_message, &context);
         self.store.inbox().apply(claimed.id, |tx| {
+            #[cfg(feature = "testing")]
+            self.panic_if_told(claimed);
             let mut filed = Vec::new();
             for filing in filings(tx, claimed, &reading)? {
                 filed.push(file_into_channel(tx, claimed, &reading, &context, &filing)?);
             }
             Ok(filed.join("; "))
         })
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Processor {
+    /// See [`Processor::panic_on`].
+    fn panic_if_told(&self, claimed: &ClaimedMessage) {
+        if let Some(needle) = &self.panic_on {
+            if claimed
+                .raw_message
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                panic!("told to panic on message {}", claimed.id);
+            }
+        }
     }
 }
 

@@ -448,6 +448,12 @@ fn dead_claims(
         .collect()
 }
 
+/// Why a queue row whose claim was given back or taken over after its
+/// worker stopped is not done.
+fn died_while_processing(holder: &str) -> String {
+    format!("worker died while processing (claim of {holder})")
+}
+
 /// Runs `$body` with `$c` bound to the backend's own connection, for SQL
 /// that `MultiConnection` cannot express: upserts (`ON CONFLICT`). A macro
 /// because each backend needs the query typed for it.

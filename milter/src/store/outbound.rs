@@ -4,7 +4,7 @@
 //! outbound).
 
 use super::{
-    dead_claims, first_unclaimed,
+    dead_claims, died_while_processing, first_unclaimed,
     inbox::NewMessage,
     is_unique_violation,
     schema::{conversations, messages, outbound_messages, sending_domains},
@@ -186,14 +186,24 @@ impl Outbound<'_> {
     }
 
     /// Claims for `worker` a message whose claim expired, else the oldest
-    /// one due now.
-    pub fn claim_due(&self, worker: &str, lease: Duration) -> StoreResult<Option<OutboundJob>> {
+    /// one due now. Every claim counts an attempt; a message whose workers
+    /// died on it until it had `max_attempts` is parked as `failed`
+    /// instead, so one that kills its worker is not retried forever.
+    pub fn claim_due(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: i32,
+    ) -> StoreResult<Option<OutboundJob>> {
         let now = crate::now();
         let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        self.store.write(|conn| {
+        self.store.write(|conn| loop {
             let Some(id) = next_due(conn, now, expired)? else {
                 return Ok(None);
             };
+            if park_if_spent(conn, id, max_attempts)? {
+                continue;
+            }
             diesel::update(outbound_messages::table.find(id))
                 .set((
                     outbound_messages::state.eq("processing"),
@@ -202,37 +212,7 @@ impl Outbound<'_> {
                     outbound_messages::attempts.eq(outbound_messages::attempts + 1),
                 ))
                 .execute(conn)?;
-            let (kind, to_address, subject, body, from_address, raw_message, attempts) =
-                outbound_messages::table
-                    .find(id)
-                    .select((
-                        outbound_messages::kind,
-                        outbound_messages::to_address,
-                        outbound_messages::subject,
-                        outbound_messages::body,
-                        outbound_messages::from_address,
-                        outbound_messages::raw_message,
-                        outbound_messages::attempts,
-                    ))
-                    .first::<(
-                        String,
-                        String,
-                        String,
-                        String,
-                        Option<String>,
-                        Option<Vec<u8>>,
-                        i32,
-                    )>(conn)?;
-            Ok(Some(OutboundJob {
-                id,
-                kind,
-                to_address,
-                subject,
-                body,
-                from_address,
-                raw_message,
-                attempts,
-            }))
+            return load_job(conn, id).map(Some);
         })
     }
 
@@ -267,7 +247,7 @@ impl Outbound<'_> {
                 .load(conn)?;
             let dead = dead_claims(claims, gone);
             for (id, holder) in &dead {
-                let error = format!("its worker {holder} stopped before recording the outcome");
+                let error = died_while_processing(holder);
                 set_state(conn, *id, "pending", Some(&error), Some(crate::now()))?;
             }
             Ok(dead.len())
@@ -414,6 +394,65 @@ fn keep_reply_address(conn: &mut DbConnection, user_id: i64) -> StoreResult<()> 
         super::settings::insert_local_part(conn, &local, Some(user_id))?;
     }
     Ok(())
+}
+
+/// Parks message `id` as `failed` if it has had its `max_attempts`
+/// already: only a worker that died on it leaves it due so (a delivery
+/// that fails records the outcome itself). True when parked.
+fn park_if_spent(conn: &mut DbConnection, id: i64, max_attempts: i32) -> StoreResult<bool> {
+    let (state, holder, attempts, last_error) = outbound_messages::table
+        .find(id)
+        .select((
+            outbound_messages::state,
+            outbound_messages::claimed_by,
+            outbound_messages::attempts,
+            outbound_messages::last_error,
+        ))
+        .first::<(String, Option<String>, i32, Option<String>)>(conn)?;
+    if attempts < max_attempts {
+        return Ok(false);
+    }
+    let error = match (state.as_str(), holder) {
+        ("processing", Some(holder)) => died_while_processing(&holder),
+        _ => last_error.unwrap_or_else(|| format!("gave up after {attempts} attempts")),
+    };
+    set_state(conn, id, "failed", Some(&error), None)?;
+    Ok(true)
+}
+
+/// The job of message `id`.
+fn load_job(conn: &mut DbConnection, id: i64) -> StoreResult<OutboundJob> {
+    let (kind, to_address, subject, body, from_address, raw_message, attempts) =
+        outbound_messages::table
+            .find(id)
+            .select((
+                outbound_messages::kind,
+                outbound_messages::to_address,
+                outbound_messages::subject,
+                outbound_messages::body,
+                outbound_messages::from_address,
+                outbound_messages::raw_message,
+                outbound_messages::attempts,
+            ))
+            .first::<(
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<Vec<u8>>,
+                i32,
+            )>(conn)?;
+    Ok(OutboundJob {
+        id,
+        kind,
+        to_address,
+        subject,
+        body,
+        from_address,
+        raw_message,
+        attempts,
+    })
 }
 
 /// Ends a claim: the new state, error and next attempt.

@@ -11,8 +11,8 @@
 //! ([`Queue::release_dead`]).
 
 use super::{
-    dead_claims, first_unclaimed, inbound::HostedRecipient, schema::inbound_messages, DbConnection,
-    Store, StoreResult,
+    dead_claims, died_while_processing, first_unclaimed, inbound::HostedRecipient,
+    schema::inbound_messages, DbConnection, Store, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -38,24 +38,27 @@ pub struct Queue<'s> {
 
 impl Queue<'_> {
     /// Claims a message whose claim is older than `lease` (its worker
-    /// died or stopped renewing it), else the oldest pending one. On PostgreSQL, workers on several hosts
-    /// skip each other's locked rows; on SQLite the write lock serialises.
-    pub fn claim(&self, worker: &str, lease: Duration) -> StoreResult<Option<ClaimedMessage>> {
+    /// died or stopped renewing it), else the oldest pending one. Every
+    /// claim counts an attempt; a message whose workers died on it
+    /// `max_attempts` times is parked as `failed` instead, so one that
+    /// kills its worker is not retried forever. On PostgreSQL, workers on
+    /// several hosts skip each other's locked rows; on SQLite the write
+    /// lock serialises.
+    pub fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: i32,
+    ) -> StoreResult<Option<ClaimedMessage>> {
         let now = crate::now();
         let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let claimed = self.store.write_relaxed(|conn| {
+        let claimed = self.store.write_relaxed(|conn| loop {
             let Some(id) = next_claimable(conn, expired)? else {
                 return Ok(None);
             };
-            diesel::update(inbound_messages::table.find(id))
-                .set((
-                    inbound_messages::state.eq("processing"),
-                    inbound_messages::claimed_by.eq(worker),
-                    inbound_messages::claimed_at.eq(now),
-                    inbound_messages::attempts.eq(inbound_messages::attempts + 1),
-                ))
-                .execute(conn)?;
-            Ok(Some(id))
+            if take(conn, id, worker, now, max_attempts)? {
+                return Ok(Some(id));
+            }
         })?;
         match claimed {
             Some(id) => self.load(id).map(Some),
@@ -141,8 +144,13 @@ impl Queue<'_> {
                 .load(conn)?;
             let dead = dead_claims(claims, gone);
             for (id, holder) in &dead {
-                let error = format!("its worker {holder} stopped before finishing it");
-                release(conn, *id, holder, &error, max_attempts)?;
+                release(
+                    conn,
+                    *id,
+                    holder,
+                    &died_while_processing(holder),
+                    max_attempts,
+                )?;
             }
             Ok(dead.len())
         })
@@ -188,6 +196,45 @@ fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResul
     Ok(first_unclaimed!(conn, pending)?)
 }
 
+/// Claims message `id` for `worker` and counts the attempt; true when
+/// claimed. A message taken from a dead worker keeps why in `last_error`,
+/// and is parked as `failed` instead once it has had its `max_attempts`.
+fn take(
+    conn: &mut DbConnection,
+    id: i64,
+    worker: &str,
+    now: NaiveDateTime,
+    max_attempts: i32,
+) -> StoreResult<bool> {
+    let (state, holder, attempts) = inbound_messages::table
+        .find(id)
+        .select((
+            inbound_messages::state,
+            inbound_messages::claimed_by,
+            inbound_messages::attempts,
+        ))
+        .first::<(String, Option<String>, i32)>(conn)?;
+    if state == "processing" {
+        let error = died_while_processing(holder.as_deref().unwrap_or("unknown"));
+        if attempts >= max_attempts {
+            give_back(conn, id, "failed", &error)?;
+            return Ok(false);
+        }
+        diesel::update(inbound_messages::table.find(id))
+            .set(inbound_messages::last_error.eq(error))
+            .execute(conn)?;
+    }
+    diesel::update(inbound_messages::table.find(id))
+        .set((
+            inbound_messages::state.eq("processing"),
+            inbound_messages::claimed_by.eq(worker),
+            inbound_messages::claimed_at.eq(now),
+            inbound_messages::attempts.eq(inbound_messages::attempts + 1),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
 /// The row of message `id` while `worker` holds its claim.
 type HeldBy<'w> = diesel::dsl::Filter<
     diesel::dsl::Filter<
@@ -225,6 +272,12 @@ fn release(
     } else {
         "pending"
     };
+    give_back(conn, id, state, error)
+}
+
+/// Ends the claim on message `id`: `state` (`pending` or `failed`), with
+/// `error`.
+fn give_back(conn: &mut DbConnection, id: i64, state: &str, error: &str) -> StoreResult<()> {
     diesel::update(inbound_messages::table.find(id))
         .set((
             inbound_messages::state.eq(state),

@@ -291,3 +291,52 @@ fn bind_udp_and_tcp() -> (std::net::UdpSocket, std::net::TcpListener) {
     }
     panic!("test DNS: no port free for both UDP and TCP on 127.0.0.1: {last_error:?}")
 }
+
+/// A name server on 127.0.0.1 that never answers: it reads every query
+/// over UDP, and accepts TCP connections and holds them, and sends
+/// nothing back. Stops on drop.
+pub struct SilentDns {
+    addr: SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SilentDns {
+    pub fn start() -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (udp, tcp) = bind_udp_and_tcp();
+        let addr = udp.local_addr().expect("local address of the DNS socket");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            let mut query = [0u8; 4096];
+            while !stopped.load(Ordering::Relaxed) {
+                while udp.recv_from(&mut query).is_ok() {}
+                while let Ok((connection, _)) = tcp.accept() {
+                    held.push(connection);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `"127.0.0.1:PORT"`, for the config's `dns.nameservers`.
+    pub fn nameserver(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for SilentDns {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -15,7 +15,8 @@ pub struct Milter {
     pub socket: PathBuf,
     pub store: Store,
     pub db: TestDatabase,
-    pub dns: TestDns,
+    /// The name server, running while the milter does.
+    dns: Box<dyn std::any::Any>,
     daemon: RunningDaemon,
     _dir: tempfile::TempDir,
 }
@@ -30,6 +31,17 @@ impl Milter {
     /// Starts the milter on `dns`, with `security` keys for the
     /// `[security]` section (authserv-id `mx.inbox.example.com`).
     pub async fn start_with(db: TestDatabase, dns: TestDns, security: &str) -> Self {
+        Self::start_on(db, dns.nameserver(), Box::new(dns), security).await
+    }
+
+    /// [`Milter::start_with`] on the name server `nameserver`, kept
+    /// running by `dns` while the milter runs.
+    pub async fn start_on(
+        db: TestDatabase,
+        nameserver: String,
+        dns: Box<dyn std::any::Any>,
+        security: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
         let config = Config::from_toml(&format!(
@@ -40,7 +52,7 @@ impl Milter {
              [security]\nauthserv_id = \"mx.inbox.example.com\"\n{security}\n",
             socket.display(),
             db.url,
-            dns.nameserver(),
+            nameserver,
         ))
         .unwrap();
         let daemon = RunningDaemon::start(config);
