@@ -135,11 +135,13 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         store.clone(),
         loop_marker(&config),
     ));
+    let (refusal_log, refusal_log_writer) = filter::refusal_log::start(store.clone());
     let filter = Arc::new(Filter::new(
         &config,
         store.clone(),
         authenticator,
         processor.wake.clone(),
+        refusal_log,
     ));
     // The processor and outbound work beside the milter and stop after it:
     // the milter's shutdown tells them, and they finish the message in hand.
@@ -162,6 +164,8 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     if let ListenAddress::Unix(path) = &config.milter.listen {
         let _ = std::fs::remove_file(path);
     }
+    // The sessions are over: what they refused is written before we stop.
+    refusal_log_writer.finish().await;
     let _ = workers.await;
     if let Some(senders) = senders {
         let _ = senders.await;

@@ -117,6 +117,18 @@ impl Milter {
             .unwrap()
     }
 
+    /// Stops the daemon cleanly and hands back its database, to read what
+    /// it wrote on its way out.
+    pub async fn stop_keeping_database(mut self) -> (TestDatabase, Store) {
+        let stopped = tokio::task::spawn_blocking(move || {
+            self.daemon.stop();
+            self
+        })
+        .await
+        .unwrap();
+        (stopped.db, stopped.store)
+    }
+
     pub async fn stop(mut self) {
         tokio::task::spawn_blocking(move || self.daemon.stop())
             .await
