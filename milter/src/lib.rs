@@ -14,6 +14,7 @@ pub mod identity;
 pub mod outbound;
 pub mod processor;
 pub mod refusal;
+pub mod retention;
 pub mod signature;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -147,6 +148,11 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     // the milter's shutdown tells them, and they finish the message in hand.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(processor.run(config.processor.workers, stopped.clone()));
+    let purges = tokio::spawn(retention::run(
+        store.clone(),
+        config.retention,
+        stopped.clone(),
+    ));
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped))
@@ -167,6 +173,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     // The sessions are over: what they refused is written before we stop.
     refusal_log_writer.finish().await;
     let _ = workers.await;
+    let _ = purges.await;
     if let Some(senders) = senders {
         let _ = senders.await;
     }
