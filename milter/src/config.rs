@@ -220,10 +220,13 @@ impl TryFrom<String> for Keep {
         if s == "keep" {
             return Ok(Self::Forever);
         }
+        // Longer would be "keep" in all but name (and might not print and
+        // read back the same).
+        const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 31_557_600);
         match humantime::parse_duration(&s) {
-            Ok(d) if !d.is_zero() => Ok(Self::For(d)),
+            Ok(d) if !d.is_zero() && d <= CENTURY => Ok(Self::For(d)),
             _ => Err(format!(
-                "`{}` is neither \"keep\" nor a duration like \"30d\" or \"12h\"",
+                "`{}` is neither \"keep\" nor a duration like \"30d\" or \"12h\" (above zero, at most 100 years)",
                 crate::address::printable(&s)
             )),
         }
@@ -743,7 +746,7 @@ mod tests {
             Keep::For(std::time::Duration::from_secs(90 * 86400))
         );
         assert_eq!(config.retention.rejections, Keep::Forever);
-        for bad in ["soon", "0s", "-1d"] {
+        for bad in ["soon", "0s", "-1d", "101y", "18446744073709551615s"] {
             let e = error_of(&format!("[retention]\ndone_queue_rows = \"{bad}\""));
             assert!(e.contains("retention.done_queue_rows"), "{bad}: {e}");
             assert!(!e.contains('\n'), "{e}");
