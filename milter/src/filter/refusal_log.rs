@@ -217,10 +217,11 @@ impl Window {
     /// The row that says how many were left out, if any were.
     fn summary(self) -> Option<RefusalRecord> {
         let mut row = self.last?;
+        // The client's name comes from the MTA: outside input.
         let client = row
             .client_address
             .clone()
-            .unwrap_or_else(|| row.client_name.clone());
+            .unwrap_or_else(|| crate::address::printable(&row.client_name));
         row.refusal.text = format!(
             "and {} more like this from {client} within {} s, not logged one by one ({} recipients listed): {}",
             self.suppressed,
