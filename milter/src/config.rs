@@ -35,6 +35,7 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub processor: ProcessorConfig,
     pub security: SecurityConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -205,6 +206,67 @@ impl Default for SecurityConfig {
             on_dns_error: OnDnsError::Tempfail,
             trusted_networks: Vec::new(),
             check_timeout: CheckTimeout(Duration::from_secs(20)),
+        }
+    }
+}
+
+/// How long the daemon keeps what it no longer needs (purged at start and
+/// every hour, see `retention`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Rejection log rows.
+    pub rejections: Keep,
+    /// The raw message of a queue row that was filed (`done`); the filed
+    /// conversation stays.
+    pub processed_raw_messages: Keep,
+    /// Queue rows that were filed (`done`), raw message, envelope and
+    /// verdicts; the filed conversation stays.
+    pub done_queue_rows: Keep,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            rejections: Keep::For(std::time::Duration::from_secs(30 * 24 * 3600)),
+            processed_raw_messages: Keep::Forever,
+            done_queue_rows: Keep::Forever,
+        }
+    }
+}
+
+/// `"keep"`, or a duration as humantime reads it (`"30d"`, `"12h"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Keep {
+    Forever,
+    For(std::time::Duration),
+}
+
+impl TryFrom<String> for Keep {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "keep" {
+            return Ok(Self::Forever);
+        }
+        // Longer would be "keep" in all but name (and might not print and
+        // read back the same).
+        const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 31_557_600);
+        match humantime::parse_duration(&s) {
+            Ok(d) if !d.is_zero() && d <= CENTURY => Ok(Self::For(d)),
+            _ => Err(format!(
+                "`{}` is neither \"keep\" nor a duration like \"30d\" or \"12h\" (above zero, at most 100 years)",
+                crate::address::printable(&s)
+            )),
+        }
+    }
+}
+
+impl From<Keep> for String {
+    fn from(k: Keep) -> String {
+        match k {
+            Keep::Forever => "keep".into(),
+            Keep::For(d) => humantime::format_duration(d).to_string(),
         }
     }
 }
@@ -723,6 +785,39 @@ mod tests {
             let e = error_of(&format!("[milter]\nrecipient_delimiter = \"{bad}\""));
             assert!(e.contains("milter.recipient_delimiter"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn retention_is_keep_or_a_duration() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(
+            config.retention.rejections,
+            Keep::For(std::time::Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(config.retention.processed_raw_messages, Keep::Forever);
+        let config = Config::from_toml(
+            "[retention]\nprocessed_raw_messages = \"90d\"\nrejections = \"keep\"",
+        )
+        .unwrap();
+        assert_eq!(
+            config.retention.processed_raw_messages,
+            Keep::For(std::time::Duration::from_secs(90 * 86400))
+        );
+        assert_eq!(config.retention.rejections, Keep::Forever);
+        for bad in ["soon", "0s", "-1d", "101y", "18446744073709551615s"] {
+            let e = error_of(&format!("[retention]\ndone_queue_rows = \"{bad}\""));
+            assert!(e.contains("retention.done_queue_rows"), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // What --check-config prints is read back the same.
+        let shown = Config::from_toml("[retention]\nrejections = \"36h\"")
+            .unwrap()
+            .to_toml();
+        let again = Config::from_toml(&shown).unwrap();
+        assert_eq!(
+            again.retention.rejections,
+            Keep::For(std::time::Duration::from_secs(36 * 3600))
+        );
     }
 
     #[test]

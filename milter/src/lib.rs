@@ -14,6 +14,7 @@ pub mod identity;
 pub mod outbound;
 pub mod processor;
 pub mod refusal;
+pub mod retention;
 pub mod signature;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -135,16 +136,23 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         store.clone(),
         loop_marker(&config),
     ));
+    let (refusal_log, refusal_log_writer) = filter::refusal_log::start(store.clone());
     let filter = Arc::new(Filter::new(
         &config,
         store.clone(),
         authenticator,
         processor.wake.clone(),
+        refusal_log,
     ));
     // The processor and outbound work beside the milter and stop after it:
     // the milter's shutdown tells them, and they finish the message in hand.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(processor.run(config.processor.workers, stopped.clone()));
+    let purges = tokio::spawn(retention::run(
+        store.clone(),
+        config.retention,
+        stopped.clone(),
+    ));
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped))
@@ -162,7 +170,10 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     if let ListenAddress::Unix(path) = &config.milter.listen {
         let _ = std::fs::remove_file(path);
     }
+    // The sessions are over: what they refused is written before we stop.
+    refusal_log_writer.finish().await;
     let _ = workers.await;
+    let _ = purges.await;
     if let Some(senders) = senders {
         let _ = senders.await;
     }

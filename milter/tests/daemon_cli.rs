@@ -229,6 +229,14 @@ fn bad_values_in_the_file_exit_2_naming_the_key() {
         ("[outbound]\nsmtp_url = \"http://x\"\n", "outbound.smtp_url"),
         ("[processor]\nworkers = -1\n", "processor.workers"),
         (
+            "[retention]\nrejections = \"soon\"\n",
+            "retention.rejections",
+        ),
+        (
+            "[retention]\nprocessed_raw_messages = \"0s\"\n",
+            "retention.processed_raw_messages",
+        ),
+        (
             "[milter]\nrecipient_delimiter = \"@\"\n",
             "milter.recipient_delimiter",
         ),

@@ -13,6 +13,7 @@
 
 mod end_of_message;
 pub mod lists;
+pub mod refusal_log;
 mod spool;
 
 use crate::{
@@ -59,6 +60,7 @@ pub struct Filter {
     /// Wakes the processor after a commit.
     stored: Arc<tokio::sync::Notify>,
     missing_macros: MissingMacros,
+    refusal_log: refusal_log::RefusalLog,
 }
 
 impl Filter {
@@ -67,6 +69,7 @@ impl Filter {
         store: Store,
         authenticator: Option<Authenticator>,
         stored: Arc<tokio::sync::Notify>,
+        refusal_log: refusal_log::RefusalLog,
     ) -> Self {
         Self {
             hosted_domains: config.milter.hosted_domains.clone(),
@@ -85,6 +88,7 @@ impl Filter {
             lists: lists::FilterCache::default(),
             stored,
             missing_macros: MissingMacros::default(),
+            refusal_log,
         }
     }
 
@@ -126,30 +130,11 @@ impl Filter {
         refusal.apply(reply)
     }
 
-    /// Writes a refusal to the rejection log. Logging must not change the
-    /// answer: a failure here is only reported.
+    /// Writes a refusal to the rejection log (through `refusal_log`, which
+    /// leaves floods out). Logging must not change the answer: a failure
+    /// there is only reported.
     async fn log_refusal(&self, entry: RefusalRecord) {
-        let store = self.store.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            store.rejections().record(&NewRejection {
-                queue_id: entry.queue_id.as_deref(),
-                client_address: entry.client_address.as_deref(),
-                client_name: &entry.client_name,
-                helo: &entry.helo,
-                mail_from: &entry.mail_from,
-                header_from: entry.header_from.as_deref(),
-                recipients: &entry.recipients,
-                smtp_code: entry.refusal.code,
-                enhanced_code: entry.refusal.enhanced,
-                reason: &entry.refusal.text,
-            })
-        })
-        .await;
-        match result {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => warn!("cannot record rejection: {e}"),
-            Err(e) => warn!("cannot record rejection: {e}"),
-        }
+        self.refusal_log.record(entry).await;
     }
 }
 
@@ -228,6 +213,23 @@ struct RefusalRecord {
     header_from: Option<String>,
     recipients: Vec<String>,
     refusal: Refusal,
+}
+
+impl RefusalRecord {
+    fn as_new(&self) -> NewRejection<'_> {
+        NewRejection {
+            queue_id: self.queue_id.as_deref(),
+            client_address: self.client_address.as_deref(),
+            client_name: &self.client_name,
+            helo: &self.helo,
+            mail_from: &self.mail_from,
+            header_from: self.header_from.as_deref(),
+            recipients: &self.recipients,
+            smtp_code: self.refusal.code,
+            enhanced_code: self.refusal.enhanced,
+            reason: &self.refusal.text,
+        }
+    }
 }
 
 impl Connection {

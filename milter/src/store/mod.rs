@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod outbound;
 pub mod queue;
 pub mod rejections;
+pub mod retention;
 mod schema;
 pub mod settings;
 pub mod views;
@@ -187,6 +188,10 @@ impl Store {
 
     pub fn views(&self) -> views::Views<'_> {
         views::Views { store: self }
+    }
+
+    pub fn retention(&self) -> retention::Retention<'_> {
+        retention::Retention { store: self }
     }
 
     pub fn rejections(&self) -> rejections::Rejections<'_> {

@@ -99,26 +99,18 @@ pub struct Rejections<'s> {
 impl Rejections<'_> {
     /// Logs one refusal, stamped with the current time, and returns its id.
     pub fn record(&self, rejection: &NewRejection<'_>) -> StoreResult<i64> {
-        // Serializing a slice of strings cannot fail.
-        let recipients =
-            serde_json::to_string(rejection.recipients).expect("a list of strings is JSON");
-        self.store.write(|conn| {
-            Ok(diesel::insert_into(rejections::table)
-                .values((
-                    rejections::rejected_at.eq(crate::now()),
-                    rejections::queue_id.eq(rejection.queue_id),
-                    rejections::client_address.eq(rejection.client_address),
-                    rejections::client_name.eq(rejection.client_name),
-                    rejections::helo.eq(rejection.helo),
-                    rejections::mail_from.eq(rejection.mail_from),
-                    rejections::header_from.eq(rejection.header_from),
-                    rejections::recipients.eq(&recipients),
-                    rejections::smtp_code.eq(rejection.smtp_code),
-                    rejections::enhanced_code.eq(rejection.enhanced_code),
-                    rejections::reason.eq(rejection.reason),
-                ))
-                .returning(rejections::id)
-                .get_result::<i64>(conn)?)
+        self.store.write(|conn| insert(conn, rejection))
+    }
+
+    /// Logs refusals together in one transaction whose commit does not wait
+    /// for the disk: the log is a record, not mail, so a crash may lose the
+    /// last fraction of a second of it (see `filter::refusal_log`).
+    pub fn record_batch(&self, batch: &[NewRejection<'_>]) -> StoreResult<()> {
+        self.store.write_relaxed(|conn| {
+            for rejection in batch {
+                insert(conn, rejection)?;
+            }
+            Ok(())
         })
     }
 
@@ -138,4 +130,27 @@ impl Rejections<'_> {
             Ok(rows.into_iter().map(Rejection::from).collect())
         })
     }
+}
+
+/// Inserts one refusal, stamped with the current time; returns its id.
+fn insert(conn: &mut super::DbConnection, rejection: &NewRejection<'_>) -> StoreResult<i64> {
+    // Serializing a slice of strings cannot fail.
+    let recipients =
+        serde_json::to_string(rejection.recipients).expect("a list of strings is JSON");
+    Ok(diesel::insert_into(rejections::table)
+        .values((
+            rejections::rejected_at.eq(crate::now()),
+            rejections::queue_id.eq(rejection.queue_id),
+            rejections::client_address.eq(rejection.client_address),
+            rejections::client_name.eq(rejection.client_name),
+            rejections::helo.eq(rejection.helo),
+            rejections::mail_from.eq(rejection.mail_from),
+            rejections::header_from.eq(rejection.header_from),
+            rejections::recipients.eq(&recipients),
+            rejections::smtp_code.eq(rejection.smtp_code),
+            rejections::enhanced_code.eq(rejection.enhanced_code),
+            rejections::reason.eq(rejection.reason),
+        ))
+        .returning(rejections::id)
+        .get_result::<i64>(conn)?)
 }

@@ -16,7 +16,7 @@ pub struct Milter {
     pub store: Store,
     pub db: TestDatabase,
     /// The name server, running while the milter does.
-    dns: Box<dyn std::any::Any>,
+    dns: Box<dyn std::any::Any + Send>,
     daemon: RunningDaemon,
     _dir: tempfile::TempDir,
 }
@@ -39,7 +39,7 @@ impl Milter {
     pub async fn start_on(
         db: TestDatabase,
         nameserver: String,
-        dns: Box<dyn std::any::Any>,
+        dns: Box<dyn std::any::Any + Send>,
         security: &str,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -127,6 +127,18 @@ impl Milter {
             .open_unix(&self.socket)
             .await
             .unwrap()
+    }
+
+    /// Stops the daemon cleanly and hands back its database, to read what
+    /// it wrote on its way out.
+    pub async fn stop_keeping_database(mut self) -> (TestDatabase, Store) {
+        let stopped = tokio::task::spawn_blocking(move || {
+            self.daemon.stop();
+            self
+        })
+        .await
+        .unwrap();
+        (stopped.db, stopped.store)
     }
 
     pub async fn stop(mut self) {
