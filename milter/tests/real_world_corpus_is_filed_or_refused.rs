@@ -11,11 +11,17 @@ use indymilter_test::{Status, TestConnection};
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    time::Instant,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
 };
 use teaminbox_milter::{
     both_databases,
     processor::Processor,
+    store::Store,
     testing::{dns::TestDns, TestDatabase},
 };
 
@@ -157,6 +163,22 @@ fn client_ip(index: usize) -> [u8; 4] {
     ]
 }
 
+/// A processor worker on its own thread, working until the queue is empty
+/// once `sending` is over.
+fn work_the_queue(store: &Store, name: String, sending: &Arc<AtomicBool>) -> JoinHandle<()> {
+    let processor = Processor::new(store.clone(), "teaminbox@inbox.example.com".into());
+    let sending = Arc::clone(sending);
+    std::thread::spawn(move || loop {
+        let still_sending = sending.load(Ordering::SeqCst);
+        if !processor.process_next(&name) {
+            if !still_sending {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
 fn count(db: &TestDatabase, sql: &str) -> usize {
     let rows = db.rows(&format!(
         "SELECT CAST(COUNT(*) AS TEXT) AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM {sql}"
@@ -174,6 +196,11 @@ both_databases! {
         let milter =
             Milter::start_with(db, TestDns::builder().start(), "on_dns_error = \"accept\"").await;
         milter.channel("support@inbox.example.com");
+        // Two processor workers file messages while the milter stores more.
+        let sending = Arc::new(AtomicBool::new(true));
+        let workers: Vec<_> = (0..2)
+            .map(|n| work_the_queue(&milter.store, format!("corpus-worker-{n}"), &sending))
+            .collect();
 
         let mut accepted = 0;
         let mut refused: BTreeMap<String, usize> = BTreeMap::new();
@@ -200,11 +227,11 @@ both_databases! {
         conn.close().await.unwrap();
         let sent_secs = started.elapsed().as_secs_f64();
 
-        let (db, store) = milter.stop_keeping_database().await;
-        let processor = Processor::new(store, "teaminbox@inbox.example.com".into());
-        tokio::task::spawn_blocking(move || while processor.process_next("corpus-worker") {})
-            .await
-            .unwrap();
+        sending.store(false, Ordering::SeqCst);
+        for worker in workers {
+            tokio::task::spawn_blocking(move || worker.join().unwrap()).await.unwrap();
+        }
+        let (db, _store) = milter.stop_keeping_database().await;
 
         let stored = count(&db, "inbound_messages");
         let done = count(&db, "inbound_messages WHERE state = 'done'");
@@ -212,14 +239,17 @@ both_databases! {
             &db,
             "inbound_messages i WHERE EXISTS (SELECT 1 FROM messages m WHERE m.inbound_message_id = i.id)",
         );
-        let logged: BTreeSet<String> = db
-            .rows("SELECT client_address AS a, reason AS b, CAST(NULL AS TEXT) AS c FROM rejections")
-            .into_iter()
-            .map(|(client, reason, _)| {
-                assert!(!reason.unwrap_or_default().is_empty(), "a refusal without a reason");
-                client.unwrap_or_default()
-            })
-            .collect();
+        let rejections =
+            db.rows("SELECT client_address AS a, reason AS b, CAST(NULL AS TEXT) AS c FROM rejections");
+        let mut reasons = BTreeMap::new();
+        for (_, reason, _) in &rejections {
+            let reason = reason.as_deref().unwrap_or_default();
+            assert!(!reason.is_empty(), "a refusal without a reason");
+            *reasons.entry(reason.chars().take(60).collect::<String>()).or_insert(0) += 1;
+        }
+        println!("refused because: {reasons:#?}");
+        let logged: BTreeSet<String> =
+            rejections.into_iter().map(|(client, _, _)| client.unwrap_or_default()).collect();
         let refused_total: usize = refused.values().sum();
         println!(
             "corpus: {} messages, {accepted} stored, {refused_total} refused {refused:?}, \
