@@ -1,8 +1,10 @@
 //! The public SpamAssassin corpus (6,046 real messages of 2002, ham and
 //! spam, fetched by tests/run: tests/lib/corpus.sh) goes through the milter
-//! protocol and then the processor: every message is either accepted, stored
-//! once and filed into a conversation, or refused with a reason in the
-//! rejection log; nothing crashes and no queue row fails or stays behind.
+//! protocol while two processor workers file what is stored: every message is
+//! either accepted, stored once and filed into a conversation, or refused
+//! with a reason in the rejection log; nothing crashes and no queue row fails
+//! or stays behind.  The package keeps each message as JSON text, so bytes
+//! that were not UTF-8 in 2002 arrive already decoded.
 
 mod common;
 
