@@ -9,7 +9,9 @@
 //!    recipients, the hosted ones are deleted, our header is added for the
 //!    others, and the message accepted.
 
-use super::{connection, lists::Authenticated, Connection, Filter, MissingMacro, Transaction};
+use super::{
+    connection, lists::Authenticated, queue_id, Connection, Filter, MissingMacro, Transaction,
+};
 use crate::{
     auth::{Decision, Envelope, Verdict},
     refusal::Refusal,
@@ -26,10 +28,11 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
     let Some(mut tx) = conn.transaction.take() else {
         return Status::Continue;
     };
-    if let Some(id) = cx.macros.get(c"i") {
-        tx.queue_id = Some(id.to_string_lossy().into_owned());
+    if let Some(id) = queue_id(&cx.macros) {
+        tx.queue_id = Some(id);
     }
-    if tx.queue_id.is_none() {
+    // Sent but not a queue id is not the missing macro to configure.
+    if tx.queue_id.is_none() && cx.macros.get(c"i").is_none() {
         filter.missing_macro(MissingMacro::QueueId);
     }
     if let Some(refusal) = tx.refused.take() {

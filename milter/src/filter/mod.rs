@@ -28,7 +28,7 @@ use crate::{
     },
 };
 use indymilter::{
-    Actions, Callbacks, Context, MacroStage, NegotiateContext, ProtoOpts, SetErrorReply,
+    Actions, Callbacks, Context, MacroStage, Macros, NegotiateContext, ProtoOpts, SetErrorReply,
     SocketInfo, Status,
 };
 use spool::Spool;
@@ -491,11 +491,25 @@ async fn check_recipient(
     }
 }
 
+/// Longer than any MTA's queue id (Postfix's long ids are about 20
+/// characters, Sendmail's 14).
+const MAX_QUEUE_ID_LEN: usize = 64;
+
+/// The MTA's queue id (macro `i`), if it is one: a value that is too long
+/// or not printable ASCII (a 1 MiB macro, control characters) is left out
+/// rather than stored with every message and refusal and written to the log.
+fn queue_id(macros: &Macros) -> Option<String> {
+    let id = macros.get(c"i")?.to_bytes();
+    if id.len() <= MAX_QUEUE_ID_LEN && id.iter().all(u8::is_ascii_graphic) {
+        return Some(String::from_utf8_lossy(id).into_owned());
+    }
+    let start = String::from_utf8_lossy(&id[..id.len().min(MAX_QUEUE_ID_LEN)]);
+    warn!(length = id.len(), start = %printable(&start), "ignoring a queue id (macro i) that is not one");
+    None
+}
+
 async fn data_cb(cx: &mut Context<Connection>) -> Status {
-    let queue_id = cx
-        .macros
-        .get(c"i")
-        .map(|id| id.to_string_lossy().into_owned());
+    let queue_id = queue_id(&cx.macros);
     let conn = connection(&mut cx.data);
     match &mut conn.transaction {
         Some(tx) if !tx.hosted.is_empty() => {
