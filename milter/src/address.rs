@@ -33,10 +33,7 @@ impl ForwardingAddress {
                 printable(s)
             ));
         }
-        let local_ok = local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
-        if !local_ok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        if !is_plain_local_part(&local) {
             return Err(format!(
                 "the local part of `{}` may use only letters, digits and . _ + - (no leading, trailing or double dot)",
                 printable(s)
@@ -102,6 +99,18 @@ pub fn envelope_address(arg: &str) -> &str {
     arg.strip_prefix('<')
         .and_then(|a| a.strip_suffix('>'))
         .unwrap_or(arg)
+}
+
+/// A local part an SMTP client can send without quoting, so that it is
+/// always safe in a header: letters, digits and `._+-`, no leading,
+/// trailing or double dot. (Length and case are the caller's.)
+pub fn is_plain_local_part(local: &str) -> bool {
+    local
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
 }
 
 /// The domain of an envelope address, in lower case, if it has one.

@@ -176,14 +176,7 @@ pub fn header_safe(text: &str) -> String {
 /// case; otherwise made into one (`Jane Doe` becomes `jane-doe`).
 pub fn local_part(username: &str) -> String {
     let lower = username.trim().to_ascii_lowercase();
-    let plain = !lower.is_empty()
-        && lower
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
-        && !lower.starts_with('.')
-        && !lower.ends_with('.')
-        && !lower.contains("..");
-    if plain {
+    if !lower.is_empty() && crate::address::is_plain_local_part(&lower) {
         return lower;
     }
     let slug = slug::slugify(username);
