@@ -15,15 +15,13 @@ use crate::{
 };
 use serde::Serialize;
 use std::path::Path;
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    config::Config,
-    identity::{self, FromNameMode, Sender},
-    signature,
-    store::{
-        settings::{self, AssignMode, Channel, ChannelReplies, NewChannel, RoutingUpdate},
-        Store,
-    },
+use teaminbox_outbound::signature;
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::config::Config;
+use teaminbox_store::identity::{self, FromNameMode, Sender};
+use teaminbox_store::{
+    settings::{self, AssignMode, Channel, ChannelReplies, NewChannel, RoutingUpdate},
+    Store,
 };
 
 pub fn run(command: ChannelCommand, store: &Store, config: &Config) -> AdminResult {

@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use teaminbox_milter::config::CONFIG_ENV;
+use teaminbox_store::config::CONFIG_ENV;
 
 #[derive(Parser)]
 #[command(

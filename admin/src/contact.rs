@@ -1,7 +1,7 @@
 //! `teaminbox-admin contact ...`: the people who write to the channels.
 
 use crate::{cli::ContactCommand, input::address, output, AdminResult};
-use teaminbox_milter::store::{
+use teaminbox_store::{
     views::{Contact, ContactKey},
     Store,
 };

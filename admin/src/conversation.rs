@@ -9,8 +9,8 @@ use crate::{
     input::address,
     output, AdminResult,
 };
-use teaminbox_milter::config::Config;
-use teaminbox_milter::store::{
+use teaminbox_store::config::Config;
+use teaminbox_store::{
     views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
     Store,
 };

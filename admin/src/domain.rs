@@ -1,12 +1,10 @@
 //! `teaminbox-admin domain ...`: sending domains and their DKIM keys.
 
 use crate::{cli::DomainCommand, output, AdminError, AdminResult};
-use teaminbox_milter::{
-    address::normalize_domain,
-    config::Config,
-    outbound::dkim::{generate_key, public_key_of},
-    store::{outbound::SendingDomain, Store},
-};
+use teaminbox_outbound::dkim::{generate_key, public_key_of};
+use teaminbox_store::address::normalize_domain;
+use teaminbox_store::config::Config;
+use teaminbox_store::{outbound::SendingDomain, Store};
 
 pub fn run(command: DomainCommand, store: &Store, config: &Config) -> AdminResult {
     match command {
@@ -110,7 +108,7 @@ fn print_records(d: &SendingDomain) {
 
 /// The TXT strings at `name`, through the configured resolver.
 fn lookup_txt(config: &Config, name: &str) -> Result<Vec<String>, AdminError> {
-    let resolver = teaminbox_milter::auth::resolver(&config.nameservers())
+    let resolver = teaminbox_store::dns::resolver(&config.nameservers())
         .map_err(|e| AdminError::Refused(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

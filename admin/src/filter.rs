@@ -4,12 +4,10 @@ use crate::{
     cli::{FilterCommand, FilterEntry, ListName},
     output, AdminError, AdminResult,
 };
-use teaminbox_milter::{
-    filter::lists::FilterValue,
-    store::{
-        settings::{Filter, FilterList},
-        Store, StoreError,
-    },
+use teaminbox_store::settings::list_entry::FilterValue;
+use teaminbox_store::{
+    settings::{Filter, FilterList},
+    Store, StoreError,
 };
 
 pub fn run(command: FilterCommand, store: &Store) -> AdminResult {

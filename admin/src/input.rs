@@ -4,7 +4,7 @@
 //! break a header line gets through. A bad value is a usage error (exit 2).
 
 use crate::AdminError;
-use teaminbox_milter::address::normalize_domain;
+use teaminbox_store::address::normalize_domain;
 
 /// Names and companies end up in From headers: one line of printable text,
 /// trimmed, 1 to 200 characters.

@@ -17,7 +17,8 @@ mod user;
 
 use clap::Parser;
 use std::process::ExitCode;
-use teaminbox_milter::{config::Config, store::StoreError};
+use teaminbox_store::config::Config;
+use teaminbox_store::StoreError;
 
 /// A command that could not be carried out: exit code 1 for a refusal or
 /// something not found, 2 for usage and configuration errors.
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
 }
 
 fn run(command: cli::Command, config: &Config) -> AdminResult {
-    let store = teaminbox_milter::open_store(config);
+    let store = teaminbox_store::Store::from_config(config);
     match command {
         cli::Command::Migrate => {
             let applied = store.migrate()?;

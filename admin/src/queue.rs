@@ -1,7 +1,7 @@
 //! `teaminbox-admin queue ...`: what the milter has stored.
 
 use crate::{cli::QueueCommand, output, AdminResult};
-use teaminbox_milter::store::Store;
+use teaminbox_store::Store;
 
 pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
     match command {
@@ -95,6 +95,6 @@ pub fn run(command: QueueCommand, store: &Store) -> AdminResult {
 #[derive(serde::Serialize)]
 struct Listed {
     #[serde(flatten)]
-    message: teaminbox_milter::store::inbound::InboundMessage,
+    message: teaminbox_store::inbound::InboundMessage,
     recipients: Vec<String>,
 }

@@ -4,7 +4,7 @@ use crate::{
     cli::{RejectionCommand, RejectionList},
     output, AdminError, AdminResult,
 };
-use teaminbox_milter::store::{rejections::Rejection, Store};
+use teaminbox_store::{rejections::Rejection, Store};
 
 pub fn run(command: RejectionCommand, store: &Store) -> AdminResult {
     match command {
@@ -25,7 +25,7 @@ fn list(args: RejectionList, store: &Store) -> AdminResult {
             // A duration longer than the calendar goes back to the start.
             chrono::TimeDelta::from_std(duration)
                 .ok()
-                .and_then(|delta| teaminbox_milter::now().checked_sub_signed(delta))
+                .and_then(|delta| teaminbox_store::now().checked_sub_signed(delta))
         }
         None => None,
     };

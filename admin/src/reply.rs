@@ -1,16 +1,14 @@
 //! `teaminbox-admin conversation reply`: compose, sign and queue an answer.
 
 use crate::{cli::ConversationReply, output, AdminError, AdminResult};
-use teaminbox_milter::{
-    config::Config,
-    identity::{from_header, Sender},
-    outbound::{
-        compose::{compose_reply, reply_subject, ReplyDraft},
-        sign_if_possible,
-    },
-    signature,
-    store::{outbound::NewReply, Store},
+use teaminbox_outbound::signature;
+use teaminbox_outbound::{
+    compose::{compose_reply, reply_subject, ReplyDraft},
+    sign_if_possible,
 };
+use teaminbox_store::config::Config;
+use teaminbox_store::identity::{from_header, Sender};
+use teaminbox_store::{outbound::NewReply, Store};
 
 pub fn run(args: ConversationReply, store: &Store, config: &Config) -> AdminResult {
     let body = match (&args.body, &args.body_file) {
@@ -42,7 +40,7 @@ pub fn run(args: ConversationReply, store: &Store, config: &Config) -> AdminResu
         references: &context.references,
         text: &text,
         html: Some(&html),
-        loop_marker: &teaminbox_milter::loop_marker(config),
+        loop_marker: &teaminbox_store::config::loop_marker(config),
     })
     .map_err(|e| AdminError::Refused(format!("cannot compose the reply: {e}")))?;
     let raw = sign_if_possible(

@@ -5,7 +5,7 @@ use crate::{
     input::{address, text_field},
     output, AdminResult,
 };
-use teaminbox_milter::store::Store;
+use teaminbox_store::Store;
 
 pub fn run(command: TeamCommand, store: &Store) -> AdminResult {
     match command {

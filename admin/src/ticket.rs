@@ -1,7 +1,7 @@
 //! `teaminbox-admin ticket ...`: the tickets channels made.
 
 use crate::{cli::TicketCommand, output, AdminResult};
-use teaminbox_milter::store::Store;
+use teaminbox_store::Store;
 
 pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
     match command {

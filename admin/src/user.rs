@@ -5,7 +5,7 @@ use crate::{
     input::{address, text_field},
     output, AdminResult,
 };
-use teaminbox_milter::store::{
+use teaminbox_store::{
     settings::{NewUser, User},
     Store,
 };

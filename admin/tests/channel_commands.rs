@@ -8,7 +8,9 @@ mod common;
 
 use common::{admin, admin_with_env, assert_rfc3339_utc, keys, write_config, Setup};
 use serde_json::Value;
-use teaminbox_milter::{both_databases, store::settings::Channel, testing::TestDatabase};
+use teaminbox_store::settings::Channel;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::TestDatabase;
 
 /// A configuration file for `db`, with two hosted domains (the first one
 /// written in mixed case, as an admin might), on a database the binary

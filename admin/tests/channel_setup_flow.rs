@@ -8,15 +8,13 @@ mod common;
 use common::{admin, keys, Setup};
 use serde_json::Value;
 use std::path::PathBuf;
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    both_databases,
-    store::{
-        settings::{ChannelUpdate, NewChannel},
-        StoreError,
-    },
-    testing::TestDatabase,
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::{
+    settings::{ChannelUpdate, NewChannel},
+    StoreError,
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::TestDatabase;
 
 const SIGNATURE: &str = "<p>Best regards,<br>\n\
     <b>{{sender.full_name}}</b> | Acme Support</p>\n\
@@ -70,7 +68,7 @@ both_databases! {
         assert_eq!(created["finished_at"], Value::Null);
         // A draft already receives mail.
         let route = setup.store.inbound().route("support@inbox.example.com", "+").unwrap().unwrap();
-        assert_eq!(route.owner, teaminbox_milter::store::inbound::Owner::Channel(1));
+        assert_eq!(route.owner, teaminbox_store::inbound::Owner::Channel(1));
         assert!(route.enabled);
 
         // The From name: the company only.

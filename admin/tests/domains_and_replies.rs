@@ -5,10 +5,11 @@ mod common;
 
 use common::Setup;
 use std::io::Write;
-use teaminbox_milter::{both_databases, testing::dns::TestDns};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::dns::TestDns;
 
 /// A setup whose resolver is `dns`.
-fn with_dns(db: teaminbox_milter::testing::TestDatabase, dns: &TestDns) -> Setup {
+fn with_dns(db: teaminbox_testkit::TestDatabase, dns: &TestDns) -> Setup {
     let setup = Setup::new(db);
     let mut file = std::fs::OpenOptions::new()
         .append(true)

@@ -8,13 +8,11 @@ mod common;
 use chrono::{NaiveDateTime, TimeDelta};
 use common::{admin, keys, Setup};
 use serde_json::Value;
-use teaminbox_milter::{
-    both_databases,
-    store::{
-        rejections::NewRejection,
-        settings::{Filter, FilterKind, FilterList},
-    },
+use teaminbox_store::{
+    rejections::NewRejection,
+    settings::{Filter, FilterKind, FilterList},
 };
+use teaminbox_testkit::both_databases;
 
 /// This file's helpers on the shared setup, which leaves the schema to the
 /// binary (`Setup::unmigrated`): reading through them migrates first.

@@ -9,17 +9,15 @@ mod common;
 use chrono::{NaiveDate, NaiveDateTime};
 use common::{keys, Setup};
 use serde_json::{json, Value};
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    both_databases,
-    store::{
-        inbound::NewInboundMessage,
-        inbox::{NewAttachment, NewConversation, NewMessage, NewTicket},
-        settings::{NewChannel, NewUser},
-        Store,
-    },
-    testing::inbound_message,
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::{
+    inbound::NewInboundMessage,
+    inbox::{NewAttachment, NewConversation, NewMessage, NewTicket},
+    settings::{NewChannel, NewUser},
+    Store,
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::inbound_message;
 
 /// 2026-11-20 at `hour`:`minute`, UTC.
 fn at(hour: u32, minute: u32) -> NaiveDateTime {

@@ -4,11 +4,9 @@
 mod common;
 
 use common::Setup;
-use teaminbox_milter::{
-    both_databases,
-    processor::Processor,
-    testing::{channel, inbound_message},
-};
+use teaminbox_processor::Processor;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message};
 
 const SUPPORT: &str = "support@inbox.example.com";
 

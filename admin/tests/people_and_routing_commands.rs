@@ -7,12 +7,12 @@ mod common;
 use chrono::NaiveDate;
 use common::{admin, assert_rfc3339_utc, keys, Setup};
 use serde_json::{json, Value};
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    both_databases,
-    store::{inbound::NewInboundMessage, inbox::ChannelRouting, settings::NewChannel, Store},
-    testing::inbound_message,
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::{
+    inbound::NewInboundMessage, inbox::ChannelRouting, settings::NewChannel, Store,
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::inbound_message;
 
 fn add_user(setup: &Setup, email: &str, first: &str, last: &str) -> Value {
     setup.json(&[
@@ -232,7 +232,7 @@ both_databases! {
         let (found, created) = setup
             .store
             .inbox()
-            .apply(inbound, |tx| tx.contact("customer@example.org", Some("Carol"), teaminbox_milter::now()))
+            .apply(inbound, |tx| tx.contact("customer@example.org", Some("Carol"), teaminbox_store::now()))
             .unwrap();
         assert!(!created);
         assert_eq!(found.id, 1);

@@ -6,17 +6,15 @@
 mod common;
 
 use common::Setup;
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    both_databases,
-    processor::Processor,
-    store::{
-        inbound::{HostedRecipient, NewInboundMessage, Owner},
-        settings::{NewChannel, NewUser},
-        StoreError,
-    },
-    testing::inbound_message,
+use teaminbox_processor::Processor;
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::{
+    inbound::{HostedRecipient, NewInboundMessage, Owner},
+    settings::{NewChannel, NewUser},
+    StoreError,
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::inbound_message;
 
 fn user_add<'a>(email: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![

@@ -9,15 +9,13 @@ mod common;
 
 use common::Setup;
 use serde_json::Value;
-use teaminbox_milter::{
-    both_databases,
-    processor::Processor,
-    store::{
-        inbound::NewInboundMessage,
-        inbox::{NewAttachment, NewConversation, NewMessage},
-    },
-    testing::inbound_message,
+use teaminbox_processor::Processor;
+use teaminbox_store::{
+    inbound::NewInboundMessage,
+    inbox::{NewAttachment, NewConversation, NewMessage},
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::inbound_message;
 
 const ADDRESS: &str = "obsluga@inbox.example.com";
 
@@ -220,7 +218,7 @@ both_databases! {
             .store
             .inbox()
             .apply(inbound, |tx| {
-                let at = teaminbox_milter::now();
+                let at = teaminbox_store::now();
                 let (contact, _) =
                     tx.contact("mallory@example.com", Some("\u{1b}[31mYour bank\u{1b}[0m"), at)?;
                 let id = tx.create_conversation(&NewConversation {

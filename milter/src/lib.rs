@@ -1,40 +1,26 @@
-//! teaminbox-milter: a milter that takes mail for hosted forwarding
-//! addresses into a shared team inbox.
+//! teaminbox-milter: the daemon. It wires the stages together in one
+//! process: the SMTP-time filter (`teaminbox-filter`) answering the MTA,
+//! the processor (`teaminbox-processor`) filing what the filter stored,
+//! outbound (`teaminbox-outbound`) delivering replies, and the retention
+//! purges, all on one store (`teaminbox-store`).
 //!
 //! The daemon binary is a thin wrapper around [`run`], so tests start the
 //! real thing in-process.
 
-pub mod address;
-pub mod auth;
-pub mod claims;
-pub mod config;
-pub mod filter;
-pub mod html_text;
-pub mod identity;
-pub mod outbound;
-pub mod processor;
-pub mod refusal;
 pub mod retention;
-pub mod signature;
-pub mod store;
-#[cfg(feature = "testing")]
-pub mod testing;
-mod worker;
 
-use crate::{
-    auth::{Authenticator, ResolverError},
-    config::{Config, ListenAddress},
-    filter::Filter,
-    store::{PoolOptions, Store, StoreError},
-};
 use indymilter::EitherListener;
 use std::{
     future::Future,
     io,
     path::{Path, PathBuf},
     sync::Arc,
-    time::Duration,
 };
+use teaminbox_filter::auth::Authenticator;
+use teaminbox_filter::Filter;
+use teaminbox_store::config::{Config, ListenAddress};
+use teaminbox_store::dns::ResolverError;
+use teaminbox_store::{Store, StoreError};
 use tokio::net::{TcpListener, UnixListener};
 use tracing::info;
 
@@ -53,29 +39,6 @@ pub enum RunError {
     Milter(io::Error),
 }
 
-/// The current time in UTC, as stored in the database.
-pub fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
-
-/// Serializes a stored UTC time as RFC 3339 with its `Z`, for JSON output.
-pub fn serialize_utc<S: serde::Serializer>(
-    time: &chrono::NaiveDateTime,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(
-        &time
-            .and_utc()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )
-}
-
-/// The `X-Loop` value of the mail we send, so that we recognise it coming
-/// back.
-pub fn loop_marker(config: &Config) -> String {
-    format!("teaminbox@{}", config.outbound.default_from_domain)
-}
-
 /// The runtime the daemon runs on: one thread for every milter session, its
 /// timers and its DNS lookups; database work, processing and delivery run
 /// on tokio's blocking threads beside it. Measured with `tests/bench/run`:
@@ -90,21 +53,10 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Opens the configured database with the configured pool settings.
-pub fn open_store(config: &Config) -> Store {
-    Store::open(
-        &config.database_target(),
-        &PoolOptions {
-            max_size: config.database.pool_size,
-            connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
-        },
-    )
-}
-
 /// Runs the milter until `shutdown` completes, then lets sessions in flight
 /// finish. Brings the database schema up to date first.
 pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> {
-    let store = open_store(&config);
+    let store = Store::from_config(&config);
     let migrate = store.clone();
     let applied = tokio::task::spawn_blocking(move || migrate.migrate())
         .await
@@ -115,7 +67,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     // Before any worker starts: what a killed daemon of this host held is
     // worked on now, not when its lease runs out.
     let release = store.clone();
-    tokio::task::spawn_blocking(move || claims::release_dead_claims(&release))
+    tokio::task::spawn_blocking(move || teaminbox_store::claims::release_dead_claims(&release))
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
 
@@ -132,11 +84,11 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         config.milter.listen
     );
 
-    let processor = Arc::new(processor::Processor::new(
+    let processor = Arc::new(teaminbox_processor::Processor::new(
         store.clone(),
-        loop_marker(&config),
+        teaminbox_store::config::loop_marker(&config),
     ));
-    let (refusal_log, refusal_log_writer) = filter::refusal_log::start(store.clone());
+    let (refusal_log, refusal_log_writer) = teaminbox_filter::refusal_log::start(store.clone());
     let filter = Arc::new(Filter::new(
         &config,
         store.clone(),
@@ -154,7 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         stopped.clone(),
     ));
     let senders = (config.outbound.workers > 0).then(|| {
-        let outbound = Arc::new(outbound::Outbound::new(&config, store));
+        let outbound = Arc::new(teaminbox_outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped))
     });
     let shutdown = async move {
@@ -165,8 +117,13 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         max_connections: config.milter.max_connections,
         ..Default::default()
     };
-    let result =
-        indymilter::run(listener, filter::callbacks(filter), milter_config, shutdown).await;
+    let result = indymilter::run(
+        listener,
+        teaminbox_filter::callbacks(filter),
+        milter_config,
+        shutdown,
+    )
+    .await;
     if let ListenAddress::Unix(path) = &config.milter.listen {
         let _ = std::fs::remove_file(path);
     }

@@ -1,6 +1,6 @@
 use clap::Parser;
 use std::{path::PathBuf, process::ExitCode};
-use teaminbox_milter::config::{Config, CONFIG_ENV};
+use teaminbox_store::config::{Config, CONFIG_ENV};
 
 /// Milter for Postfix and Sendmail that takes mail for hosted forwarding
 /// addresses into a shared team inbox.

@@ -2,11 +2,9 @@
 //! start and then every hour, in small batches (`store::retention`), with
 //! one log line per purge.
 
-use crate::{
-    config::{Keep, RetentionConfig},
-    store::{retention::in_batches, Store, StoreError, StoreResult},
-};
 use std::time::Duration;
+use teaminbox_store::config::{Keep, RetentionConfig};
+use teaminbox_store::{retention::in_batches, Store, StoreError, StoreResult};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -58,7 +56,7 @@ pub fn purge(
     go_on: impl Fn() -> bool,
 ) -> StoreResult<Purged> {
     let retention = store.retention();
-    let now = crate::now();
+    let now = teaminbox_store::now();
     let older_than = |keep: Keep| match keep {
         Keep::Forever => None,
         Keep::For(age) => {

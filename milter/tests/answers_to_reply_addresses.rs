@@ -9,17 +9,15 @@ mod common;
 
 use common::{reply, Milter};
 use indymilter_test::{MacroStage, Status};
-use teaminbox_milter::{
-    both_databases,
-    processor::Processor,
-    store::{
-        inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
-        outbound::NewReply,
-        settings::NewUser,
-        Store,
-    },
-    testing::{channel, inbound_message, TestDatabase},
+use teaminbox_processor::Processor;
+use teaminbox_store::{
+    inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
+    outbound::NewReply,
+    settings::NewUser,
+    Store,
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message, TestDatabase};
 
 const SUPPORT: &str = "support@inbox.example.com";
 const SALES: &str = "sales@inbox.example.com";

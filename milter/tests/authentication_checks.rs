@@ -6,15 +6,13 @@ mod common;
 
 use common::{reply, send_raw, Milter};
 use indymilter_test::{MacroStage, SocketInfo, Status, TestConnection};
-use teaminbox_milter::{
-    both_databases,
-    filter::lists::FilterValue,
-    store::{inbound::InboundMessage, settings::FilterList},
-    testing::{
-        dkim::{dkim_sign, senders, DkimKey},
-        dns::TestDns,
-        TestDatabase,
-    },
+use teaminbox_store::settings::list_entry::FilterValue;
+use teaminbox_store::{inbound::InboundMessage, settings::FilterList};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{
+    dkim::{dkim_sign, senders, DkimKey},
+    dns::TestDns,
+    TestDatabase,
 };
 
 /// The sending server of example.com, allowed by its SPF record.

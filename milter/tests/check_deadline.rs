@@ -8,14 +8,12 @@ mod common;
 use common::{reply, send_raw, Milter};
 use indymilter_test::Status;
 use std::time::{Duration, Instant};
-use teaminbox_milter::{
-    both_databases,
-    store::inbound::InboundMessage,
-    testing::{
-        dkim::{dkim_sign, senders},
-        dns::SilentDns,
-        TestDatabase,
-    },
+use teaminbox_store::inbound::InboundMessage;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{
+    dkim::{dkim_sign, senders},
+    dns::SilentDns,
+    TestDatabase,
 };
 
 /// An address no SPF record allows.

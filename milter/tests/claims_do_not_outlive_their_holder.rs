@@ -11,15 +11,13 @@ use std::{
         Arc,
     },
 };
-use teaminbox_milter::{
-    both_databases,
-    claims::{self, LEASE},
-    config::Config,
-    outbound::Outbound,
-    processor::{Processor, MAX_ATTEMPTS},
-    store::Store,
-    testing::{channel, inbound_message, TestDatabase},
-};
+use teaminbox_outbound::Outbound;
+use teaminbox_processor::{Processor, MAX_ATTEMPTS};
+use teaminbox_store::claims::{self, LEASE};
+use teaminbox_store::config::Config;
+use teaminbox_store::Store;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message, TestDatabase};
 
 const SUPPORT: &str = "support@inbox.example.com";
 

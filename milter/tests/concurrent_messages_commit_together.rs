@@ -3,11 +3,9 @@
 //! others committed in the same transaction.
 
 use std::{sync::Arc, thread, time::Duration};
-use teaminbox_milter::{
-    both_databases,
-    store::{inbound::NewInboundMessage, Store},
-    testing::{channel, inbound_message},
-};
+use teaminbox_store::{inbound::NewInboundMessage, Store};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message};
 
 fn message(tag: &str, channel_id: i64) -> NewInboundMessage {
     let raw = format!("Subject: {tag}\r\n\r\n{tag}\r\n");

@@ -4,12 +4,10 @@
 //! no worker's attempt fails on them.
 
 use std::sync::{Arc, Barrier};
-use teaminbox_milter::{
-    both_databases,
-    processor::Processor,
-    store::inbound::{NewInboundMessage, Verdicts},
-    testing::{channel, inbound_message, TestDatabase},
-};
+use teaminbox_processor::Processor;
+use teaminbox_store::inbound::{NewInboundMessage, Verdicts};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message, TestDatabase};
 
 const SUPPORT: &str = "support@inbox.example.com";
 const SENDER: &str = "newcomer@example.org";

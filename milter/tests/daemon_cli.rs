@@ -11,13 +11,11 @@ use std::{
     process::{Child, Stdio},
     time::{Duration, Instant},
 };
-use teaminbox_milter::{
-    both_databases,
-    store::Store,
-    testing::{
-        cli::{scrub_env, Run},
-        TestDatabase,
-    },
+use teaminbox_store::Store;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{
+    cli::{scrub_env, Run},
+    TestDatabase,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_teaminbox-milter");

@@ -5,11 +5,9 @@ mod common;
 
 use common::{reply, Milter};
 use indymilter_test::{MacroStage, Status, TestConnection};
-use teaminbox_milter::{
-    both_databases,
-    store::inbound::Owner,
-    testing::{postgres_admin_execute, TestDatabase},
-};
+use teaminbox_store::inbound::Owner;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{postgres_admin_execute, TestDatabase};
 
 const MESSAGE: &[u8] = b"From: Alice <alice@example.org>\r\nSubject: Printer on fire\r\n\
     X-Folded: one\r\n\ttwo\r\n\r\nHelp!\r\n.. not a dot line\r\n";

@@ -5,7 +5,7 @@ mod common;
 
 use common::{reply, Milter};
 use indymilter_test::Status;
-use teaminbox_milter::both_databases;
+use teaminbox_testkit::both_databases;
 
 both_databases! {
     async fn unknown_hosted_address_is_refused_with_5_1_1(db: TestDatabase) {

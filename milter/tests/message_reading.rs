@@ -11,7 +11,7 @@ use std::{
     path::Path,
     time::{Duration, Instant},
 };
-use teaminbox_milter::processor::reading::{
+use teaminbox_processor::reading::{
     read, sanitize_filename, Context, ListTrust, Person, Reading, INTERNAL_ERROR, MAX_PARTS,
     MAX_TEXT,
 };

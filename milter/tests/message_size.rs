@@ -7,7 +7,7 @@ mod common;
 
 use common::{reply, Milter};
 use indymilter_test::{Status, TestConnection};
-use teaminbox_milter::both_databases;
+use teaminbox_testkit::both_databases;
 
 const LIMIT: usize = 31_457_280;
 const CHUNK: usize = 65_535;

@@ -7,7 +7,7 @@ mod common;
 
 use common::Milter;
 use indymilter_test::{MacroStage, Status, TestConnection};
-use teaminbox_milter::testing::{log::captured_log as log, TestDatabase};
+use teaminbox_testkit::{log::captured_log as log, TestDatabase};
 
 /// One message to a hosted address; `macros`: whether the MTA sends the
 /// ones the filter asks for.

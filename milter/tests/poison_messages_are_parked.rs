@@ -4,12 +4,11 @@
 //! with why.
 
 use std::time::Duration;
-use teaminbox_milter::{
-    both_databases, claims,
-    processor::{Processor, MAX_ATTEMPTS},
-    store::Store,
-    testing::{channel, inbound_message, TestDatabase},
-};
+use teaminbox_processor::{Processor, MAX_ATTEMPTS};
+use teaminbox_store::claims;
+use teaminbox_store::Store;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message, TestDatabase};
 
 const SUPPORT: &str = "support@inbox.example.com";
 /// Short enough to run out between two claims of a test.

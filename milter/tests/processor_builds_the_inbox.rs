@@ -1,17 +1,15 @@
 //! The processor: stored messages become contacts, conversations, tickets
 //! and assignments, each with its reasons, on both databases.
 
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    both_databases,
-    processor::{Processor, MAX_ATTEMPTS},
-    store::{
-        inbound::{NewInboundMessage, Verdicts},
-        settings::{ChannelUpdate, NewChannel},
-        Store,
-    },
-    testing::{inbound_message, TestDatabase},
+use teaminbox_processor::{Processor, MAX_ATTEMPTS};
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::{
+    inbound::{NewInboundMessage, Verdicts},
+    settings::{ChannelUpdate, NewChannel},
+    Store,
 };
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{inbound_message, TestDatabase};
 
 const SUPPORT: &str = "support@inbox.example.com";
 
@@ -249,7 +247,7 @@ both_databases! {
         let orphan = mail("alice@example.org", "Orphan", "k1@example.org", "").replace('\n', "\r\n");
         inbox.store.inbound().enqueue(inbound_message(SUPPORT, inbox.channel, orphan)).unwrap();
         // A worker claims it and dies.
-        let claimed = inbox.store.queue().claim("dead-worker", std::time::Duration::from_secs(300), teaminbox_milter::processor::MAX_ATTEMPTS).unwrap();
+        let claimed = inbox.store.queue().claim("dead-worker", std::time::Duration::from_secs(300), teaminbox_processor::MAX_ATTEMPTS).unwrap();
         assert!(claimed.is_some());
         assert!(!inbox.processor.process_next("live-worker"), "a live claim is left alone");
         // Its lease runs out.

@@ -15,7 +15,8 @@ use std::{
     rc::Rc,
     time::{Duration, Instant},
 };
-use teaminbox_milter::{both_databases, filter::refusal_log::LOGGED_PER_WINDOW};
+use teaminbox_filter::refusal_log::LOGGED_PER_WINDOW;
+use teaminbox_testkit::both_databases;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::UnixStream,

@@ -20,12 +20,10 @@ use std::{
     thread::JoinHandle,
     time::{Duration, Instant},
 };
-use teaminbox_milter::{
-    both_databases,
-    processor::Processor,
-    store::Store,
-    testing::{dns::TestDns, TestDatabase},
-};
+use teaminbox_processor::Processor;
+use teaminbox_store::Store;
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{dns::TestDns, TestDatabase};
 
 const SUPPORT: &str = "<support@inbox.example.com>";
 /// The milter protocol carries at most this much body per packet.

@@ -6,7 +6,8 @@ mod common;
 
 use common::{reply, Milter};
 use indymilter_test::Status;
-use teaminbox_milter::{both_databases, filter::refusal_log::LOGGED_PER_WINDOW};
+use teaminbox_filter::refusal_log::LOGGED_PER_WINDOW;
+use teaminbox_testkit::both_databases;
 
 both_databases! {
     async fn a_dictionary_attack_is_refused_every_time_and_logged_in_summary(db: TestDatabase) {

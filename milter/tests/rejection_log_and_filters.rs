@@ -6,19 +6,18 @@
 use chrono::{Duration as TimeDelta, NaiveDateTime};
 use serde_json::Value;
 use std::{sync::Arc, time::Duration};
-use teaminbox_milter::{
-    auth::Allowed,
-    both_databases,
-    filter::lists::{
-        AllowMatch, Authenticated, FilterCache, FilterSet, FilterValue, FILTER_CACHE_TTL,
-    },
-    store::{
-        rejections::{NewRejection, Rejection},
-        settings::{Filter, FilterKind, FilterList},
-        Store, StoreError,
-    },
-    testing::TestDatabase,
+use teaminbox_filter::auth::Allowed;
+use teaminbox_filter::lists::{
+    AllowMatch, Authenticated, FilterCache, FilterSet, FILTER_CACHE_TTL,
 };
+use teaminbox_store::settings::list_entry::FilterValue;
+use teaminbox_store::{
+    rejections::{NewRejection, Rejection},
+    settings::{Filter, FilterKind, FilterList},
+    Store, StoreError,
+};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::TestDatabase;
 
 fn rejection<'a>(recipients: &'a [String], reason: &'a str) -> NewRejection<'a> {
     NewRejection {
@@ -55,7 +54,7 @@ both_databases! {
     fn a_rejection_is_recorded_with_everything_the_admin_needs(db: TestDatabase) {
         let store = db.store();
         // PostgreSQL keeps microseconds only.
-        let before = teaminbox_milter::now() - TimeDelta::milliseconds(1);
+        let before = teaminbox_store::now() - TimeDelta::milliseconds(1);
         let recipients = vec![
             "support@inbox.example.com".to_owned(),
             "sales \"EU\"@inbox.example.com".to_owned(),
@@ -64,7 +63,7 @@ both_databases! {
             .rejections()
             .record(&rejection(&recipients, "SPF fail: 192.0.2.7 is not allowed to send for example.org"))
             .unwrap();
-        let after = teaminbox_milter::now();
+        let after = teaminbox_store::now();
 
         let listed = store.rejections().list(None, 10).unwrap();
         assert_eq!(listed.len(), 1);
@@ -122,7 +121,7 @@ both_databases! {
 both_databases! {
     fn rejections_are_listed_newest_first_with_limit_and_since(db: TestDatabase) {
         let store = db.store();
-        let now = teaminbox_milter::now();
+        let now = teaminbox_store::now();
         let recipients = vec!["support@inbox.example.com".to_owned()];
         let mut ids = Vec::new();
         for (reason, age) in [("three days", 72), ("two hours", 2), ("one day", 24)] {
@@ -216,7 +215,7 @@ both_databases! {
     fn filters_are_added_listed_and_removed(db: TestDatabase) {
         let store = db.store();
         let settings = store.settings();
-        let before = teaminbox_milter::now() - TimeDelta::milliseconds(1);
+        let before = teaminbox_store::now() - TimeDelta::milliseconds(1);
         let spammer = add(&store, FilterList::Deny, "Spammer@Example.COM");
         assert_eq!(spammer.list, FilterList::Deny);
         assert_eq!(spammer.kind, FilterKind::Address);

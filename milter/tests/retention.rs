@@ -6,14 +6,12 @@ mod common;
 
 use chrono::{Duration as TimeDelta, NaiveDateTime};
 use std::time::{Duration, Instant};
-use teaminbox_milter::{
-    both_databases,
-    config::{Keep, RetentionConfig},
-    processor::Processor,
-    retention::{purge, Purged},
-    store::{rejections::NewRejection, retention::PURGE_BATCH, Store},
-    testing::{channel, inbound_message, log::captured_log, TestDatabase},
-};
+use teaminbox_milter::retention::{purge, Purged};
+use teaminbox_processor::Processor;
+use teaminbox_store::config::{Keep, RetentionConfig};
+use teaminbox_store::{rejections::NewRejection, retention::PURGE_BATCH, Store};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, inbound_message, log::captured_log, TestDatabase};
 
 const SUPPORT: &str = "support@inbox.example.com";
 const DAY: Duration = Duration::from_secs(86400);
@@ -23,7 +21,7 @@ fn sql_time(at: NaiveDateTime) -> String {
 }
 
 fn days_ago(days: i64) -> String {
-    sql_time(teaminbox_milter::now() - TimeDelta::days(days))
+    sql_time(teaminbox_store::now() - TimeDelta::days(days))
 }
 
 fn refusal(reason: &str) -> NewRejection<'_> {

@@ -18,7 +18,7 @@ use std::{
     process::Command,
     time::{Duration, Instant},
 };
-use teaminbox_milter::testing::{
+use teaminbox_testkit::{
     dkim::{arc_seal, arc_verify, crlf, dkim_sign, dkim_verify, DkimKey},
     dns::TestDns,
 };

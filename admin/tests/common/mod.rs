@@ -9,12 +9,10 @@
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use teaminbox_milter::{
-    store::Store,
-    testing::{cli::scrub_env, TestDatabase},
-};
+use teaminbox_store::Store;
+use teaminbox_testkit::{cli::scrub_env, TestDatabase};
 
-pub use teaminbox_milter::testing::cli::Run;
+pub use teaminbox_testkit::cli::Run;
 
 /// Runs the binary with `args` in the directory `cwd`, with no `TEAMINBOX_`
 /// variable inherited from the test's environment (the harness's own

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use teaminbox_milter::address::{
+use teaminbox_store::address::{
     envelope_address, envelope_domain, normalize_domain, printable, ForwardingAddress,
 };
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use teaminbox_milter::config::Config;
+use teaminbox_store::config::Config;
 
 fuzz_target!(|text: &str| {
     if let Ok(config) = Config::from_toml(text) {

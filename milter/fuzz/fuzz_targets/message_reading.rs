@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use teaminbox_milter::processor::reading::{self, Context, MAX_HTML, MAX_TEXT};
+use teaminbox_processor::reading::{self, Context, MAX_HTML, MAX_TEXT};
 
 fuzz_target!(|raw: &[u8]| {
     let recipients = ["support@inbox.example.com".to_owned()];

@@ -5,7 +5,7 @@
 
 use html5gum::{Token, Tokenizer};
 use libfuzzer_sys::fuzz_target;
-use teaminbox_milter::signature;
+use teaminbox_outbound::signature;
 
 /// Elements that run code, load pages or style the reader's view.
 const ACTIVE: &[&str] = &["script", "style", "iframe", "object", "embed", "form", "base", "meta", "link"];

@@ -5,11 +5,9 @@
 
 use indymilter_test::{ProtoOpts, Status, TestConnection};
 use std::{ffi::CString, path::PathBuf, time::Duration};
-use teaminbox_milter::{
-    config::Config,
-    store::Store,
-    testing::{daemon::RunningDaemon, dns::TestDns, TestDatabase},
-};
+use teaminbox_store::config::Config;
+use teaminbox_store::Store;
+use teaminbox_testkit::{daemon::RunningDaemon, dns::TestDns, TestDatabase};
 
 pub struct Milter {
     pub socket: PathBuf,
@@ -69,7 +67,7 @@ impl Milter {
 
     /// A channel for `address` (see `testing::channel`).
     pub fn channel(&self, address: &str) -> i64 {
-        teaminbox_milter::testing::channel(&self.store, address)
+        teaminbox_testkit::channel(&self.store, address)
     }
 
     /// An MTA connection that has passed connect and HELO.

@@ -20,23 +20,21 @@ use teaminbox_bench::{
     corpus::{self, Kind},
     HELO, HOSTED, RECIPIENT, SELECTOR, SENDER, SENDER_DOMAIN,
 };
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    auth::{Authenticator, Envelope},
-    config::Config,
-    processor::{
-        reading::{self, Context},
-        Processor,
-    },
-    store::{
-        inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
-        settings::NewChannel,
-        Store,
-    },
-    testing::{
-        dkim::{dkim_sign, DkimKey},
-        dns::TestDns,
-    },
+use teaminbox_filter::auth::{Authenticator, Envelope};
+use teaminbox_processor::{
+    reading::{self, Context},
+    Processor,
+};
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::config::Config;
+use teaminbox_store::{
+    inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
+    settings::NewChannel,
+    Store,
+};
+use teaminbox_testkit::{
+    dkim::{dkim_sign, DkimKey},
+    dns::TestDns,
 };
 
 fn read_one(c: &mut Criterion, name: &str, raw: &[u8]) {
@@ -182,7 +180,7 @@ fn processing(c: &mut Criterion) {
                         .inbound()
                         .enqueue(NewInboundMessage {
                             queue_id: None,
-                            received_at: teaminbox_milter::now(),
+                            received_at: teaminbox_store::now(),
                             client_address: Some("192.0.2.25".into()),
                             client_name: "mail.example.com".into(),
                             helo: "mail.example.com".into(),

@@ -15,7 +15,7 @@ use common::{
 };
 use std::time::Duration;
 use teaminbox_e2e::{send_message, Postfix};
-use teaminbox_milter::both_databases;
+use teaminbox_testkit::both_databases;
 
 /// Sends `raw` (From `from`) to `to` and expects 250.
 fn send(postfix: &Postfix, from: &str, to: &str, raw: &str) {

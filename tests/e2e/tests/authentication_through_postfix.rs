@@ -7,12 +7,10 @@ mod common;
 use common::{message, Milter, HOSTED};
 use std::time::Duration;
 use teaminbox_e2e::send_message;
-use teaminbox_milter::{
-    both_databases,
-    testing::{
-        dkim::{dkim_sign, senders, DkimKey},
-        TestDatabase,
-    },
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{
+    dkim::{dkim_sign, senders, DkimKey},
+    TestDatabase,
 };
 
 /// example.com and quarantine.example do not send from 127.0.0.1;

@@ -12,12 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 use teaminbox_e2e::{send_message, Postfix};
-use teaminbox_milter::{
-    both_databases,
-    testing::{
-        dkim::{dkim_sign, senders, DkimKey},
-        dns::TestDns,
-    },
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{
+    dkim::{dkim_sign, senders, DkimKey},
+    dns::TestDns,
 };
 
 /// attacker.example and customer.example, each with a DKIM key; their
@@ -45,7 +43,7 @@ fn to() -> String {
 }
 
 /// The whole daemon with one processor worker, a channel, and Postfix.
-fn start(db: teaminbox_milter::testing::TestDatabase) -> (Milter, Postfix, i64) {
+fn start(db: teaminbox_testkit::TestDatabase) -> (Milter, Postfix, i64) {
     let mut dns = TestDns::builder();
     for key in keys() {
         dns = dns

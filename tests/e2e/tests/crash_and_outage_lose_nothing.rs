@@ -23,11 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use teaminbox_e2e::{send_message, Postfix, PostfixOptions, PostgresCluster};
-use teaminbox_milter::{
-    both_databases,
-    store::{inbound::QueueCounts, Store},
-    testing::{channel, dns::TestDns, TestDatabase},
-};
+use teaminbox_store::{inbound::QueueCounts, Store};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::{channel, dns::TestDns, TestDatabase};
 
 const SESSIONS: usize = 10;
 const PER_SESSION: usize = 30;

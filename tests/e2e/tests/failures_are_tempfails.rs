@@ -6,7 +6,8 @@ mod common;
 use common::{message, Milter, HOSTED};
 use teaminbox_e2e::send_message;
 use teaminbox_e2e::MtaKind;
-use teaminbox_milter::{testing::postgres_admin_execute, testing::TestDatabase};
+use teaminbox_testkit::postgres_admin_execute;
+use teaminbox_testkit::TestDatabase;
 
 each_mta! {
     fn milter_down_is_a_tempfail_and_the_retry_is_stored_once(db: TestDatabase, kind: MtaKind) {

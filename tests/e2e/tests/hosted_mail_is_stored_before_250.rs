@@ -7,7 +7,7 @@ mod common;
 use common::{message, Milter, HOSTED};
 use std::time::Duration;
 use teaminbox_e2e::{send_message, swaks};
-use teaminbox_milter::both_databases;
+use teaminbox_testkit::both_databases;
 
 each_mta! {
     fn hosted_mail_is_stored_and_discarded_from_delivery(db: TestDatabase, kind: MtaKind) {
@@ -33,7 +33,7 @@ each_mta! {
         assert!(t.outcome().text.contains(&queue_id), "{} vs {queue_id}", t.outcome().text);
         let recipients = milter.store.inbound().recipients(m.id).unwrap();
         assert_eq!(recipients[0].address, format!("support@{HOSTED}"));
-        assert_eq!(recipients[0].owner, teaminbox_milter::store::inbound::Owner::Channel(channel));
+        assert_eq!(recipients[0].owner, teaminbox_store::inbound::Owner::Channel(channel));
         let raw = milter.store.inbound().raw_message(m.id).unwrap().unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert!(raw.contains("\r\nSubject: stored\r\n"), "{raw}");

@@ -6,7 +6,7 @@ mod common;
 
 use common::{message, Milter, HOSTED};
 use teaminbox_e2e::send_message;
-use teaminbox_milter::testing::log::captured_log;
+use teaminbox_testkit::log::captured_log;
 
 each_mta! {
     fn no_macro_is_missing(db: TestDatabase, kind: MtaKind) {

@@ -7,7 +7,8 @@ mod common;
 use common::{message, Milter, HOSTED};
 use std::time::{Duration, Instant};
 use teaminbox_e2e::send_message;
-use teaminbox_milter::{both_databases, testing::dns::TestDns};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::dns::TestDns;
 
 fn wait_done(milter: &Milter, n: i64) {
     let deadline = Instant::now() + Duration::from_secs(20);

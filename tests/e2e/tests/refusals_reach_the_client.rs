@@ -5,7 +5,7 @@ mod common;
 
 use common::{message, Milter, HOSTED};
 use teaminbox_e2e::{send_message, SmtpSession};
-use teaminbox_milter::testing::dkim::senders;
+use teaminbox_testkit::dkim::senders;
 
 const LIMIT: usize = 31_457_280;
 

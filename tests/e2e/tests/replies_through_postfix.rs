@@ -15,7 +15,8 @@ use common::{
 };
 use std::time::Duration;
 use teaminbox_e2e::send_message;
-use teaminbox_milter::{both_databases, testing::dkim::dkim_verify};
+use teaminbox_testkit::both_databases;
+use teaminbox_testkit::dkim::dkim_verify;
 
 both_databases! {
     fn a_reply_arrives_signed_and_threaded(db: TestDatabase) {

@@ -9,19 +9,17 @@ use std::{
 };
 use teaminbox_bench::{corpus, FORGED_DOMAIN, HELO, HOSTED, RECIPIENT, SELECTOR, SENDER_DOMAIN};
 use teaminbox_e2e::{Postfix, PostfixOptions};
-use teaminbox_milter::{
-    address::ForwardingAddress,
-    config::Config,
-    store::{
-        inbound::{Owner, Route},
-        settings::NewChannel,
-        Store,
-    },
-    testing::{
-        daemon::RunningDaemon,
-        dkim::{dkim_sign, DkimKey},
-        dns::TestDns,
-    },
+use teaminbox_store::address::ForwardingAddress;
+use teaminbox_store::config::Config;
+use teaminbox_store::{
+    inbound::{Owner, Route},
+    settings::NewChannel,
+    Store,
+};
+use teaminbox_testkit::{
+    daemon::RunningDaemon,
+    dkim::{dkim_sign, DkimKey},
+    dns::TestDns,
 };
 
 /// The authserv-id of the daemons under test.
@@ -114,7 +112,7 @@ pub fn ensure_channel(store: &Store, address: &str, company: &str) -> i64 {
 }
 
 /// Daemons run in-process, each on a thread of its own with the runtime
-/// the binary builds (`teaminbox_milter::testing::daemon`).
+/// the binary builds (`teaminbox_testkit::daemon`).
 #[derive(Default)]
 pub struct InProcess {
     running: Vec<RunningDaemon>,

@@ -173,7 +173,7 @@ fn main() {
     eprintln!("bench: work directory {}", work_path.display());
 
     let wants = |stage: &str| args.only.iter().any(|s| s == stage);
-    let pg_admin = std::env::var(teaminbox_milter::testing::POSTGRES_URL_ENV).ok();
+    let pg_admin = std::env::var(teaminbox_testkit::POSTGRES_URL_ENV).ok();
     let mail = (wants("smtp") || wants("memory")).then(|| {
         eprintln!("bench: DKIM key, test DNS, signed message");
         common::Mail::new(args.size)

@@ -14,7 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 use teaminbox_bench::{corpus, system, RECIPIENT, SENDER};
-use teaminbox_milter::{store::Store, testing::dkim::dkim_sign};
+use teaminbox_store::Store;
+use teaminbox_testkit::dkim::dkim_sign;
 
 pub struct Measurement {
     pub what: String,

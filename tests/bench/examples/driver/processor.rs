@@ -12,13 +12,11 @@
 use diesel::{connection::SimpleConnection, Connection, RunQueryDsl};
 use std::{path::Path, sync::Arc, time::Instant};
 use teaminbox_bench::corpus::{self, Kind, CHANNELS, TEAM};
-use teaminbox_milter::{
-    processor::Processor,
-    store::{
-        inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
-        settings::{AssignMode, NewUser, RoutingUpdate},
-        Store,
-    },
+use teaminbox_processor::Processor;
+use teaminbox_store::{
+    inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
+    settings::{AssignMode, NewUser, RoutingUpdate},
+    Store,
 };
 
 pub struct Variant {
@@ -81,7 +79,7 @@ pub fn run(
                 .inbound()
                 .enqueue(NewInboundMessage {
                     queue_id: Some(queue_id),
-                    received_at: teaminbox_milter::now(),
+                    received_at: teaminbox_store::now(),
                     client_address: Some("192.0.2.25".into()),
                     client_name: "mail.example.com".into(),
                     helo: "mail.example.com".into(),

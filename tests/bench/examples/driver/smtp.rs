@@ -20,7 +20,8 @@ use std::{
 };
 use teaminbox_bench::{stats, HELO, RECIPIENT, SENDER};
 use teaminbox_e2e::Postfix;
-use teaminbox_milter::{store::Store, testing::TestDatabase};
+use teaminbox_store::Store;
+use teaminbox_testkit::TestDatabase;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Case {

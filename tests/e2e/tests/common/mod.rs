@@ -7,11 +7,9 @@ pub mod replies;
 
 use std::path::PathBuf;
 use teaminbox_e2e::{Mta, MtaKind, Postfix, PostfixOptions};
-use teaminbox_milter::{
-    config::Config,
-    store::Store,
-    testing::{daemon::RunningDaemon, dns::TestDns, TestDatabase},
-};
+use teaminbox_store::config::Config;
+use teaminbox_store::Store;
+use teaminbox_testkit::{daemon::RunningDaemon, dns::TestDns, TestDatabase};
 
 pub const HOSTED: &str = "inbox.example.com";
 
@@ -92,7 +90,7 @@ impl Milter {
 
     /// A channel for `address` (see `testing::channel`).
     pub fn channel(&self, address: &str) -> i64 {
-        teaminbox_milter::testing::channel(&self.store, address)
+        teaminbox_testkit::channel(&self.store, address)
     }
 
     /// A Postfix container whose smtpd uses this milter.
@@ -110,7 +108,7 @@ impl Milter {
         kind.start_with_milter(&self.socket, &[HOSTED])
     }
 
-    pub fn stored(&self) -> Vec<teaminbox_milter::store::inbound::InboundMessage> {
+    pub fn stored(&self) -> Vec<teaminbox_store::inbound::InboundMessage> {
         self.store.inbound().list(1000).unwrap()
     }
 }
@@ -134,7 +132,7 @@ macro_rules! each_mta {
             #[allow(unused_imports)]
             use super::*;
             use teaminbox_e2e::MtaKind;
-            use teaminbox_milter::testing::TestDatabase;
+            use teaminbox_testkit::TestDatabase;
             fn run($db: TestDatabase, $kind: MtaKind) $body
             #[test]
             fn postfix_sqlite() { run(TestDatabase::sqlite(), MtaKind::Postfix) }

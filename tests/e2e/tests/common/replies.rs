@@ -4,10 +4,8 @@
 use super::{admin, message, Milter, HOSTED};
 use std::time::{Duration, Instant};
 use teaminbox_e2e::{send_message, Postfix, PostfixOptions};
-use teaminbox_milter::{
-    outbound::dkim::generate_key,
-    testing::{dns::TestDns, TestDatabase},
-};
+use teaminbox_outbound::dkim::generate_key;
+use teaminbox_testkit::{dns::TestDns, TestDatabase};
 
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -1,0 +1,18 @@
+//! Time as the store keeps it: naive UTC, shown with its `Z`.
+
+/// The current time in UTC, as stored in the database.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// Serializes a stored UTC time as RFC 3339 with its `Z`, for JSON output.
+pub fn serialize_utc<S: serde::Serializer>(
+    time: &chrono::NaiveDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(
+        &time
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}

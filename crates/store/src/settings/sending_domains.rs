@@ -1,0 +1,35 @@
+//! Sending domains: whether a custom From address's domain is verified.
+
+use super::Settings;
+use crate::{schema::sending_domains, DbConnection, StoreError, StoreResult};
+use diesel::prelude::*;
+
+impl Settings<'_> {
+    /// Whether `domain` (lower case) is a sending domain whose DNS records
+    /// were verified.
+    pub fn sending_domain_verified(&self, domain: &str) -> StoreResult<bool> {
+        self.store.read(|conn| domain_verified(conn, domain))
+    }
+}
+
+fn domain_verified(conn: &mut DbConnection, domain: &str) -> StoreResult<bool> {
+    Ok(sending_domains::table
+        .filter(sending_domains::domain.eq(domain))
+        .filter(sending_domains::verified_at.is_not_null())
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
+/// A custom From address must be in a verified sending domain; checked in
+/// the writing transaction too.
+pub(super) fn require_verified_from(conn: &mut DbConnection, address: &str) -> StoreResult<()> {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    if domain_verified(conn, domain)? {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "the domain {domain} of the From address {address} is not a verified sending domain"
+        )))
+    }
+}
