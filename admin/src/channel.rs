@@ -18,9 +18,10 @@ use std::path::Path;
 use teaminbox_outbound::signature;
 use teaminbox_store::address::ForwardingAddress;
 use teaminbox_store::config::Config;
-use teaminbox_store::identity::{self, FromNameMode, Sender};
+use teaminbox_store::identity::{self, Sender};
+use teaminbox_store::model::{AssignMode, FromNameMode};
 use teaminbox_store::{
-    settings::{self, AssignMode, Channel, ChannelReplies, NewChannel, RoutingUpdate},
+    settings::{self, Channel, ChannelReplies, NewChannel, RoutingUpdate},
     Store,
 };
 

@@ -10,6 +10,7 @@ use crate::{
     output, AdminResult,
 };
 use teaminbox_store::config::Config;
+use teaminbox_store::model;
 use teaminbox_store::{
     views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
     Store,
@@ -71,13 +72,10 @@ fn list(args: ConversationList, store: &Store) -> AdminResult {
     let limit = crate::input::limit(args.limit)?;
     let filter = ConversationFilter {
         channel: args.channel,
-        status: args.status.map(|s| {
-            match s {
-                ConversationStatus::Open => "open",
-                ConversationStatus::Closed => "closed",
-                ConversationStatus::Spam => "spam",
-            }
-            .to_owned()
+        status: args.status.map(|s| match s {
+            ConversationStatus::Open => model::ConversationStatus::Open,
+            ConversationStatus::Closed => model::ConversationStatus::Closed,
+            ConversationStatus::Spam => model::ConversationStatus::Spam,
         }),
         assignee_email: args
             .assignee
@@ -124,7 +122,7 @@ fn row(c: &ConversationSummary) -> Vec<String> {
 }
 
 fn status(status: &str, kind: &str) -> String {
-    if kind == "normal" {
+    if kind == model::ConversationKind::Normal.as_str() {
         status.to_owned()
     } else {
         format!("{status}, {kind}")

@@ -5,10 +5,7 @@ use crate::{
     output, AdminError, AdminResult,
 };
 use teaminbox_store::settings::list_entry::FilterValue;
-use teaminbox_store::{
-    settings::{Filter, FilterList},
-    Store, StoreError,
-};
+use teaminbox_store::{model::FilterList, settings::Filter, Store, StoreError};
 
 pub fn run(command: FilterCommand, store: &Store) -> AdminResult {
     match command {

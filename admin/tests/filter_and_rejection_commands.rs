@@ -9,8 +9,9 @@ use chrono::{NaiveDateTime, TimeDelta};
 use common::{admin, keys, Setup};
 use serde_json::Value;
 use teaminbox_store::{
+    model::{FilterKind, FilterList},
     rejections::NewRejection,
-    settings::{Filter, FilterKind, FilterList},
+    settings::Filter,
 };
 use teaminbox_testkit::both_databases;
 

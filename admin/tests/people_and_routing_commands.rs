@@ -309,7 +309,7 @@ both_databases! {
         assert_eq!(updated, serde_json::to_value(setup.store.settings().channel(1).unwrap()).unwrap());
 
         let (routing, candidates) = processor_view(&setup.store, channel);
-        assert_eq!(routing.assign_mode, "users-and-teams");
+        assert_eq!(routing.assign_mode.as_str(), "users-and-teams");
         assert!(routing.any_availability);
         assert!(routing.tickets_enabled);
         assert_eq!(candidates, ["alice@example.com", "bob@example.com", "carol@example.com"]);
@@ -463,7 +463,7 @@ both_databases! {
             "{out}"
         );
         let (routing, candidates) = processor_view(&setup.store, 1);
-        assert_eq!(routing.assign_mode, "users-and-teams");
+        assert_eq!(routing.assign_mode.as_str(), "users-and-teams");
         assert!(routing.any_availability);
         assert!(!routing.tickets_enabled);
         assert_eq!(candidates, ["alice@example.com", "carol@example.com"]);

@@ -225,8 +225,8 @@ both_databases! {
                     channel_id: 1,
                     contact_id: contact.id,
                     subject,
-                    status: "open",
-                    kind: "normal",
+                    status: teaminbox_store::model::ConversationStatus::Open,
+                    kind: teaminbox_store::model::ConversationKind::Normal,
                     assignee_user_id: None,
                     at,
                 })?;

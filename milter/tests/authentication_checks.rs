@@ -7,7 +7,7 @@ mod common;
 use common::{reply, send_raw, Milter};
 use indymilter_test::{MacroStage, SocketInfo, Status, TestConnection};
 use teaminbox_store::settings::list_entry::FilterValue;
-use teaminbox_store::{inbound::InboundMessage, settings::FilterList};
+use teaminbox_store::{inbound::InboundMessage, model::FilterList};
 use teaminbox_testkit::both_databases;
 use teaminbox_testkit::{
     dkim::{dkim_sign, senders, DkimKey},

@@ -12,8 +12,9 @@ use teaminbox_filter::lists::{
 };
 use teaminbox_store::settings::list_entry::FilterValue;
 use teaminbox_store::{
+    model::{FilterKind, FilterList},
     rejections::{NewRejection, Rejection},
-    settings::{Filter, FilterKind, FilterList},
+    settings::Filter,
     Store, StoreError,
 };
 use teaminbox_testkit::both_databases;

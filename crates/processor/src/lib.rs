@@ -28,6 +28,7 @@ use teaminbox_store::{
         ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread,
         VerifiedSource,
     },
+    model::{AssignMode, ConversationKind, ConversationStatus},
     queue::ClaimedMessage,
     Store, StoreError, StoreResult,
 };
@@ -390,7 +391,7 @@ fn file_into_channel(
                 thread.conversation_id, thread.matched, author.person.address
             ));
             let reopen = automated.is_none() && !claimed.spam;
-            if reopen && thread.status == "closed" {
+            if reopen && thread.status == ConversationStatus::Closed {
                 decisions.push(format!(
                     "Reopened: {}, a participant, wrote again.",
                     author.person.address
@@ -486,7 +487,7 @@ fn open_conversation(
         decisions.push(
             "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment.".into(),
         );
-        ("spam", "normal")
+        (ConversationStatus::Spam, ConversationKind::Normal)
     } else if let Some(v) = &reading.verification {
         decisions.push(format!(
             "Verification: {} forwarding confirmation for {}, code {}; no ticket, no assignment.",
@@ -510,11 +511,13 @@ fn open_conversation(
                 )),
             }
         }
-        ("open", "verification")
+        (ConversationStatus::Open, ConversationKind::Verification)
     } else {
-        ("open", "normal")
+        (ConversationStatus::Open, ConversationKind::Normal)
     };
-    let routed = status == "open" && kind == "normal" && reading.automated.is_none();
+    let routed = status == ConversationStatus::Open
+        && kind == ConversationKind::Normal
+        && reading.automated.is_none();
     let (assignee, notify_owner) = if routed {
         choose_assignee(tx, &routing, channel_id, contact, decisions)?
     } else {
@@ -576,8 +579,8 @@ fn choose_assignee(
     contact: ContactRef,
     decisions: &mut Vec<String>,
 ) -> StoreResult<(Option<i64>, Option<String>)> {
-    match routing.assign_mode.as_str() {
-        "users-and-teams" => {
+    match routing.assign_mode {
+        AssignMode::UsersAndTeams => {
             let candidates = tx.round_robin_candidates(channel_id)?;
             match routing::round_robin(&candidates, routing.any_availability) {
                 Some(c) => {
@@ -598,7 +601,7 @@ fn choose_assignee(
                 }
             }
         }
-        "contact-owner" => {
+        AssignMode::ContactOwner => {
             let owner = match contact.owner_user_id {
                 Some(id) => tx.candidate(channel_id, id)?,
                 None => None,
@@ -621,7 +624,7 @@ fn choose_assignee(
                 }
             }
         }
-        _ => {
+        AssignMode::Off => {
             decisions.push("Unassigned: the channel does not assign conversations.".into());
             Ok((None, None))
         }

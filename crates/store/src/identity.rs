@@ -8,51 +8,11 @@
 //! - From address: the channel's custom `from_address`, or else the
 //!   sender's USERNAME@`[outbound] default_from_domain`.
 
-use crate::settings::{Channel, User};
+use crate::{
+    model::FromNameMode,
+    settings::{Channel, User},
+};
 use serde::Serialize;
-
-/// How the From name of a reply is made.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-pub enum FromNameMode {
-    /// "Jane Doe at Acme": the sender's name and the company.
-    #[default]
-    #[serde(rename = "agent-and-company")]
-    AgentAndCompany,
-    /// "Acme": the company only.
-    #[serde(rename = "company")]
-    Company,
-}
-
-impl FromNameMode {
-    /// The name as stored and shown: `agent-and-company` or `company`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AgentAndCompany => "agent-and-company",
-            Self::Company => "company",
-        }
-    }
-}
-
-impl std::fmt::Display for FromNameMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for FromNameMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "agent-and-company" => Ok(Self::AgentAndCompany),
-            "company" => Ok(Self::Company),
-            _ => Err(format!(
-                "`{}` is not a From name form; the forms are agent-and-company and company",
-                crate::address::printable(s)
-            )),
-        }
-    }
-}
 
 /// The team member a reply is from, as far as the From header and the
 /// signature need them.
@@ -190,7 +150,7 @@ pub fn local_part(username: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::AssignMode;
+    use crate::model::AssignMode;
 
     fn channel(mode: FromNameMode, from_address: Option<&str>) -> Channel {
         Channel {

@@ -6,11 +6,13 @@
 //! transaction that also marks the queue row done.
 
 use super::{
+    model::{AssignMode, ConversationKind, ConversationStatus},
     on_backend, queue,
     schema::{
         attachments, channel_assignees, channel_assignment_state, channel_sources, channels,
         contacts, conversations, messages, outbound_messages, team_members, tickets, users,
     },
+    views::bad_row,
     DbConnection, Store, StoreError, StoreResult,
 };
 use chrono::NaiveDateTime;
@@ -47,7 +49,7 @@ impl Inbox<'_> {
 /// How a channel routes and tickets new conversations.
 #[derive(Clone, Debug)]
 pub struct ChannelRouting {
-    pub assign_mode: String,
+    pub assign_mode: AssignMode,
     pub any_availability: bool,
     pub tickets_enabled: bool,
     /// JSON object: name, pipeline, stage, priority and custom keys.
@@ -74,7 +76,7 @@ pub struct ContactRef {
 #[derive(Clone, Debug)]
 pub struct Thread {
     pub conversation_id: i64,
-    pub status: String,
+    pub status: ConversationStatus,
     /// The Message-ID that matched.
     pub matched: String,
     /// The address of the conversation's contact.
@@ -105,8 +107,8 @@ pub struct NewConversation<'a> {
     pub channel_id: i64,
     pub contact_id: i64,
     pub subject: &'a str,
-    pub status: &'a str,
-    pub kind: &'a str,
+    pub status: ConversationStatus,
+    pub kind: ConversationKind,
     pub assignee_user_id: Option<i64>,
     pub at: NaiveDateTime,
 }
@@ -169,7 +171,9 @@ impl InboxTx<'_> {
             ))
             .first::<(String, bool, bool, String)>(self.conn)?;
         Ok(ChannelRouting {
-            assign_mode,
+            assign_mode: assign_mode
+                .parse()
+                .map_err(|e| bad_row("channels", channel_id, e))?,
             any_availability,
             tickets_enabled,
             ticket_properties,
@@ -233,14 +237,18 @@ impl InboxTx<'_> {
             ))
             .first::<(i64, String, Option<String>, String)>(self.conn)
             .optional()?;
-        Ok(found.map(
-            |(conversation_id, status, matched, contact_address)| Thread {
-                conversation_id,
-                status,
-                matched: matched.unwrap_or_default(),
-                contact_address,
-            },
-        ))
+        found
+            .map(|(conversation_id, status, matched, contact_address)| {
+                Ok(Thread {
+                    conversation_id,
+                    status: status
+                        .parse()
+                        .map_err(|e| bad_row("conversations", conversation_id, e))?,
+                    matched: matched.unwrap_or_default(),
+                    contact_address,
+                })
+            })
+            .transpose()
     }
 
     /// The channel's sources (lower case): addresses whose list rewrites
@@ -356,8 +364,8 @@ impl InboxTx<'_> {
                 conversations::channel_id.eq(c.channel_id),
                 conversations::contact_id.eq(c.contact_id),
                 conversations::subject.eq(c.subject),
-                conversations::status.eq(c.status),
-                conversations::kind.eq(c.kind),
+                conversations::status.eq(c.status.as_str()),
+                conversations::kind.eq(c.kind.as_str()),
                 conversations::assignee_user_id.eq(c.assignee_user_id),
                 conversations::created_at.eq(c.at),
                 conversations::last_message_at.eq(c.at),
@@ -381,9 +389,9 @@ impl InboxTx<'_> {
             diesel::update(
                 conversations::table
                     .find(id)
-                    .filter(conversations::status.eq("closed")),
+                    .filter(conversations::status.eq(ConversationStatus::Closed.as_str())),
             )
-            .set(conversations::status.eq("open"))
+            .set(conversations::status.eq(ConversationStatus::Open.as_str()))
             .execute(self.conn)?;
         }
         Ok(())

@@ -3,7 +3,8 @@
 //! The only crate that knows the database schema. Beside the store it
 //! holds what every stage reads the same way: the configuration
 //! (`config`), the DNS resolver (`dns`), addresses (`address`), who a reply is from (`identity`),
-//! HTML read as text (`html_text`), and the plumbing of the queue workers
+//! HTML read as text (`html_text`), the domain's modes, kinds and
+//! statuses with their names (`model`), and the plumbing of the queue workers
 //! (`worker` runs one, `claims` keeps what a worker holds from outliving
 //! it).
 //!
@@ -28,6 +29,7 @@ pub mod worker;
 mod group_commit;
 pub mod inbound;
 pub mod inbox;
+pub mod model;
 pub mod outbound;
 pub mod queue;
 pub mod rejections;

@@ -13,6 +13,7 @@ use super::{
     settings::user_id,
     DbConnection, Store, StoreError, StoreResult,
 };
+use crate::model::ConversationStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -28,8 +29,7 @@ pub struct Views<'s> {
 #[derive(Clone, Debug, Default)]
 pub struct ConversationFilter {
     pub channel: Option<i64>,
-    /// `open`, `closed` or `spam`.
-    pub status: Option<String>,
+    pub status: Option<ConversationStatus>,
     /// Only those assigned to this user (lower-case email).
     pub assignee_email: Option<String>,
     /// Only those assigned to nobody.
@@ -313,7 +313,7 @@ fn load_summaries(
         query = query.filter(conversations::channel_id.eq(channel));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(conversations::status.eq(status.clone()));
+        query = query.filter(conversations::status.eq(status.as_str()));
     }
     if let Some(email) = &filter.assignee_email {
         let user = user_id(conn, email)?;

@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use std::{collections::HashSet, net::IpAddr};
 use teaminbox_store::address::{envelope_address, printable};
 use teaminbox_store::settings::list_entry::{canonical_ip, FilterValue};
-use teaminbox_store::settings::{Filter, FilterList};
+use teaminbox_store::{model::FilterList, settings::Filter};
 
 /// An allow-list match. `matched` explains it in words, as `<kind>
 /// <entry> matches the <what> <value>`, for example `domain example.com
@@ -312,7 +312,7 @@ fn header_address(from: &str) -> &str {
 mod tests {
     use super::*;
     use chrono::NaiveDateTime;
-    use teaminbox_store::settings::FilterKind;
+    use teaminbox_store::model::FilterKind;
 
     fn value(s: &str) -> FilterValue {
         FilterValue::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -7,7 +7,8 @@ use super::sending_domains::require_verified_from;
 use super::sources::apply_sources;
 use super::{attempt, Settings};
 use crate::address::ForwardingAddress;
-use crate::identity::{company_from_name, company_from_name_key, FromNameMode};
+use crate::identity::{company_from_name, company_from_name_key};
+use crate::model::FromNameMode;
 use crate::{is_unique_violation, schema::channels, DbConnection, StoreError, StoreResult};
 use diesel::prelude::*;
 

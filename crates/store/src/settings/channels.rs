@@ -5,7 +5,7 @@ use super::routing::{assignee_names, RoutingUpdate};
 use super::sources::{source_lists, Source};
 use super::Settings;
 use crate::address::ForwardingAddress;
-use crate::identity::FromNameMode;
+use crate::model::{AssignMode, FromNameMode};
 use crate::{
     schema::channels,
     views::{self, serialize_optional_utc},
@@ -135,54 +135,6 @@ impl ChannelRow {
             finished_at: self.finished_at,
             sources,
         })
-    }
-}
-
-/// How a channel chooses the assignee of a new conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum AssignMode {
-    /// Nobody: conversations stay unassigned.
-    #[serde(rename = "off")]
-    Off,
-    /// Round robin over the channel's users and the members of its teams.
-    #[serde(rename = "users-and-teams")]
-    UsersAndTeams,
-    /// The contact's owner.
-    #[serde(rename = "contact-owner")]
-    ContactOwner,
-}
-
-impl AssignMode {
-    /// The name as stored and shown: `off`, `users-and-teams` or
-    /// `contact-owner`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::UsersAndTeams => "users-and-teams",
-            Self::ContactOwner => "contact-owner",
-        }
-    }
-}
-
-impl std::fmt::Display for AssignMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for AssignMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "off" => Ok(Self::Off),
-            "users-and-teams" => Ok(Self::UsersAndTeams),
-            "contact-owner" => Ok(Self::ContactOwner),
-            _ => Err(format!(
-                "`{}` is not an assignment mode; the modes are off, users-and-teams and contact-owner",
-                crate::address::printable(s)
-            )),
-        }
     }
 }
 

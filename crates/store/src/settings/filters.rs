@@ -1,92 +1,15 @@
 //! The allow and deny lists.
 
 use super::Settings;
-use crate::{is_unique_violation, schema::filters, StoreError, StoreResult};
+use crate::{
+    is_unique_violation,
+    model::{FilterKind, FilterList},
+    schema::filters,
+    StoreError, StoreResult,
+};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-
-/// Which list a filter entry is on. The deny list wins over the allow list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterList {
-    Allow,
-    Deny,
-}
-
-impl FilterList {
-    /// The name as stored and shown: `allow` or `deny`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Deny => "deny",
-        }
-    }
-}
-
-impl std::fmt::Display for FilterList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for FilterList {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "allow" => Ok(Self::Allow),
-            "deny" => Ok(Self::Deny),
-            _ => Err(format!(
-                "`{}` is not a list; the lists are allow and deny",
-                crate::address::printable(s)
-            )),
-        }
-    }
-}
-
-/// What a filter entry's value is: a sender address, a sender domain (and
-/// its subdomains), or a client IP address or network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterKind {
-    Address,
-    Domain,
-    Ip,
-}
-
-impl FilterKind {
-    /// The name as stored and shown: `address`, `domain` or `ip`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Address => "address",
-            Self::Domain => "domain",
-            Self::Ip => "ip",
-        }
-    }
-}
-
-impl std::fmt::Display for FilterKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for FilterKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "address" => Ok(Self::Address),
-            "domain" => Ok(Self::Domain),
-            "ip" => Ok(Self::Ip),
-            _ => Err(format!(
-                "`{}` is not a filter kind; the kinds are address, domain and ip",
-                crate::address::printable(s)
-            )),
-        }
-    }
-}
 
 /// An entry on the allow or deny list. `value` is canonical, as
 /// [`FilterValue`](super::list_entry::FilterValue) prints it: a lower-case

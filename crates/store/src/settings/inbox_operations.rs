@@ -2,6 +2,7 @@
 
 use super::people::user_id;
 use super::Settings;
+use crate::model::ConversationStatus;
 use crate::{
     schema::{contacts, conversations, tickets},
     views::{self, Contact, ConversationSummary},
@@ -51,20 +52,21 @@ impl Settings<'_> {
     /// Closes a conversation (open or spam). Returns it and whether its
     /// status changed: closing a closed one is harmless.
     pub fn close_conversation(&self, id: i64) -> StoreResult<(ConversationSummary, bool)> {
-        self.set_conversation_status(id, "closed")
+        self.set_conversation_status(id, ConversationStatus::Closed)
     }
 
     /// Opens a closed (or spam) conversation again. Returns it and whether
     /// its status changed: reopening an open one is harmless.
     pub fn reopen_conversation(&self, id: i64) -> StoreResult<(ConversationSummary, bool)> {
-        self.set_conversation_status(id, "open")
+        self.set_conversation_status(id, ConversationStatus::Open)
     }
 
     fn set_conversation_status(
         &self,
         id: i64,
-        status: &str,
+        status: ConversationStatus,
     ) -> StoreResult<(ConversationSummary, bool)> {
+        let status = status.as_str();
         self.store.write(|conn| {
             let before = conversation_exists(conn, id)?;
             if before != status {

@@ -1,7 +1,7 @@
 //! What a list entry is: an address, a domain or an IP network, parsed from what an admin typed and put in canonical form.
 
-use super::FilterKind;
 use crate::address::{normalize_domain, printable};
+use crate::model::FilterKind;
 use ipnet::IpNet;
 use std::{fmt, net::IpAddr};
 

@@ -14,8 +14,8 @@ mod sending_domains;
 mod sources;
 
 pub use channel_setup::{ChannelReplies, ChannelUpdate};
-pub use channels::{AssignMode, Channel, NewChannel};
-pub use filters::{Filter, FilterKind, FilterList};
+pub use channels::{Channel, NewChannel};
+pub use filters::Filter;
 pub(super) use filters::{FilterRow, FILTER_COLUMNS};
 pub(super) use local_parts::insert_local_part;
 pub(super) use people::user_id;

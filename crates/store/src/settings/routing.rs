@@ -1,8 +1,9 @@
 //! Routing: how a channel assigns and tickets new conversations.
 
-use super::channels::{find_channel, AssignMode, Channel};
+use super::channels::{find_channel, Channel};
 use super::people::{team_id, user_id};
 use super::Settings;
+use crate::model::AssignMode;
 use crate::{
     schema::{channel_assignees, channels, teams, users},
     views::{self},

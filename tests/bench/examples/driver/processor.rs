@@ -15,7 +15,8 @@ use teaminbox_bench::corpus::{self, Kind, CHANNELS, TEAM};
 use teaminbox_processor::Processor;
 use teaminbox_store::{
     inbound::{HostedRecipient, NewInboundMessage, Owner, Verdicts},
-    settings::{AssignMode, NewUser, RoutingUpdate},
+    model::AssignMode,
+    settings::{NewUser, RoutingUpdate},
     Store,
 };
 

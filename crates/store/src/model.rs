@@ -1,0 +1,168 @@
+//! The domain's small types: modes, lists, kinds and statuses, each with
+//! the one name it is stored under and shown as. The store, the processor
+//! and the admin all use these; none of them matches on the names.
+
+use std::fmt;
+
+/// Defines an enum whose variants each have one name, as stored in the
+/// database, printed by the admin and given in its arguments, and writes
+/// `as_str`, `Display`, `FromStr` (whose error lists the names) and
+/// `Serialize` (as the name) for it.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal, $plural:literal) {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The name as stored and shown.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| unknown_name(s, $what, $plural, Self::ALL))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// "`x` is not a list; the lists are allow and deny".
+fn unknown_name<T: fmt::Display>(given: &str, what: &str, plural: &str, all: &[T]) -> String {
+    let names: Vec<String> = all.iter().map(T::to_string).collect();
+    let listed = match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    };
+    format!(
+        "`{}` is not {what}; {plural} are {listed}",
+        crate::address::printable(given)
+    )
+}
+
+named_enum! {
+    /// How the From name of a reply is made.
+    #[derive(Default)]
+    pub enum FromNameMode ("a From name form", "the forms") {
+        /// "Jane Doe at Acme": the sender's name and the company.
+        #[default]
+        AgentAndCompany = "agent-and-company",
+        /// "Acme": the company only (one hosted address only may use it).
+        Company = "company",
+    }
+}
+
+named_enum! {
+    /// How a channel chooses the assignee of a new conversation.
+    pub enum AssignMode ("an assignment mode", "the modes") {
+        /// Nobody: conversations stay unassigned.
+        Off = "off",
+        /// Round robin over the channel's users and the members of its teams.
+        UsersAndTeams = "users-and-teams",
+        /// The contact's owner.
+        ContactOwner = "contact-owner",
+    }
+}
+
+named_enum! {
+    /// Which list a filter entry is on. The deny list wins over the allow
+    /// list.
+    pub enum FilterList ("a list", "the lists") {
+        Allow = "allow",
+        Deny = "deny",
+    }
+}
+
+named_enum! {
+    /// What a filter entry's value is: a sender address, a sender domain
+    /// (and its subdomains), or a client IP address or network.
+    pub enum FilterKind ("a filter kind", "the kinds") {
+        Address = "address",
+        Domain = "domain",
+        Ip = "ip",
+    }
+}
+
+named_enum! {
+    /// Where a conversation stands.
+    pub enum ConversationStatus ("a conversation status", "the statuses") {
+        /// Waiting for the team.
+        Open = "open",
+        /// Done; an answer from a participant reopens it.
+        Closed = "closed",
+        /// Kept out of the team's open conversations: no ticket, no
+        /// assignment.
+        Spam = "spam",
+    }
+}
+
+named_enum! {
+    /// What a conversation is about.
+    pub enum ConversationKind ("a conversation kind", "the kinds") {
+        /// Mail from a contact.
+        Normal = "normal",
+        /// A provider's forwarding confirmation (Gmail, Microsoft 365...):
+        /// shown with its code, never routed.
+        Verification = "verification",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_go_both_ways_and_unknown_ones_list_the_choices() {
+        for mode in AssignMode::ALL {
+            assert_eq!(mode.as_str().parse::<AssignMode>(), Ok(*mode));
+        }
+        assert_eq!(
+            "nobody".parse::<AssignMode>(),
+            Err(
+                "`nobody` is not an assignment mode; the modes are off, users-and-teams and \
+                 contact-owner"
+                    .into()
+            )
+        );
+        assert_eq!(
+            "x".parse::<FilterList>(),
+            Err("`x` is not a list; the lists are allow and deny".into())
+        );
+        assert_eq!(
+            serde_json::to_string(&FromNameMode::AgentAndCompany).unwrap(),
+            "\"agent-and-company\""
+        );
+    }
+}
