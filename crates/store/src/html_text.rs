@@ -150,10 +150,14 @@ pub struct PlainText {
 }
 
 impl PlainText {
-    pub fn len(&self) -> usize {
+    /// Where the text written so far ends (a byte offset for [`since`]).
+    ///
+    /// [`since`]: PlainText::since
+    pub fn position(&self) -> usize {
         self.out.len()
     }
 
+    /// What was written after `from`, a [`position`](PlainText::position).
     pub fn since(&self, from: usize) -> &str {
         self.out.get(from..).unwrap_or("")
     }

@@ -79,7 +79,7 @@ pub fn render(html: &str, full_name: &str, first_name: &str) -> (String, String)
                         plain.text("- ");
                     }
                     "td" => plain.cell(),
-                    "a" => link = href.map(|h| (h, plain.len())),
+                    "a" => link = href.map(|h| (h, plain.position())),
                     _ if rule.block => plain.block(),
                     _ => {}
                 }
