@@ -19,9 +19,9 @@ use teaminbox_outbound::signature;
 use teaminbox_store::address::ForwardingAddress;
 use teaminbox_store::config::Config;
 use teaminbox_store::identity::{self, Sender};
-use teaminbox_store::model::{AssignMode, FromNameMode};
+use teaminbox_store::model::{AssignMode, Channel, FromNameMode};
 use teaminbox_store::{
-    settings::{self, Channel, ChannelReplies, NewChannel, RoutingUpdate},
+    settings::{self, ChannelReplies, NewChannel, RoutingUpdate},
     Store,
 };
 

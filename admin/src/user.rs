@@ -5,10 +5,7 @@ use crate::{
     input::{address, text_field},
     output, AdminResult,
 };
-use teaminbox_store::{
-    settings::{NewUser, User},
-    Store,
-};
+use teaminbox_store::{model::User, settings::NewUser, Store};
 
 pub fn run(command: UserCommand, store: &Store) -> AdminResult {
     match command {

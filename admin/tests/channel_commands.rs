@@ -8,7 +8,7 @@ mod common;
 
 use common::{admin, admin_with_env, assert_rfc3339_utc, keys, write_config, Setup};
 use serde_json::Value;
-use teaminbox_store::settings::Channel;
+use teaminbox_store::model::Channel;
 use teaminbox_testkit::both_databases;
 use teaminbox_testkit::TestDatabase;
 

@@ -3,7 +3,7 @@
 
 use crate::{cli::Provider, output};
 use serde::Serialize;
-use teaminbox_store::settings::Channel;
+use teaminbox_store::model::Channel;
 
 /// What `channel instructions --json` prints.
 #[derive(Serialize)]

@@ -1,7 +1,6 @@
 //! The SMTP replies the milter refuses with. Each names what was wrong and,
 //! where the sender can do something, what to do.
 
-use crate::auth::Authors;
 use bytesize::ByteSize;
 use indymilter::{SetErrorReply, Status};
 use teaminbox_store::address::printable;
@@ -113,12 +112,14 @@ impl Refusal {
     /// addresses in its From cannot be evaluated, so it is refused, as
     /// large receivers do (RFC 7489 section 6.6.1 leaves it to the
     /// receiver).
-    pub fn not_one_author(authors: &Authors) -> Self {
-        let problem = match authors {
-            Authors { fields: 0, .. } => "message has no From header field".to_owned(),
-            Authors { fields: f, .. } if *f > 1 => format!("message has {f} From header fields"),
-            Authors { addresses: 0, .. } => "message has no address in its From".to_owned(),
-            Authors { addresses: n, .. } => format!("message has {n} From addresses"),
+    /// `fields`: its From header fields; `addresses`: the addresses in all
+    /// of them.
+    pub fn not_one_author(fields: usize, addresses: usize) -> Self {
+        let problem = match (fields, addresses) {
+            (0, _) => "message has no From header field".to_owned(),
+            (f, _) if f > 1 => format!("message has {f} From header fields"),
+            (_, 0) => "message has no address in its From".to_owned(),
+            (_, n) => format!("message has {n} From addresses"),
         };
         Self {
             code: "550",
@@ -205,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_message_without_exactly_one_author_is_told_why() {
-        let text = |fields, addresses| Refusal::not_one_author(&Authors { fields, addresses }).text;
+        let text = |fields, addresses| Refusal::not_one_author(fields, addresses).text;
         assert_eq!(
             text(1, 2),
             "message has 2 From addresses; DMARC needs exactly one author"
@@ -222,10 +223,7 @@ mod tests {
             text(1, 0),
             "message has no address in its From; DMARC needs exactly one author"
         );
-        let r = Refusal::not_one_author(&Authors {
-            fields: 1,
-            addresses: 3,
-        });
+        let r = Refusal::not_one_author(1, 3);
         assert_eq!((r.code, r.enhanced), ("550", "5.7.1"));
     }
 

@@ -10,7 +10,7 @@
 
 use crate::{
     model::FromNameMode,
-    settings::{Channel, User},
+    model::{Channel, User},
 };
 use serde::Serialize;
 

@@ -8,12 +8,12 @@
 use super::{
     model::{AssignMode, ConversationKind, ConversationStatus},
     on_backend, queue,
+    rows::bad_row,
     schema::{
         attachments, channel_assignees, channel_assignment_state, channel_sources, channels,
         contacts, conversations, messages, outbound_messages, team_members, tickets, users,
     },
-    views::bad_row,
-    DbConnection, Store, StoreError, StoreResult,
+    DbConnection, Store, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -198,7 +198,8 @@ impl InboxTx<'_> {
         name: Option<&str>,
         at: NaiveDateTime,
     ) -> StoreResult<(ContactRef, bool)> {
-        let (found, created) = find_or_create_contact(self.conn, address, name, at)?;
+        let (found, created) =
+            crate::contacts::find_or_create_contact(self.conn, address, name, at)?;
         if found.name.is_none() && name.is_some() {
             diesel::update(contacts::table.find(found.id))
                 .set(contacts::name.eq(name))
@@ -280,7 +281,7 @@ impl InboxTx<'_> {
             return Ok(VerifiedSource::ChannelFinished);
         }
         Ok(
-            if add_source(self.conn, channel_id, address, "verification", at)? {
+            if crate::settings::add_source(self.conn, channel_id, address, "verification", at)? {
                 VerifiedSource::Added
             } else {
                 VerifiedSource::AlreadyThere
@@ -549,85 +550,8 @@ impl InboxTx<'_> {
     }
 }
 
-/// A contact as found by address.
-pub(super) struct FoundContact {
-    pub id: i64,
-    pub owner_user_id: Option<i64>,
-    pub name: Option<String>,
-}
-
-/// The contact with this address, created (with `name`) if there is none;
-/// true when this call created it. Two workers (or a worker and the admin)
-/// creating the same new contact at once both get the one row: the insert
-/// does nothing on a conflict, and on PostgreSQL waits for the other
-/// transaction, whose row the second lookup then sees.
-pub(super) fn find_or_create_contact(
-    conn: &mut DbConnection,
-    address: &str,
-    name: Option<&str>,
-    at: NaiveDateTime,
-) -> StoreResult<(FoundContact, bool)> {
-    if let Some(found) = find_contact(conn, address)? {
-        return Ok((found, false));
-    }
-    let inserted = on_backend!(&mut *conn, |c| diesel::insert_into(contacts::table)
-        .values((
-            contacts::address.eq(address),
-            contacts::name.eq(name),
-            contacts::created_at.eq(at),
-        ))
-        .on_conflict(contacts::address)
-        .do_nothing()
-        .execute(c))?;
-    let found = find_contact(conn, address)?.ok_or_else(|| {
-        StoreError::NotFound(format!("the contact {address} vanished as it was created"))
-    })?;
-    Ok((found, inserted == 1))
-}
-
-fn find_contact(conn: &mut DbConnection, address: &str) -> StoreResult<Option<FoundContact>> {
-    Ok(contacts::table
-        .filter(contacts::address.eq(address))
-        .select((contacts::id, contacts::owner_user_id, contacts::name))
-        .first::<(i64, Option<i64>, Option<String>)>(conn)
-        .optional()?
-        .map(|(id, owner_user_id, name)| FoundContact {
-            id,
-            owner_user_id,
-            name,
-        }))
-}
-
 /// Files a message (and its attachments) in a conversation; shared with
 /// the outbound store, which files sent replies.
-/// Adds a source unless the channel has it already (then its origin stays);
-/// true when added.
-pub(super) fn add_source(
-    conn: &mut DbConnection,
-    channel_id: i64,
-    address: &str,
-    origin: &str,
-    at: NaiveDateTime,
-) -> StoreResult<bool> {
-    let known = channel_sources::table
-        .filter(channel_sources::channel_id.eq(channel_id))
-        .filter(channel_sources::address.eq(address))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if !known {
-        diesel::insert_into(channel_sources::table)
-            .values((
-                channel_sources::channel_id.eq(channel_id),
-                channel_sources::address.eq(address),
-                channel_sources::origin.eq(origin),
-                channel_sources::created_at.eq(at),
-            ))
-            .execute(conn)?;
-    }
-    Ok(!known)
-}
-
 pub(super) fn insert_message(
     conn: &mut DbConnection,
     m: &NewMessage<'_>,

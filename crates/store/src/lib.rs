@@ -26,6 +26,7 @@ pub mod html_text;
 pub mod identity;
 pub mod worker;
 
+mod contacts;
 mod group_commit;
 pub mod inbound;
 pub mod inbox;
@@ -34,13 +35,14 @@ pub mod outbound;
 pub mod queue;
 pub mod rejections;
 pub mod retention;
+mod rows;
 mod schema;
 pub mod settings;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod views;
 
-pub use clock::{now, serialize_utc};
+pub use clock::{now, serialize_optional_utc, serialize_utc};
 
 use crate::config::{Config, DatabaseTarget};
 use diesel::{

@@ -1,7 +1,13 @@
-//! The domain's small types: modes, lists, kinds and statuses, each with
-//! the one name it is stored under and shown as. The store, the processor
-//! and the admin all use these; none of them matches on the names.
+//! The domain's types: channels and users as every stage sees them, and
+//! the small types (modes, lists, kinds, statuses), each with the one name
+//! it is stored under and shown as. The store, the processor and the admin
+//! all use these; none of them matches on the names.
 
+use crate::schema::users;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Defines an enum whose variants each have one name, as stored in the
@@ -137,6 +143,91 @@ named_enum! {
         /// shown with its code, never routed.
         Verification = "verification",
     }
+}
+
+/// A channel: a team inbox behind one hosted forwarding address, with how
+/// it routes and tickets new conversations and the latest forwarding
+/// confirmation it received.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Channel {
+    pub id: i64,
+    pub name: String,
+    pub company: String,
+    pub forwarding_address: String,
+    /// `draft` until the admin connects and finishes, then `connected`.
+    pub status: String,
+    /// A disabled channel refuses mail at RCPT with 550 5.2.1.
+    pub enabled: bool,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
+    /// Who gets a new conversation: `off` (nobody), `users-and-teams`
+    /// (round robin over `assign_users` and the members of `assign_teams`)
+    /// or `contact-owner`.
+    pub assign_mode: AssignMode,
+    /// Assign to users who are away too (`false`: available users only).
+    pub assign_any_availability: bool,
+    /// The users (by email) a `users-and-teams` channel assigns to, sorted.
+    pub assign_users: Vec<String>,
+    /// The teams (by name) whose members a `users-and-teams` channel
+    /// assigns to, sorted.
+    pub assign_teams: Vec<String>,
+    /// Whether a new conversation gets a ticket.
+    pub tickets_enabled: bool,
+    /// What a new ticket gets: `name` (default: the subject), `pipeline`,
+    /// `stage`, `priority` and custom keys, all strings.
+    pub ticket_properties: Map<String, Value>,
+    /// The latest provider forwarding confirmation (Gmail, Google Groups,
+    /// Microsoft 365): its code, its link, who asked for it, when it came.
+    pub verification_code: Option<String>,
+    pub verification_link: Option<String>,
+    pub verification_requested_by: Option<String>,
+    #[serde(serialize_with = "crate::serialize_optional_utc")]
+    pub verification_received_at: Option<NaiveDateTime>,
+    /// The From name of replies: `agent-and-company` ("Jane Doe at Acme")
+    /// or `company` ("Acme").
+    pub from_name_mode: FromNameMode,
+    /// The custom From address of replies, in a verified sending domain;
+    /// `None`: the replying user's USERNAME@`[outbound] default_from_domain`.
+    pub from_address: Option<String>,
+    /// The signature of replies: checked, simple HTML with tokens (see
+    /// [`teaminbox_outbound::signature`]).
+    pub signature_html: Option<String>,
+    /// When the admin connected and finished (status `connected`); the
+    /// forwarding address is fixed from then on.
+    #[serde(serialize_with = "crate::serialize_optional_utc")]
+    pub finished_at: Option<NaiveDateTime>,
+    /// The addresses whose list rewrites (X-Original-From and friends) the
+    /// channel believes when they arrive authenticated, sorted.
+    pub sources: Vec<Source>,
+}
+
+/// An address whose list rewrites a channel trusts.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Source {
+    /// Lower case.
+    pub address: String,
+    /// `admin` (added with `channel update --source`) or `verification`
+    /// (it asked for a provider's forwarding confirmation that arrived
+    /// authenticated).
+    pub origin: String,
+}
+
+/// A team member who can be assigned conversations. `email` is lower case
+/// and unique.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub username: String,
+    /// `false` while the user is away: round robin skips them (unless the
+    /// channel assigns regardless of availability), and as a contact owner
+    /// they get a notification instead of the conversation.
+    pub available: bool,
+    #[serde(serialize_with = "crate::serialize_utc")]
+    pub created_at: NaiveDateTime,
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub struct SendingDomain {
     pub dns_txt: String,
     #[serde(skip)]
     pub private_key_pem: String,
-    #[serde(serialize_with = "super::views::serialize_optional_utc")]
+    #[serde(serialize_with = "crate::serialize_optional_utc")]
     pub verified_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "crate::serialize_utc")]
     pub created_at: NaiveDateTime,

@@ -7,10 +7,10 @@
 //! [`settings`](super::settings), with the other things an admin changes.
 
 use super::{
+    rows::user_id,
     schema::{
         attachments, channels, contacts, conversations, messages, outbound_messages, tickets, users,
     },
-    settings::user_id,
     DbConnection, Store, StoreError, StoreResult,
 };
 use crate::model::ConversationStatus;
@@ -121,7 +121,7 @@ pub struct MessageView {
     /// `support+billing@`).
     pub detail: Option<String>,
     /// The Date header, in UTC.
-    #[serde(serialize_with = "serialize_optional_utc")]
+    #[serde(serialize_with = "crate::serialize_optional_utc")]
     pub sent_at: Option<NaiveDateTime>,
     /// When the processor filed it.
     #[serde(serialize_with = "crate::serialize_utc")]
@@ -655,36 +655,11 @@ fn load_tickets(conn: &mut DbConnection, only: Option<i64>) -> StoreResult<Vec<T
                     pipeline,
                     stage,
                     priority,
-                    properties: json_object("tickets", id, &properties)?,
+                    properties: crate::rows::json_object("tickets", id, &properties)?,
                     owner_email,
                     created_at,
                 })
             },
         )
         .collect()
-}
-
-/// A stored row that does not read as it must, reported rather than
-/// guessed.
-pub(super) fn bad_row(table: &str, id: i64, problem: impl std::fmt::Display) -> StoreError {
-    StoreError::Query(diesel::result::Error::DeserializationError(
-        format!("{table} row {id}: {problem}").into(),
-    ))
-}
-
-/// A column that holds a JSON object.
-pub(super) fn json_object(table: &str, id: i64, text: &str) -> StoreResult<Map<String, Value>> {
-    serde_json::from_str(text)
-        .map_err(|e| bad_row(table, id, format!("not a JSON object ({e}): {text}")))
-}
-
-/// Serializes an optional stored UTC time as RFC 3339 with its `Z`, or null.
-pub(super) fn serialize_optional_utc<S: serde::Serializer>(
-    time: &Option<NaiveDateTime>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match time {
-        Some(time) => crate::serialize_utc(time, serializer),
-        None => serializer.serialize_none(),
-    }
 }

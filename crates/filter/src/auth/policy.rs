@@ -294,7 +294,13 @@ pub fn decide(
 fn rules(f: &Findings) -> (Decision, bool) {
     let accept = (Decision::Accept, false);
     if !f.authors.is_one() {
-        return (Decision::Refuse(Refusal::not_one_author(&f.authors)), false);
+        return (
+            Decision::Refuse(Refusal::not_one_author(
+                f.authors.fields,
+                f.authors.addresses,
+            )),
+            false,
+        );
     }
     match f.dmarc {
         DmarcState::TempError => (

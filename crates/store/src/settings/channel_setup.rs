@@ -1,6 +1,6 @@
 //! Channel set-up: reply settings, forwarding-address changes, connect and finish.
 
-use super::channels::{find_channel, Channel, NewChannel};
+use super::channels::{find_channel, NewChannel};
 use super::local_parts::{release_for_channels, reserve_for_channels};
 use super::routing::{apply_routing, RoutingUpdate};
 use super::sending_domains::require_verified_from;
@@ -8,6 +8,7 @@ use super::sources::apply_sources;
 use super::{attempt, Settings};
 use crate::address::ForwardingAddress;
 use crate::identity::{company_from_name, company_from_name_key};
+use crate::model::Channel;
 use crate::model::FromNameMode;
 use crate::{is_unique_violation, schema::channels, DbConnection, StoreError, StoreResult};
 use diesel::prelude::*;
@@ -161,7 +162,7 @@ fn routed_channel(
 ) -> StoreResult<Channel> {
     apply_routing(conn, id, routing)?;
     for address in sources {
-        crate::inbox::add_source(conn, id, address, "admin", crate::now())?;
+        super::sources::add_source(conn, id, address, "admin", crate::now())?;
     }
     find_channel(conn, id)
 }

@@ -1,76 +1,15 @@
-//! Channels: the `Channel` record, its assign mode, and creating, listing and enabling channels.
+//! Channels: reading the `Channel` record (see `model`), and creating,
+//! listing and enabling channels.
 
 use super::channel_setup::ChannelReplies;
 use super::routing::{assignee_names, RoutingUpdate};
-use super::sources::{source_lists, Source};
+use super::sources::source_lists;
 use super::Settings;
 use crate::address::ForwardingAddress;
-use crate::model::{AssignMode, FromNameMode};
-use crate::{
-    schema::channels,
-    views::{self, serialize_optional_utc},
-    DbConnection, StoreError, StoreResult,
-};
+use crate::model::{Channel, Source};
+use crate::{schema::channels, DbConnection, StoreError, StoreResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-use serde_json::{Map, Value};
-
-/// A channel: a team inbox behind one hosted forwarding address, with how
-/// it routes and tickets new conversations and the latest forwarding
-/// confirmation it received.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Channel {
-    pub id: i64,
-    pub name: String,
-    pub company: String,
-    pub forwarding_address: String,
-    /// `draft` until the admin connects and finishes, then `connected`.
-    pub status: String,
-    /// A disabled channel refuses mail at RCPT with 550 5.2.1.
-    pub enabled: bool,
-    #[serde(serialize_with = "crate::serialize_utc")]
-    pub created_at: NaiveDateTime,
-    /// Who gets a new conversation: `off` (nobody), `users-and-teams`
-    /// (round robin over `assign_users` and the members of `assign_teams`)
-    /// or `contact-owner`.
-    pub assign_mode: AssignMode,
-    /// Assign to users who are away too (`false`: available users only).
-    pub assign_any_availability: bool,
-    /// The users (by email) a `users-and-teams` channel assigns to, sorted.
-    pub assign_users: Vec<String>,
-    /// The teams (by name) whose members a `users-and-teams` channel
-    /// assigns to, sorted.
-    pub assign_teams: Vec<String>,
-    /// Whether a new conversation gets a ticket.
-    pub tickets_enabled: bool,
-    /// What a new ticket gets: `name` (default: the subject), `pipeline`,
-    /// `stage`, `priority` and custom keys, all strings.
-    pub ticket_properties: Map<String, Value>,
-    /// The latest provider forwarding confirmation (Gmail, Google Groups,
-    /// Microsoft 365): its code, its link, who asked for it, when it came.
-    pub verification_code: Option<String>,
-    pub verification_link: Option<String>,
-    pub verification_requested_by: Option<String>,
-    #[serde(serialize_with = "serialize_optional_utc")]
-    pub verification_received_at: Option<NaiveDateTime>,
-    /// The From name of replies: `agent-and-company` ("Jane Doe at Acme")
-    /// or `company` ("Acme").
-    pub from_name_mode: FromNameMode,
-    /// The custom From address of replies, in a verified sending domain;
-    /// `None`: the replying user's USERNAME@`[outbound] default_from_domain`.
-    pub from_address: Option<String>,
-    /// The signature of replies: checked, simple HTML with tokens (see
-    /// [`teaminbox_outbound::signature`]).
-    pub signature_html: Option<String>,
-    /// When the admin connected and finished (status `connected`); the
-    /// forwarding address is fixed from then on.
-    #[serde(serialize_with = "serialize_optional_utc")]
-    pub finished_at: Option<NaiveDateTime>,
-    /// The addresses whose list rewrites (X-Original-From and friends) the
-    /// channel believes when they arrive authenticated, sorted.
-    pub sources: Vec<Source>,
-}
 
 /// The columns of `channels`, as stored.
 #[derive(Queryable, Selectable)]
@@ -116,12 +55,12 @@ impl ChannelRow {
             assign_mode: self
                 .assign_mode
                 .parse()
-                .map_err(|e| views::bad_row("channels", id, e))?,
+                .map_err(|e| crate::rows::bad_row("channels", id, e))?,
             assign_any_availability: self.assign_any_availability,
             assign_users,
             assign_teams,
             tickets_enabled: self.tickets_enabled,
-            ticket_properties: views::json_object("channels", id, &self.ticket_properties)?,
+            ticket_properties: crate::rows::json_object("channels", id, &self.ticket_properties)?,
             verification_code: self.verification_code,
             verification_link: self.verification_link,
             verification_requested_by: self.verification_requested_by,
@@ -129,7 +68,7 @@ impl ChannelRow {
             from_name_mode: self
                 .from_name_mode
                 .parse()
-                .map_err(|e| views::bad_row("channels", id, e))?,
+                .map_err(|e| crate::rows::bad_row("channels", id, e))?,
             from_address: self.from_address,
             signature_html: self.signature_html,
             finished_at: self.finished_at,

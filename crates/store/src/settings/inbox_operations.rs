@@ -1,8 +1,8 @@
 //! The admin's operations on the inbox: contact owners, assign, close and reopen conversations.
 
-use super::people::user_id;
 use super::Settings;
 use crate::model::ConversationStatus;
+use crate::rows::user_id;
 use crate::{
     schema::{contacts, conversations, tickets},
     views::{self, Contact, ConversationSummary},
@@ -18,7 +18,7 @@ impl Settings<'_> {
         self.store.write(|conn| {
             let owner_id = user_id(conn, owner)?;
             let (found, _) =
-                crate::inbox::find_or_create_contact(conn, contact, None, crate::now())?;
+                crate::contacts::find_or_create_contact(conn, contact, None, crate::now())?;
             let id = found.id;
             diesel::update(contacts::table.find(id))
                 .set(contacts::owner_user_id.eq(owner_id))

@@ -14,14 +14,14 @@ mod sending_domains;
 mod sources;
 
 pub use channel_setup::{ChannelReplies, ChannelUpdate};
-pub use channels::{Channel, NewChannel};
+pub use channels::NewChannel;
 pub use filters::Filter;
 pub(super) use filters::{FilterRow, FILTER_COLUMNS};
 pub(super) use local_parts::insert_local_part;
-pub(super) use people::user_id;
-pub use people::{NewUser, TeamWithMembers, User};
+pub(crate) use sources::add_source;
+
+pub use people::{NewUser, TeamWithMembers};
 pub use routing::RoutingUpdate;
-pub use sources::Source;
 
 use super::{DbConnection, Store};
 use diesel::prelude::*;

@@ -2,6 +2,8 @@
 
 use super::local_parts::reserve_reply_address;
 use super::Settings;
+use crate::model::User;
+use crate::rows::user_id;
 use crate::{
     is_unique_violation,
     schema::{team_members, teams, users},
@@ -10,24 +12,6 @@ use crate::{
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-
-/// A team member who can be assigned conversations. `email` is lower case
-/// and unique.
-#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq)]
-#[diesel(table_name = users)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub username: String,
-    /// `false` while the user is away: round robin skips them (unless the
-    /// channel assigns regardless of availability), and as a contact owner
-    /// they get a notification instead of the conversation.
-    pub available: bool,
-    #[serde(serialize_with = "crate::serialize_utc")]
-    pub created_at: NaiveDateTime,
-}
 
 /// What the admin gives to add a user; `email` in canonical (lower-case)
 /// form.
@@ -195,16 +179,6 @@ impl Settings<'_> {
                 .collect())
         })
     }
-}
-
-/// The id of the user with `email` (lower case), or [`StoreError::NotFound`].
-pub(crate) fn user_id(conn: &mut DbConnection, email: &str) -> StoreResult<i64> {
-    users::table
-        .filter(users::email.eq(email))
-        .select(users::id)
-        .first::<i64>(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("there is no user {email}")))
 }
 
 pub(super) fn team_id(conn: &mut DbConnection, name: &str) -> StoreResult<i64> {

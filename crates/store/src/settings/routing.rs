@@ -1,12 +1,13 @@
 //! Routing: how a channel assigns and tickets new conversations.
 
-use super::channels::{find_channel, Channel};
-use super::people::{team_id, user_id};
+use super::channels::find_channel;
+use super::people::team_id;
 use super::Settings;
 use crate::model::AssignMode;
+use crate::model::Channel;
+use crate::rows::user_id;
 use crate::{
     schema::{channel_assignees, channels, teams, users},
-    views::{self},
     DbConnection, StoreError, StoreResult,
 };
 use diesel::prelude::*;
@@ -82,7 +83,7 @@ pub(super) fn apply_routing(
             .execute(conn)?;
     }
     if let Some(changes) = &update.ticket_properties {
-        let mut merged = views::json_object("channels", id, &properties)?;
+        let mut merged = crate::rows::json_object("channels", id, &properties)?;
         for (key, value) in changes {
             if value.is_empty() {
                 merged.remove(key);

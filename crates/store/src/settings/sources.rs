@@ -1,20 +1,10 @@
 //! A channel's sources: the addresses whose list rewrites it trusts.
 
 use super::channel_setup::ChannelUpdate;
+use crate::model::Source;
 use crate::{schema::channel_sources, DbConnection, StoreError, StoreResult};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
-
-/// An address whose list rewrites a channel trusts.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Source {
-    /// Lower case.
-    pub address: String,
-    /// `admin` (added with `channel update --source`) or `verification`
-    /// (it asked for a provider's forwarding confirmation that arrived
-    /// authenticated).
-    pub origin: String,
-}
 
 /// Each channel's (or one channel's) sources, sorted by address.
 pub(super) fn source_lists(
@@ -62,7 +52,35 @@ pub(super) fn apply_sources(
         }
     }
     for address in &update.add_sources {
-        crate::inbox::add_source(conn, id, address, "admin", crate::now())?;
+        super::sources::add_source(conn, id, address, "admin", crate::now())?;
     }
     Ok(())
+}
+
+/// Adds a source unless the channel has it already (then its origin stays);
+/// true when added.
+pub(crate) fn add_source(
+    conn: &mut DbConnection,
+    channel_id: i64,
+    address: &str,
+    origin: &str,
+    at: NaiveDateTime,
+) -> StoreResult<bool> {
+    let known = channel_sources::table
+        .filter(channel_sources::channel_id.eq(channel_id))
+        .filter(channel_sources::address.eq(address))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if !known {
+        diesel::insert_into(channel_sources::table)
+            .values((
+                channel_sources::channel_id.eq(channel_id),
+                channel_sources::address.eq(address),
+                channel_sources::origin.eq(origin),
+                channel_sources::created_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(!known)
 }
