@@ -11,6 +11,7 @@ pub mod config;
 pub mod filter;
 pub mod html_text;
 pub mod identity;
+pub mod metrics;
 pub mod outbound;
 pub mod processor;
 pub mod refusal;
@@ -126,6 +127,17 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     };
     // Bound before anything else starts, so that a socket that cannot be
     // had stops the daemon with nothing to tear down.
+    let metrics_listener = match config.metrics_listen() {
+        Some(address) => Some(
+            metrics::bind(address)
+                .await
+                .map_err(|source| RunError::Listen {
+                    address: format!("{address} (metrics.listen)"),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let listener = bind(&config).await?;
     info!(
         "teaminbox-milter {VERSION} listening on {}",
@@ -153,6 +165,10 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         config.retention,
         stopped.clone(),
     ));
+    let metrics_endpoint = metrics_listener.map(|listener| {
+        info!("metrics at http://{}/metrics", config.metrics.listen);
+        tokio::spawn(metrics::serve(listener, store.clone(), stopped.clone()))
+    });
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped))
@@ -176,6 +192,9 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     let _ = purges.await;
     if let Some(senders) = senders {
         let _ = senders.await;
+    }
+    if let Some(endpoint) = metrics_endpoint {
+        let _ = endpoint.await;
     }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)

@@ -7,6 +7,8 @@ use indymilter::{SetErrorReply, Status};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
+    /// What was wrong, as one word for metrics (`unknown_address`).
+    pub reason: &'static str,
     pub code: &'static str,
     pub enhanced: &'static str,
     pub text: String,
@@ -15,6 +17,7 @@ pub struct Refusal {
 impl Refusal {
     pub fn unknown_address(address: &str) -> Self {
         Self {
+            reason: "unknown_address",
             code: "550",
             enhanced: "5.1.1",
             text: format!(
@@ -26,6 +29,7 @@ impl Refusal {
 
     pub fn disabled_address(address: &str) -> Self {
         Self {
+            reason: "disabled_address",
             code: "550",
             enhanced: "5.2.1",
             text: format!(
@@ -37,6 +41,7 @@ impl Refusal {
 
     pub fn too_big(limit: u64) -> Self {
         Self {
+            reason: "too_big",
             code: "552",
             enhanced: "5.3.4",
             text: format!(
@@ -48,6 +53,7 @@ impl Refusal {
 
     pub fn lookup_failed(address: &str) -> Self {
         Self {
+            reason: "lookup_failed",
             code: "451",
             enhanced: "4.3.0",
             text: format!(
@@ -61,6 +67,7 @@ impl Refusal {
     /// escaped here, as a whole, like `domain`.
     pub fn dmarc_reject(domain: &str, why: &str) -> Self {
         Self {
+            reason: "dmarc_reject",
             code: "550",
             enhanced: "5.7.1",
             text: format!(
@@ -73,6 +80,7 @@ impl Refusal {
 
     pub fn spf_reject(spf_domain: &str, from_domain: &str) -> Self {
         Self {
+            reason: "spf_reject",
             code: "550",
             enhanced: "5.7.23",
             text: format!(
@@ -86,6 +94,7 @@ impl Refusal {
     /// A DNS lookup that would decide the outcome failed: never a guess.
     pub fn dns_failure(what: &str, domain: &str) -> Self {
         Self {
+            reason: "dns_failure",
             code: "451",
             enhanced: "4.7.24",
             text: format!(
@@ -99,6 +108,7 @@ impl Refusal {
     /// (`deadline`, as "20s"): a silent name server, most likely.
     pub fn checks_timed_out(deadline: &str) -> Self {
         Self {
+            reason: "checks_timed_out",
             code: "451",
             enhanced: "4.7.24",
             text: format!(
@@ -120,6 +130,7 @@ impl Refusal {
             Authors { addresses: n, .. } => format!("message has {n} From addresses"),
         };
         Self {
+            reason: "not_one_author",
             code: "550",
             enhanced: "5.7.1",
             text: format!("{problem}; DMARC needs exactly one author"),
@@ -128,6 +139,7 @@ impl Refusal {
 
     pub fn denied(matched: &str) -> Self {
         Self {
+            reason: "denied",
             code: "550",
             enhanced: "5.7.1",
             text: format!(
@@ -139,6 +151,7 @@ impl Refusal {
 
     pub fn store_failed() -> Self {
         Self {
+            reason: "store_failed",
             code: "451",
             enhanced: "4.3.0",
             text: "Temporary failure storing the message; try again later".into(),

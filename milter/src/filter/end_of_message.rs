@@ -14,12 +14,13 @@ use super::{
 };
 use crate::{
     auth::{Decision, Envelope, Verdict},
+    metrics::{metrics, Refused},
     refusal::Refusal,
     store::inbound::{NewInboundMessage, Verdicts},
 };
 use indymilter::{ContextActions, EomContext, Status};
 use mail_auth::AuthenticatedMessage;
-use std::{net::IpAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc, time::Instant};
 use tracing::{info, warn};
 
 pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status {
@@ -59,7 +60,7 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
                 decision = "tempfail",
                 "cannot read spooled message: {e}"
             );
-            return Refusal::store_failed().apply(&mut cx.reply);
+            return tempfail(&mut cx.reply);
         }
     };
 
@@ -68,7 +69,7 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
         Ok(judged) => judged,
         Err(e) => {
             warn!(queue_id, decision = "tempfail", "checks stopped: {e}");
-            return Refusal::store_failed().apply(&mut cx.reply);
+            return tempfail(&mut cx.reply);
         }
     };
     let verdict = match judgement {
@@ -90,10 +91,11 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
         Ok(stored) => stored,
         Err(e) => {
             warn!(queue_id, decision = "tempfail", "cannot store message: {e}");
-            return Refusal::store_failed().apply(&mut cx.reply);
+            return tempfail(&mut cx.reply);
         }
     };
     filter.stored.notify_one();
+    metrics().message_stored();
     let recipients = tx.recipient_addresses();
     let verdicts = verdict.as_ref().map(|v| {
         format!(
@@ -278,7 +280,8 @@ async fn store(
             arc_trusted: v.arc_trusted,
         }),
     };
-    tokio::task::spawn_blocking(move || {
+    let started = Instant::now();
+    let stored = tokio::task::spawn_blocking(move || {
         store
             .inbound()
             .enqueue(message)
@@ -286,7 +289,16 @@ async fn store(
             .map_err(|e| e.to_string())
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    metrics().commit_took(started.elapsed());
+    stored
+}
+
+/// `451 4.3.0`: the message could not be checked or stored.
+fn tempfail(reply: &mut impl indymilter::SetErrorReply) -> Status {
+    let refusal = Refusal::store_failed();
+    metrics().refused(Refused::Message, &refusal);
+    refusal.apply(reply)
 }
 
 /// For the other recipients: drop forged `Authentication-Results`, add ours,

@@ -20,6 +20,7 @@ use crate::{
     address::{envelope_address, envelope_domain, printable},
     auth::{results, Authenticator},
     config::{parse_network, Config},
+    metrics::{metrics, Refused},
     refusal::Refusal,
     store::{
         inbound::{HostedRecipient, Route},
@@ -125,6 +126,7 @@ impl Filter {
         let record = conn.refusal_record(recipients, header_from, &refusal);
         let queue_id = record.queue_id.as_deref().unwrap_or("-");
         info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
+        metrics().refused(Refused::Message, &refusal);
         conn.transaction = None;
         self.log_refusal(record).await;
         refusal.apply(reply)
@@ -434,6 +436,7 @@ async fn rcpt_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         return Status::Continue;
     };
     info!(recipient = %printable(&address), decision = "refused", code = refusal.code, reason = %refusal.text, "recipient refused");
+    metrics().refused(Refused::Recipient, &refusal);
     let conn = connection(&mut cx.data);
     let record = conn.refusal_record(vec![address.to_ascii_lowercase()], None, &refusal);
     filter.log_refusal(record).await;

@@ -15,10 +15,14 @@ pub mod dkim;
 use crate::{
     claims,
     config::Config,
+    metrics::{metrics, DeliveryFailure},
     store::{outbound::OutboundJob, Store},
 };
 use lettre::{address::Envelope, SmtpTransport, Transport};
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
@@ -96,10 +100,15 @@ impl Outbound {
             Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
         };
         // A panic is retried like a temporary failure, up to the attempts.
+        let started = Instant::now();
         let outcome = claims::renewing(renew, || {
             crate::worker::catch_panic(|| self.deliver(&job))
                 .unwrap_or_else(|panic| Err(Failure::Temporary(panic)))
         });
+        metrics().delivery(
+            started,
+            failure_kind(&outcome, job.attempts, self.max_attempts),
+        );
         let outcome = match outcome {
             Ok(()) => {
                 info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");
@@ -225,6 +234,20 @@ enum Outcome {
 enum Failure {
     Temporary(String),
     Permanent(String),
+}
+
+/// What a delivery attempt's result counts as: a temporary failure on the
+/// last attempt is recorded as failed, so it counts as permanent.
+fn failure_kind(
+    result: &Result<(), Failure>,
+    attempts: i32,
+    max_attempts: i32,
+) -> Option<DeliveryFailure> {
+    match result {
+        Ok(()) => None,
+        Err(Failure::Temporary(_)) if attempts < max_attempts => Some(DeliveryFailure::Temporary),
+        Err(_) => Some(DeliveryFailure::Permanent),
+    }
 }
 
 /// Signs with the From domain's key when that domain is a verified sending

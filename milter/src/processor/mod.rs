@@ -16,6 +16,7 @@ pub mod routing;
 
 use crate::{
     claims,
+    metrics::metrics,
     store::{
         inbound::{HostedRecipient, Owner},
         inbox::{
@@ -31,7 +32,7 @@ use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
@@ -124,10 +125,13 @@ impl Processor {
         };
         // A panic is an error like another: the message goes back, and is
         // parked after its attempts, rather than retried forever.
+        let started = Instant::now();
         let processed = claims::renewing(renew, || {
             crate::worker::catch_panic(|| self.process(&claimed))
         });
-        match processed.and_then(|done| done.map_err(|e| e.to_string())) {
+        let processed = processed.and_then(|done| done.map_err(|e| e.to_string()));
+        metrics().processed(started, processed.is_ok());
+        match processed {
             Ok(summary) => info!(inbound_id = id, "{summary}"),
             Err(e) => {
                 warn!(
