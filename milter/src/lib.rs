@@ -11,6 +11,7 @@ pub mod config;
 pub mod filter;
 pub mod html_text;
 pub mod identity;
+pub mod logging;
 pub mod metrics;
 pub mod outbound;
 pub mod processor;

@@ -416,6 +416,12 @@ impl Daemon {
     }
 
     fn spawn(database_url: &str) -> Self {
+        Self::spawn_with(database_url, "", &[])
+    }
+
+    /// [`Daemon::spawn`] with more configuration (`extra`, TOML sections
+    /// after `[milter]` and `[database]`) and environment.
+    fn spawn_with(database_url: &str, extra: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("m.sock");
         let config = write(
@@ -423,13 +429,14 @@ impl Daemon {
             "teaminbox.toml",
             &format!(
                 "[milter]\nlisten = \"unix:{}\"\nhosted_domains = [\"inbox.example.com\"]\n\
-                 [database]\nurl = \"{database_url}\"\n",
+                 [database]\nurl = \"{database_url}\"\n{extra}",
                 socket.display()
             ),
         );
         let mut cmd = std::process::Command::new(BIN);
         scrub_env(&mut cmd);
         let child = cmd
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(&config)
             .current_dir(dir.path())
@@ -745,4 +752,113 @@ fn sigterm_right_after_the_socket_appears_is_a_clean_stop() {
         .collect();
     assert_eq!(report.lines().count(), 20, "{report}");
     assert!(bad.is_empty(), "not a clean stop:\n{}", bad.join("\n"));
+}
+
+/// The daemon with the checks off (no name server here) and the given
+/// extra configuration, with a channel support@inbox.example.com.
+fn daemon_with_channel(db: &TestDatabase, extra: &str, env: &[(&str, &str)]) -> Daemon {
+    teaminbox_milter::testing::channel(&db.store(), "support@inbox.example.com");
+    let mut daemon = Daemon::spawn_with(
+        &db.url,
+        &format!("[security]\nenabled = false\n{extra}"),
+        env,
+    );
+    daemon.wait_for_socket(Duration::from_millis(20));
+    daemon
+}
+
+/// Sends a message to support@inbox.example.com over the milter protocol
+/// as Postfix would, with the MTA queue id `queue_id`; `midway` runs after
+/// the headers, before the body. Returns the answer to end of message, or
+/// the error that ended the session.
+fn send_message(
+    socket: &Path,
+    queue_id: &str,
+    midway: impl FnOnce(),
+) -> Result<indymilter_test::Status, String> {
+    use indymilter_test::{MacroStage, ProtoOpts, Status, TestConnection};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let e = |e: indymilter_test::TestError| e.to_string();
+        let mut conn = TestConnection::configure()
+            .available_opts(ProtoOpts::all())
+            .read_timeout(Duration::from_secs(20))
+            .open_unix(socket)
+            .await
+            .map_err(e)?;
+        conn.connect("client.example.org", [192, 0, 2, 7])
+            .await
+            .map_err(e)?;
+        conn.helo("mail.example.org").await.map_err(e)?;
+        conn.mail(["<alice@example.org>"]).await.map_err(e)?;
+        let rcpt = conn
+            .rcpt(["<support@inbox.example.com>"])
+            .await
+            .map_err(e)?;
+        assert_eq!(rcpt, Status::Continue);
+        conn.macros(MacroStage::Data, [("i", queue_id)])
+            .await
+            .map_err(e)?;
+        conn.data().await.map_err(e)?;
+        conn.header("From", "Alice <alice@example.org>")
+            .await
+            .map_err(e)?;
+        conn.header("Subject", "Printer on fire").await.map_err(e)?;
+        conn.eoh().await.map_err(e)?;
+        midway();
+        conn.body(&b"Help!\r\n"[..]).await.map_err(e)?;
+        conn.macros(MacroStage::Eom, [("i", queue_id)])
+            .await
+            .map_err(e)?;
+        let (_, status) = conn.eom().await.map_err(e)?;
+        let _ = conn.close().await;
+        Ok(status)
+    })
+}
+
+/// Waits up to 20 s for `done` queue rows to be filed.
+fn wait_until_filed(store: &Store, done: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.inbound().counts().unwrap().done < done {
+        assert!(Instant::now() < deadline, "not filed within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+both_databases! {
+    fn json_log_lines_carry_the_queue_id_and_our_message_id(db: TestDatabase) {
+        let mut daemon = daemon_with_channel(&db, "[log]\nformat = \"json\"\n", &[]);
+        let status = send_message(&daemon.socket, "4JsonQ1d", || {});
+        assert_eq!(status, Ok(indymilter_test::Status::Discard));
+        let store = db.store();
+        wait_until_filed(&store, 1);
+        let id = store.inbound().list(1).unwrap()[0].id;
+        daemon.terminate();
+        assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
+
+        let log = daemon.stderr();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect();
+        assert!(lines.iter().any(|l| l["message"] == "teaminbox-milter stopped"), "{log}");
+        // The milter's line and the processor's, each in the message's span.
+        let about_the_message: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["span"]["queue_id"] == "4JsonQ1d" && l["span"]["inbound_id"] == id)
+            .collect();
+        let said = |what: &str| {
+            about_the_message
+                .iter()
+                .any(|l| l["message"].as_str().is_some_and(|m| m.contains(what)))
+        };
+        assert!(said("message stored"), "{log}");
+        assert!(said("channel"), "the processor's line: {log}");
+        for line in &about_the_message {
+            assert_eq!(line["span"]["name"], "message", "{line}");
+        }
+    }
 }

@@ -20,6 +20,7 @@ use crate::{
     address::{envelope_address, envelope_domain, printable},
     auth::{results, Authenticator},
     config::{parse_network, Config},
+    logging,
     metrics::{metrics, Refused},
     refusal::Refusal,
     store::{
@@ -41,7 +42,7 @@ use std::{
         Arc,
     },
 };
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 /// What the filter needs to decide, shared by all connections.
 #[derive(Debug)]
@@ -124,8 +125,8 @@ impl Filter {
             .map(Transaction::recipient_addresses)
             .unwrap_or_default();
         let record = conn.refusal_record(recipients, header_from, &refusal);
-        let queue_id = record.queue_id.as_deref().unwrap_or("-");
-        info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
+        // In the message's log span (`logging::message_span`).
+        info!(decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
         metrics().refused(Refused::Message, &refusal);
         conn.transaction = None;
         self.log_refusal(record).await;
@@ -580,7 +581,8 @@ async fn spool_write(filter: &Filter, conn: &mut Connection, bytes: &[u8]) {
         match tx.spool.write(bytes).await {
             Ok(()) => return,
             Err(e) => {
-                warn!("cannot spool message: {e}");
+                logging::message_span(tx.queue_id.as_deref(), None)
+                    .in_scope(|| warn!("cannot spool message: {e}"));
                 Refusal::store_failed()
             }
         }
@@ -596,10 +598,15 @@ async fn content_answer(filter: &Filter, cx: &mut Context<Connection>, stage: Pr
     if conn.noreply.contains(stage) {
         return Status::Noreply;
     }
-    match conn.transaction.as_mut().and_then(|tx| tx.refused.take()) {
+    let Some(tx) = conn.transaction.as_mut() else {
+        return Status::Continue;
+    };
+    match tx.refused.take() {
         Some(refusal) => {
+            let span = logging::message_span(tx.queue_id.as_deref(), None);
             filter
                 .refuse_message(&mut cx.data, &mut cx.reply, refusal, None)
+                .instrument(span)
                 .await
         }
         None => Status::Continue,

@@ -15,7 +15,7 @@ pub mod reading;
 pub mod routing;
 
 use crate::{
-    claims,
+    claims, logging,
     metrics::metrics,
     store::{
         inbound::{HostedRecipient, Owner},
@@ -115,13 +115,18 @@ impl Processor {
             }
         };
         let id = claimed.id;
+        let span = logging::message_span(claimed.queue_id.as_deref(), Some(id));
+        let _in_span = span.clone().entered();
         let (store, holder) = (self.store.clone(), worker.to_owned());
-        let renew = move || match store.queue().renew(id, &holder) {
-            // Finished just now, or taken over after a lapse: either way
-            // the filing transaction and the dedupe key keep it once.
-            Ok(false) => debug!(inbound_id = id, "{holder} no longer holds its claim"),
-            Ok(true) => {}
-            Err(e) => warn!(inbound_id = id, "cannot renew the claim of {holder}: {e}"),
+        // On the renewer thread, in the message's span all the same.
+        let renew = move || {
+            span.in_scope(|| match store.queue().renew(id, &holder) {
+                // Finished just now, or taken over after a lapse: either
+                // way the filing transaction and the dedupe key keep it once.
+                Ok(false) => debug!("{holder} no longer holds its claim"),
+                Ok(true) => {}
+                Err(e) => warn!("cannot renew the claim of {holder}: {e}"),
+            })
         };
         // A panic is an error like another: the message goes back, and is
         // parked after its attempts, rather than retried forever.
@@ -132,13 +137,9 @@ impl Processor {
         let processed = processed.and_then(|done| done.map_err(|e| e.to_string()));
         metrics().processed(started, processed.is_ok());
         match processed {
-            Ok(summary) => info!(inbound_id = id, "{summary}"),
+            Ok(summary) => info!("{summary}"),
             Err(e) => {
-                warn!(
-                    inbound_id = id,
-                    attempt = claimed.attempts,
-                    "cannot process message: {e}"
-                );
+                warn!(attempt = claimed.attempts, "cannot process message: {e}");
                 self.release(worker, e);
             }
         }
