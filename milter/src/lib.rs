@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod processor;
 pub mod refusal;
 pub mod retention;
+pub mod service;
 pub mod signature;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -53,6 +54,8 @@ pub enum RunError {
     Listen { address: String, source: io::Error },
     #[error("milter stopped: {0}")]
     Milter(io::Error),
+    #[error("cannot install the SIGHUP handler: {0}")]
+    Signal(io::Error),
 }
 
 /// The current time in UTC, as stored in the database.
@@ -126,6 +129,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     } else {
         None
     };
+    let hangups = service::reload_signal().map_err(RunError::Signal)?;
     // Bound before anything else starts, so that a socket that cannot be
     // had stops the daemon with nothing to tear down.
     let metrics_listener = match config.metrics_listen() {
@@ -144,6 +148,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         "teaminbox-milter {VERSION} listening on {}",
         config.milter.listen
     );
+    service::ready();
 
     let processor = Arc::new(processor::Processor::new(
         store.clone(),
@@ -172,10 +177,27 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     });
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(outbound::Outbound::new(&config, store));
-        tokio::spawn(outbound.run(stopped))
+        tokio::spawn(outbound.run(stopped.clone()))
     });
+    let reloads = tokio::spawn(service::reload_on(
+        hangups,
+        Arc::clone(&filter),
+        stopped.clone(),
+    ));
+    // A stop closes the socket at once (the MTA tempfails new connections
+    // itself) but lets the transactions in flight end with their answer.
+    let (listener, closer) = service::Closable::new(listener);
+    let socket_path = unix_socket_path(&config);
+    let drain_limit = service::drain_limit(config.security.check_timeout.0);
+    let draining = Arc::clone(&filter);
     let shutdown = async move {
         shutdown.await;
+        service::stopping();
+        closer.close();
+        if let Some(path) = &socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+        service::drain(&draining, drain_limit).await;
         let _ = stop.send(true);
     };
     let milter_config = indymilter::Config {
@@ -184,13 +206,14 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     };
     let result =
         indymilter::run(listener, filter::callbacks(filter), milter_config, shutdown).await;
-    if let ListenAddress::Unix(path) = &config.milter.listen {
+    if let Some(path) = unix_socket_path(&config) {
         let _ = std::fs::remove_file(path);
     }
     // The sessions are over: what they refused is written before we stop.
     refusal_log_writer.finish().await;
     let _ = workers.await;
     let _ = purges.await;
+    let _ = reloads.await;
     if let Some(senders) = senders {
         let _ = senders.await;
     }
@@ -199,6 +222,14 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)
+}
+
+/// The path of the milter's UNIX socket, if it listens on one.
+fn unix_socket_path(config: &Config) -> Option<PathBuf> {
+    match &config.milter.listen {
+        ListenAddress::Unix(path) => Some(path.clone()),
+        ListenAddress::Inet(_) => None,
+    }
 }
 
 /// Binds the configured socket.

@@ -862,3 +862,108 @@ both_databases! {
         }
     }
 }
+
+/// A socket standing in for systemd's notify socket: what the daemon sends
+/// to `NOTIFY_SOCKET`, one datagram at a time.
+struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NotifySocket {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Self {
+            socket,
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// The next datagram's lines.
+    fn next(&self) -> Vec<String> {
+        let mut buffer = [0u8; 4096];
+        let n = self.socket.recv(&mut buffer).expect("a notification");
+        String::from_utf8_lossy(&buffer[..n])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// Sends `signal` (a name `kill` knows) to the daemon.
+fn signal(daemon: &mut Daemon, signal: &str) {
+    let pid = daemon.child_mut().id().to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+both_databases! {
+    fn systemd_hears_ready_reloading_and_stopping_and_sighup_reloads_the_lists(db: TestDatabase) {
+        use teaminbox_milter::{filter::lists::FilterValue, store::settings::FilterList};
+        let notify = NotifySocket::new();
+        let path = notify.path.to_str().unwrap().to_owned();
+        let mut daemon = daemon_with_channel(&db, "", &[("NOTIFY_SOCKET", &path)]);
+        // READY=1 once the socket listens (it exists: `daemon_with_channel`
+        // waited for it).
+        assert_eq!(notify.next(), ["READY=1"]);
+
+        // The lists are read for this message and kept for 2 seconds.
+        let first = send_message(&daemon.socket, "4HupQ1", || {});
+        assert_eq!(first, Ok(indymilter_test::Status::Discard));
+        let deny = FilterValue::parse("192.0.2.7").unwrap();
+        db.store()
+            .settings()
+            .add_filter(FilterList::Deny, deny.kind(), &deny.to_string())
+            .unwrap();
+        signal(&mut daemon, "HUP");
+        let reloading = notify.next();
+        assert_eq!(reloading[0], "RELOADING=1", "{reloading:?}");
+        assert!(reloading[1].starts_with("MONOTONIC_USEC="), "{reloading:?}");
+        assert_eq!(notify.next(), ["READY=1"]);
+        // Still serving, and with the new deny entry at once.
+        let second = send_message(&daemon.socket, "4HupQ2", || {});
+        assert!(matches!(second, Ok(indymilter_test::Status::Reject { .. })), "{second:?}");
+        assert!(daemon.stderr().contains("reload (SIGHUP)"), "{}", daemon.stderr());
+
+        daemon.terminate();
+        assert_eq!(notify.next(), ["STOPPING=1"]);
+        assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
+        assert_no_panic(&daemon.stderr());
+    }
+}
+
+both_databases! {
+    fn a_message_mid_data_at_sigterm_still_gets_its_answer_and_is_stored(db: TestDatabase) {
+        let mut daemon = daemon_with_channel(&db, "", &[]);
+        let socket = daemon.socket.clone();
+        let status = send_message(&socket, "4TermQ1", || {
+            daemon.terminate();
+            // The stop has begun: the socket is gone, so the MTA's next
+            // connection fails at once (and it tempfails by itself).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while socket.exists() {
+                assert!(Instant::now() < deadline, "the socket is still there");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(UnixStream::connect(&socket).is_err());
+        });
+        assert_eq!(status, Ok(indymilter_test::Status::Discard));
+        assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
+        let stored = db.store().inbound().list(10).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].queue_id.as_deref(), Some("4TermQ1"));
+        let log = daemon.stderr();
+        assert!(log.contains("letting 1 message(s) in flight finish"), "{log}");
+        assert!(log.contains("teaminbox-milter stopped"), "{log}");
+    }
+}

@@ -63,6 +63,9 @@ pub struct Filter {
     stored: Arc<tokio::sync::Notify>,
     missing_macros: MissingMacros,
     refusal_log: refusal_log::RefusalLog,
+    /// How many transactions are between MAIL and their end, for a stop
+    /// that lets them finish.
+    in_flight: tokio::sync::watch::Sender<usize>,
 }
 
 impl Filter {
@@ -91,7 +94,28 @@ impl Filter {
             stored,
             missing_macros: MissingMacros::default(),
             refusal_log,
+            in_flight: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Transactions begun (MAIL) and not yet ended.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.borrow()
+    }
+
+    /// Waits until no transaction is in flight, at most `limit`; false
+    /// when some still were.
+    pub async fn drained(&self, limit: std::time::Duration) -> bool {
+        let mut in_flight = self.in_flight.subscribe();
+        let drained = tokio::time::timeout(limit, in_flight.wait_for(|n| *n == 0)).await;
+        drained.is_ok()
+    }
+
+    /// Reads the allow and deny lists again at the next message (SIGHUP).
+    /// Nothing else is held in memory: channels, users and sending domains
+    /// are read from the database for each message.
+    pub fn reload(&self) {
+        self.lists.expire();
     }
 
     fn is_hosted(&self, address: &str) -> bool {
@@ -293,6 +317,27 @@ struct Transaction {
     /// A refusal met while the content arrived (too big, or the spool
     /// failed), given at the first stage that may answer.
     refused: Option<Refusal>,
+    /// Counts the transaction in [`Filter::in_flight`] while it lives.
+    _in_flight: InFlight,
+}
+
+/// One transaction in [`Filter::in_flight`], from its creation until it is
+/// dropped, however it ends (end of message, abort, a new MAIL, the
+/// connection closing).
+#[derive(Debug)]
+struct InFlight(tokio::sync::watch::Sender<usize>);
+
+impl InFlight {
+    fn new(count: &tokio::sync::watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
@@ -423,6 +468,7 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         auth_results_seen: 0,
         forged_auth_results: Vec::new(),
         refused: None,
+        _in_flight: InFlight::new(&filter.in_flight),
     });
     conn.carry_on(ProtoOpts::NOREPLY_MAIL)
 }
