@@ -111,10 +111,6 @@ impl Outbound {
             crate::worker::catch_panic(|| self.deliver(&job))
                 .unwrap_or_else(|panic| Err(Failure::Temporary(panic)))
         });
-        metrics().delivery(
-            started,
-            failure_kind(&outcome, job.attempts, self.max_attempts),
-        );
         let outcome = match outcome {
             Ok(()) => {
                 info!(to = %job.to_address, "delivered to the MTA");
@@ -142,6 +138,7 @@ impl Outbound {
                 Outcome::Retry(e, next)
             }
         };
+        metrics().delivery(started, outcome.failure());
         self.record(id, outcome);
         true
     }
@@ -235,24 +232,21 @@ enum Outcome {
     Retry(String, chrono::NaiveDateTime),
 }
 
+impl Outcome {
+    /// What the attempt counts as in the metrics.
+    fn failure(&self) -> Option<DeliveryFailure> {
+        match self {
+            Outcome::Sent => None,
+            Outcome::Retry(..) => Some(DeliveryFailure::Temporary),
+            Outcome::Failed(_) => Some(DeliveryFailure::Permanent),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Failure {
     Temporary(String),
     Permanent(String),
-}
-
-/// What a delivery attempt's result counts as: a temporary failure on the
-/// last attempt is recorded as failed, so it counts as permanent.
-fn failure_kind(
-    result: &Result<(), Failure>,
-    attempts: i32,
-    max_attempts: i32,
-) -> Option<DeliveryFailure> {
-    match result {
-        Ok(()) => None,
-        Err(Failure::Temporary(_)) if attempts < max_attempts => Some(DeliveryFailure::Temporary),
-        Err(_) => Some(DeliveryFailure::Permanent),
-    }
 }
 
 /// Signs with the From domain's key when that domain is a verified sending
