@@ -967,3 +967,28 @@ both_databases! {
         assert!(log.contains("teaminbox-milter stopped"), "{log}");
     }
 }
+
+#[test]
+fn a_metrics_address_in_use_stops_the_daemon_at_start_naming_the_key() {
+    let db = TestDatabase::sqlite();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let mut daemon = Daemon::spawn_with(
+        &db.url,
+        &format!("[metrics]\nlisten = \"{address}\"\n"),
+        &[],
+    );
+    assert_eq!(daemon.wait(Duration::from_secs(30)).code(), Some(1));
+    let stderr = daemon.stderr();
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with(&format!(
+                "teaminbox-milter: cannot listen on {address} (metrics.listen): "
+            )),
+        "{stderr}"
+    );
+    assert!(!daemon.socket.exists(), "the milter socket was never made");
+}
