@@ -63,7 +63,7 @@ pub struct Filter {
     stored: Arc<tokio::sync::Notify>,
     missing_macros: MissingMacros,
     refusal_log: refusal_log::RefusalLog,
-    /// How many transactions are between MAIL and their end, for a stop
+    /// How many transactions are between DATA and their end, for a stop
     /// that lets them finish.
     in_flight: tokio::sync::watch::Sender<usize>,
 }
@@ -98,7 +98,7 @@ impl Filter {
         }
     }
 
-    /// Transactions begun (MAIL) and not yet ended.
+    /// Transactions past DATA and not yet ended.
     pub fn in_flight(&self) -> usize {
         *self.in_flight.borrow()
     }
@@ -317,13 +317,15 @@ struct Transaction {
     /// A refusal met while the content arrived (too big, or the spool
     /// failed), given at the first stage that may answer.
     refused: Option<Refusal>,
-    /// Counts the transaction in [`Filter::in_flight`] while it lives.
-    _in_flight: InFlight,
+    /// Counts the transaction in [`Filter::in_flight`] from DATA on, while
+    /// it lives.
+    in_flight: Option<InFlight>,
 }
 
-/// One transaction in [`Filter::in_flight`], from its creation until it is
+/// One transaction in [`Filter::in_flight`], from DATA until it is
 /// dropped, however it ends (end of message, abort, a new MAIL, the
-/// connection closing).
+/// connection closing). Before DATA the client is still talking to the
+/// MTA, which tempfails the message itself once the milter is gone.
 #[derive(Debug)]
 struct InFlight(tokio::sync::watch::Sender<usize>);
 
@@ -345,13 +347,14 @@ pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
     let (rcpt, header, body, eom) = (f(&filter), f(&filter), f(&filter), f(&filter));
     let eoh = f(&filter);
     let mail = f(&filter);
+    let data = f(&filter);
     Callbacks::new()
         .on_negotiate(|cx, actions, opts| Box::pin(negotiate(cx, actions, opts)))
         .on_connect(|cx, name, socket| Box::pin(connect(cx, name, socket)))
         .on_helo(|cx, helo| Box::pin(helo_cb(cx, helo)))
         .on_mail(move |cx, args| Box::pin(mail_cb(mail.clone(), cx, args)))
         .on_rcpt(move |cx, args| Box::pin(rcpt_cb(rcpt.clone(), cx, args)))
-        .on_data(|cx| Box::pin(data_cb(cx)))
+        .on_data(move |cx| Box::pin(data_cb(data.clone(), cx)))
         .on_header(move |cx, name, value| Box::pin(header_cb(header.clone(), cx, name, value)))
         .on_eoh(move |cx| Box::pin(eoh_cb(eoh.clone(), cx)))
         .on_body(move |cx, chunk| Box::pin(body_cb(body.clone(), cx, chunk)))
@@ -468,7 +471,7 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         auth_results_seen: 0,
         forged_auth_results: Vec::new(),
         refused: None,
-        _in_flight: InFlight::new(&filter.in_flight),
+        in_flight: None,
     });
     conn.carry_on(ProtoOpts::NOREPLY_MAIL)
 }
@@ -558,12 +561,13 @@ fn queue_id(macros: &Macros) -> Option<String> {
     None
 }
 
-async fn data_cb(cx: &mut Context<Connection>) -> Status {
+async fn data_cb(filter: Arc<Filter>, cx: &mut Context<Connection>) -> Status {
     let queue_id = queue_id(&cx.macros);
     let conn = connection(&mut cx.data);
     match &mut conn.transaction {
         Some(tx) if !tx.hosted.is_empty() => {
             tx.queue_id = queue_id;
+            tx.in_flight = Some(InFlight::new(&filter.in_flight));
             Status::Continue
         }
         // Nothing for us in this message: let the MTA carry on without
