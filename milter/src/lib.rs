@@ -132,17 +132,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     let hangups = service::reload_signal().map_err(RunError::Signal)?;
     // Bound before anything else starts, so that a socket that cannot be
     // had stops the daemon with nothing to tear down.
-    let metrics_listener = match config.metrics_listen() {
-        Some(address) => Some(
-            metrics::bind(address)
-                .await
-                .map_err(|source| RunError::Listen {
-                    address: format!("{address} (metrics.listen)"),
-                    source,
-                })?,
-        ),
-        None => None,
-    };
+    let metrics_listener = bind_metrics(&config).await?;
     let listener = bind(&config).await?;
     info!(
         "teaminbox-milter {VERSION} listening on {}",
@@ -184,22 +174,8 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         Arc::clone(&filter),
         stopped.clone(),
     ));
-    // A stop closes the socket at once (the MTA tempfails new connections
-    // itself) but lets the transactions in flight end with their answer.
     let (listener, closer) = service::Closable::new(listener);
-    let socket_path = unix_socket_path(&config);
-    let drain_limit = service::drain_limit(config.security.check_timeout.0);
-    let draining = Arc::clone(&filter);
-    let shutdown = async move {
-        shutdown.await;
-        service::stopping();
-        closer.close();
-        if let Some(path) = &socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-        service::drain(&draining, drain_limit).await;
-        let _ = stop.send(true);
-    };
+    let shutdown = stop_gracefully(shutdown, &config, closer, Arc::clone(&filter), stop);
     let milter_config = indymilter::Config {
         max_connections: config.milter.max_connections,
         ..Default::default()
@@ -222,6 +198,44 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)
+}
+
+/// The stop, once `shutdown` completes: the socket is closed at once (the
+/// MTA tempfails new connections itself), the transactions in flight end
+/// with their answer, then `stop` tells the workers and the milter's
+/// sessions end.
+async fn stop_gracefully(
+    shutdown: impl Future,
+    config: &Config,
+    closer: service::Closer,
+    filter: Arc<Filter>,
+    stop: tokio::sync::watch::Sender<bool>,
+) {
+    shutdown.await;
+    service::stopping();
+    closer.close();
+    if let Some(path) = unix_socket_path(config) {
+        let _ = std::fs::remove_file(path);
+    }
+    let limit = service::drain_limit(config.security.check_timeout.0);
+    service::drain(&filter, limit).await;
+    let _ = stop.send(true);
+}
+
+/// Binds `[metrics] listen`, if set.
+async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, RunError> {
+    let Some(address) = config.metrics_listen() else {
+        return Ok(None);
+    };
+    // Before the milter's socket, so that an address that cannot be had
+    // stops the daemon at start.
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| RunError::Listen {
+            address: format!("{address} (metrics.listen)"),
+            source,
+        })?;
+    Ok(Some(listener))
 }
 
 /// The path of the milter's UNIX socket, if it listens on one.

@@ -23,7 +23,6 @@ use prometheus_client::{
 };
 use std::{
     convert::Infallible,
-    net::SocketAddr,
     sync::LazyLock,
     time::{Duration, Instant},
 };
@@ -326,12 +325,6 @@ fn queue_depths(store: &Store) -> Result<Vec<(&'static str, String, i64)>, Strin
         depths.push(("outbound", state.to_string(), n));
     }
     Ok(depths)
-}
-
-/// Binds the metrics endpoint, before the daemon starts serving mail, so
-/// that an address that cannot be had stops it at start.
-pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(address).await
 }
 
 /// Serves `/metrics` on `listener` until `stop` turns true.
