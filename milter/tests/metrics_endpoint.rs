@@ -107,3 +107,39 @@ both_databases! {
         milter.stop().await;
     }
 }
+
+both_databases! {
+    async fn a_delivery_the_mta_did_not_take_is_counted_as_a_temporary_failure(db: TestDatabase) {
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let port = free_port();
+        // Nothing listens there: the connection is refused, a 4xx in effect.
+        let closed = free_port();
+        let extra = format!(
+            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n[outbound]\nsmtp_url = \"smtp://127.0.0.1:{closed}\"\n"
+        );
+        let milter = Milter::start_with(db, TestDns::builder().start(), &extra).await;
+        let (_, _, before) = get(port, "/metrics").await;
+        milter.db.execute(
+            "INSERT INTO outbound_messages (kind, to_address, subject, body, created_at) \
+             VALUES ('notification', 'owner@acme.example', 'New', 'Hello', '2026-11-30 00:00:00')",
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while milter.db.rows("SELECT last_error AS a, state AS b, NULL AS c FROM outbound_messages")[0].0.is_none() {
+            assert!(std::time::Instant::now() < deadline, "no delivery attempt within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, _, after) = get(port, "/metrics").await;
+        const TEMPORARY: &str = "teaminbox_delivery_failures_total{kind=\"temporary\"}";
+        assert_eq!(sample(&after, TEMPORARY) - sample(&before, TEMPORARY), 1.0, "{after}");
+        const DELIVERED: &str = "teaminbox_messages_delivered_total";
+        assert_eq!(sample(&after, DELIVERED), sample(&before, DELIVERED), "{after}");
+        const ATTEMPTS: &str = "teaminbox_delivery_duration_seconds_count";
+        assert_eq!(sample(&after, ATTEMPTS) - sample(&before, ATTEMPTS), 1.0, "{after}");
+        assert_eq!(
+            sample(&after, "teaminbox_queue_messages{queue=\"outbound\",state=\"pending\"}"),
+            1.0,
+            "retried later: {after}"
+        );
+        milter.stop().await;
+    }
+}
