@@ -8,6 +8,7 @@
 //! real thing in-process.
 
 pub mod retention;
+pub mod service;
 
 use indymilter::EitherListener;
 use std::{
@@ -37,6 +38,8 @@ pub enum RunError {
     Listen { address: String, source: io::Error },
     #[error("milter stopped: {0}")]
     Milter(io::Error),
+    #[error("cannot install the SIGHUP handler: {0}")]
+    Signal(io::Error),
 }
 
 /// The runtime the daemon runs on: one thread for every milter session, its
@@ -76,13 +79,16 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     } else {
         None
     };
+    let hangups = service::reload_signal().map_err(RunError::Signal)?;
     // Bound before anything else starts, so that a socket that cannot be
     // had stops the daemon with nothing to tear down.
+    let metrics_listener = bind_metrics(&config).await?;
     let listener = bind(&config).await?;
     info!(
         "teaminbox-milter {VERSION} listening on {}",
         config.milter.listen
     );
+    service::ready();
 
     let processor = Arc::new(teaminbox_processor::Processor::new(
         store.clone(),
@@ -105,14 +111,25 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         config.retention,
         stopped.clone(),
     ));
+    let metrics_endpoint = metrics_listener.map(|listener| {
+        info!("metrics at http://{}/metrics", config.metrics.listen);
+        tokio::spawn(teaminbox_telemetry::metrics::serve(
+            listener,
+            store.clone(),
+            stopped.clone(),
+        ))
+    });
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(teaminbox_outbound::Outbound::new(&config, store));
-        tokio::spawn(outbound.run(stopped))
+        tokio::spawn(outbound.run(stopped.clone()))
     });
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    };
+    let reloads = tokio::spawn(service::reload_on(
+        hangups,
+        Arc::clone(&filter),
+        stopped.clone(),
+    ));
+    let (listener, closer) = service::Closable::new(listener);
+    let shutdown = stop_gracefully(shutdown, &config, closer, Arc::clone(&filter), stop);
     let milter_config = indymilter::Config {
         max_connections: config.milter.max_connections,
         ..Default::default()
@@ -124,18 +141,68 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         shutdown,
     )
     .await;
-    if let ListenAddress::Unix(path) = &config.milter.listen {
+    if let Some(path) = unix_socket_path(&config) {
         let _ = std::fs::remove_file(path);
     }
     // The sessions are over: what they refused is written before we stop.
     refusal_log_writer.finish().await;
     let _ = workers.await;
     let _ = purges.await;
+    let _ = reloads.await;
     if let Some(senders) = senders {
         let _ = senders.await;
     }
+    if let Some(endpoint) = metrics_endpoint {
+        let _ = endpoint.await;
+    }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)
+}
+
+/// The stop, once `shutdown` completes: the socket is closed at once (the
+/// MTA tempfails new connections itself), the transactions in flight end
+/// with their answer, then `stop` tells the workers and the milter's
+/// sessions end.
+async fn stop_gracefully(
+    shutdown: impl Future,
+    config: &Config,
+    closer: service::Closer,
+    filter: Arc<Filter>,
+    stop: tokio::sync::watch::Sender<bool>,
+) {
+    shutdown.await;
+    service::stopping();
+    closer.close();
+    if let Some(path) = unix_socket_path(config) {
+        let _ = std::fs::remove_file(path);
+    }
+    let limit = service::drain_limit(config.security.check_timeout.0);
+    service::drain(&filter, limit).await;
+    let _ = stop.send(true);
+}
+
+/// Binds `[metrics] listen`, if set.
+async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, RunError> {
+    let Some(address) = config.metrics_listen() else {
+        return Ok(None);
+    };
+    // Before the milter's socket, so that an address that cannot be had
+    // stops the daemon at start.
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| RunError::Listen {
+            address: format!("{address} (metrics.listen)"),
+            source,
+        })?;
+    Ok(Some(listener))
+}
+
+/// The path of the milter's UNIX socket, if it listens on one.
+fn unix_socket_path(config: &Config) -> Option<PathBuf> {
+    match &config.milter.listen {
+        ListenAddress::Unix(path) => Some(path.clone()),
+        ListenAddress::Inet(_) => None,
+    }
 }
 
 /// Binds the configured socket.

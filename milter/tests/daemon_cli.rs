@@ -414,6 +414,12 @@ impl Daemon {
     }
 
     fn spawn(database_url: &str) -> Self {
+        Self::spawn_with(database_url, "", &[])
+    }
+
+    /// [`Daemon::spawn`] with more configuration (`extra`, TOML sections
+    /// after `[milter]` and `[database]`) and environment.
+    fn spawn_with(database_url: &str, extra: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("m.sock");
         let config = write(
@@ -421,13 +427,14 @@ impl Daemon {
             "teaminbox.toml",
             &format!(
                 "[milter]\nlisten = \"unix:{}\"\nhosted_domains = [\"inbox.example.com\"]\n\
-                 [database]\nurl = \"{database_url}\"\n",
+                 [database]\nurl = \"{database_url}\"\n{extra}",
                 socket.display()
             ),
         );
         let mut cmd = std::process::Command::new(BIN);
         scrub_env(&mut cmd);
         let child = cmd
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(&config)
             .current_dir(dir.path())
@@ -743,4 +750,244 @@ fn sigterm_right_after_the_socket_appears_is_a_clean_stop() {
         .collect();
     assert_eq!(report.lines().count(), 20, "{report}");
     assert!(bad.is_empty(), "not a clean stop:\n{}", bad.join("\n"));
+}
+
+/// The daemon with the checks off (no name server here) and the given
+/// extra configuration, with a channel support@inbox.example.com.
+fn daemon_with_channel(db: &TestDatabase, extra: &str, env: &[(&str, &str)]) -> Daemon {
+    teaminbox_testkit::channel(&db.store(), "support@inbox.example.com");
+    let mut daemon = Daemon::spawn_with(
+        &db.url,
+        &format!("[security]\nenabled = false\n{extra}"),
+        env,
+    );
+    daemon.wait_for_socket(Duration::from_millis(20));
+    daemon
+}
+
+/// Sends a message to support@inbox.example.com over the milter protocol
+/// as Postfix would, with the MTA queue id `queue_id`; `midway` runs after
+/// the headers, before the body. Returns the answer to end of message, or
+/// the error that ended the session.
+fn send_message(
+    socket: &Path,
+    queue_id: &str,
+    midway: impl FnOnce(),
+) -> Result<indymilter_test::Status, String> {
+    use indymilter_test::{MacroStage, ProtoOpts, Status, TestConnection};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let e = |e: indymilter_test::TestError| e.to_string();
+        let mut conn = TestConnection::configure()
+            .available_opts(ProtoOpts::all())
+            .read_timeout(Duration::from_secs(20))
+            .open_unix(socket)
+            .await
+            .map_err(e)?;
+        conn.connect("client.example.org", [192, 0, 2, 7])
+            .await
+            .map_err(e)?;
+        conn.helo("mail.example.org").await.map_err(e)?;
+        conn.mail(["<alice@example.org>"]).await.map_err(e)?;
+        let rcpt = conn
+            .rcpt(["<support@inbox.example.com>"])
+            .await
+            .map_err(e)?;
+        assert_eq!(rcpt, Status::Continue);
+        conn.macros(MacroStage::Data, [("i", queue_id)])
+            .await
+            .map_err(e)?;
+        conn.data().await.map_err(e)?;
+        conn.header("From", "Alice <alice@example.org>")
+            .await
+            .map_err(e)?;
+        conn.header("Subject", "Printer on fire").await.map_err(e)?;
+        conn.eoh().await.map_err(e)?;
+        midway();
+        conn.body(&b"Help!\r\n"[..]).await.map_err(e)?;
+        conn.macros(MacroStage::Eom, [("i", queue_id)])
+            .await
+            .map_err(e)?;
+        let (_, status) = conn.eom().await.map_err(e)?;
+        let _ = conn.close().await;
+        Ok(status)
+    })
+}
+
+/// Waits up to 20 s for `done` queue rows to be filed.
+fn wait_until_filed(store: &Store, done: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.inbound().counts().unwrap().done < done {
+        assert!(Instant::now() < deadline, "not filed within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+both_databases! {
+    fn json_log_lines_carry_the_queue_id_and_our_message_id(db: TestDatabase) {
+        let mut daemon = daemon_with_channel(&db, "[log]\nformat = \"json\"\n", &[]);
+        let status = send_message(&daemon.socket, "4JsonQ1d", || {});
+        assert_eq!(status, Ok(indymilter_test::Status::Discard));
+        let store = db.store();
+        wait_until_filed(&store, 1);
+        let id = store.inbound().list(1).unwrap()[0].id;
+        daemon.terminate();
+        assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
+
+        let log = daemon.stderr();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect();
+        assert!(lines.iter().any(|l| l["message"] == "teaminbox-milter stopped"), "{log}");
+        // The milter's line and the processor's, each in the message's span.
+        let about_the_message: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["span"]["queue_id"] == "4JsonQ1d" && l["span"]["inbound_id"] == id)
+            .collect();
+        let said = |what: &str| {
+            about_the_message
+                .iter()
+                .any(|l| l["message"].as_str().is_some_and(|m| m.contains(what)))
+        };
+        assert!(said("message stored"), "{log}");
+        assert!(said("channel"), "the processor's line: {log}");
+        for line in &about_the_message {
+            assert_eq!(line["span"]["name"], "message", "{line}");
+        }
+    }
+}
+
+/// A socket standing in for systemd's notify socket: what the daemon sends
+/// to `NOTIFY_SOCKET`, one datagram at a time.
+struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NotifySocket {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Self {
+            socket,
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// The next datagram's lines.
+    fn next(&self) -> Vec<String> {
+        let mut buffer = [0u8; 4096];
+        let n = self.socket.recv(&mut buffer).expect("a notification");
+        String::from_utf8_lossy(&buffer[..n])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// Sends `signal` (a name `kill` knows) to the daemon.
+fn signal(daemon: &mut Daemon, signal: &str) {
+    let pid = daemon.child_mut().id().to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+both_databases! {
+    fn systemd_hears_ready_reloading_and_stopping_and_sighup_reloads_the_lists(db: TestDatabase) {
+        use teaminbox_store::settings::list_entry::FilterValue;
+        use teaminbox_store::model::FilterList;
+        let notify = NotifySocket::new();
+        let path = notify.path.to_str().unwrap().to_owned();
+        let mut daemon = daemon_with_channel(&db, "", &[("NOTIFY_SOCKET", &path)]);
+        // READY=1 once the socket listens (it exists: `daemon_with_channel`
+        // waited for it).
+        assert_eq!(notify.next(), ["READY=1"]);
+
+        // The lists are read for this message and kept for 2 seconds.
+        let first = send_message(&daemon.socket, "4HupQ1", || {});
+        assert_eq!(first, Ok(indymilter_test::Status::Discard));
+        let deny = FilterValue::parse("192.0.2.7").unwrap();
+        db.store()
+            .settings()
+            .add_filter(FilterList::Deny, deny.kind(), &deny.to_string())
+            .unwrap();
+        signal(&mut daemon, "HUP");
+        let reloading = notify.next();
+        assert_eq!(reloading[0], "RELOADING=1", "{reloading:?}");
+        assert!(reloading[1].starts_with("MONOTONIC_USEC="), "{reloading:?}");
+        assert_eq!(notify.next(), ["READY=1"]);
+        // Still serving, and with the new deny entry at once.
+        let second = send_message(&daemon.socket, "4HupQ2", || {});
+        assert!(matches!(second, Ok(indymilter_test::Status::Reject { .. })), "{second:?}");
+        assert!(daemon.stderr().contains("reload (SIGHUP)"), "{}", daemon.stderr());
+
+        daemon.terminate();
+        assert_eq!(notify.next(), ["STOPPING=1"]);
+        assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
+        assert_no_panic(&daemon.stderr());
+    }
+}
+
+both_databases! {
+    fn a_message_mid_data_at_sigterm_still_gets_its_answer_and_is_stored(db: TestDatabase) {
+        let mut daemon = daemon_with_channel(&db, "", &[]);
+        let socket = daemon.socket.clone();
+        let status = send_message(&socket, "4TermQ1", || {
+            daemon.terminate();
+            // The stop has begun: the socket is gone, so the MTA's next
+            // connection fails at once (and it tempfails by itself).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while socket.exists() {
+                assert!(Instant::now() < deadline, "the socket is still there");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(UnixStream::connect(&socket).is_err());
+        });
+        assert_eq!(status, Ok(indymilter_test::Status::Discard));
+        assert_eq!(daemon.wait(Duration::from_secs(20)).code(), Some(0));
+        let stored = db.store().inbound().list(10).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].queue_id.as_deref(), Some("4TermQ1"));
+        let log = daemon.stderr();
+        assert!(log.contains("letting 1 message(s) in flight finish"), "{log}");
+        assert!(log.contains("teaminbox-milter stopped"), "{log}");
+    }
+}
+
+#[test]
+fn a_metrics_address_in_use_stops_the_daemon_at_start_naming_the_key() {
+    let db = TestDatabase::sqlite();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let mut daemon = Daemon::spawn_with(
+        &db.url,
+        &format!("[metrics]\nlisten = \"{address}\"\n"),
+        &[],
+    );
+    assert_eq!(daemon.wait(Duration::from_secs(30)).code(), Some(1));
+    let stderr = daemon.stderr();
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with(&format!(
+                "teaminbox-milter: cannot listen on {address} (metrics.listen): "
+            )),
+        "{stderr}"
+    );
+    assert!(!daemon.socket.exists(), "the milter socket was never made");
 }

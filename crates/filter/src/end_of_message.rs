@@ -16,19 +16,33 @@ use crate::auth::{Decision, Envelope, Verdict};
 use crate::refusal::Refusal;
 use indymilter::{ContextActions, EomContext, Status};
 use mail_auth::AuthenticatedMessage;
-use std::{net::IpAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc, time::Instant};
 use teaminbox_store::inbound::{NewInboundMessage, Verdicts};
-use tracing::{info, warn};
+use teaminbox_telemetry::{
+    logging,
+    metrics::{metrics, Refused},
+};
+use tracing::{info, warn, Instrument};
 
 pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status {
+    let from_macro = queue_id(&cx.macros);
+    let Some(tx) = connection(&mut cx.data).transaction.as_mut() else {
+        return Status::Continue;
+    };
+    if from_macro.is_some() {
+        tx.queue_id = from_macro;
+    }
+    let span = logging::message_span(tx.queue_id.as_deref(), None);
+    finish(filter, cx).instrument(span).await
+}
+
+/// End of message within the message's log span.
+async fn finish(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status {
     let conn = connection(&mut cx.data);
     let leading_space = conn.leading_space;
     let Some(mut tx) = conn.transaction.take() else {
         return Status::Continue;
     };
-    if let Some(id) = queue_id(&cx.macros) {
-        tx.queue_id = Some(id);
-    }
     // Sent but not a queue id is not the missing macro to configure.
     if tx.queue_id.is_none() && cx.macros.get(c"i").is_none() {
         filter.missing_macro(MissingMacro::QueueId);
@@ -45,19 +59,14 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
         client_name: conn.client_name.clone(),
         helo: conn.helo.clone(),
     };
-    let queue_id = tx.queue_id.clone().unwrap_or_else(|| "-".into());
     let raw = match std::mem::replace(&mut tx.spool, super::spool::Spool::new(0))
         .into_bytes()
         .await
     {
         Ok(raw) => raw,
         Err(e) => {
-            warn!(
-                queue_id,
-                decision = "tempfail",
-                "cannot read spooled message: {e}"
-            );
-            return Refusal::store_failed().apply(&mut cx.reply);
+            warn!(decision = "tempfail", "cannot read spooled message: {e}");
+            return tempfail(&mut cx.reply);
         }
     };
 
@@ -65,8 +74,8 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
     {
         Ok(judged) => judged,
         Err(e) => {
-            warn!(queue_id, decision = "tempfail", "checks stopped: {e}");
-            return Refusal::store_failed().apply(&mut cx.reply);
+            warn!(decision = "tempfail", "checks stopped: {e}");
+            return tempfail(&mut cx.reply);
         }
     };
     let verdict = match judgement {
@@ -87,11 +96,13 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
     let (id, size) = match stored {
         Ok(stored) => stored,
         Err(e) => {
-            warn!(queue_id, decision = "tempfail", "cannot store message: {e}");
-            return Refusal::store_failed().apply(&mut cx.reply);
+            warn!(decision = "tempfail", "cannot store message: {e}");
+            return tempfail(&mut cx.reply);
         }
     };
     filter.stored.notify_one();
+    metrics().message_stored();
+    tracing::Span::current().record("inbound_id", id);
     let recipients = tx.recipient_addresses();
     let verdicts = verdict.as_ref().map(|v| {
         format!(
@@ -105,23 +116,12 @@ pub(super) async fn eom_cb(filter: Arc<Filter>, cx: &mut EomContext<Connection>)
         // The message is committed; the MTA tempfails on the broken milter
         // connection, and the client's retry is a duplicate the processor
         // recognises by Message-ID.
-        warn!(
-            queue_id,
-            id, "cannot change the message for its other recipients: {e}"
-        );
+        warn!("cannot change the message for its other recipients: {e}");
         ("stored, but the others tempfailed", Status::Tempfail)
     } else {
         ("stored, others delivered", Status::Accept)
     };
-    info!(
-        queue_id,
-        id,
-        size,
-        ?recipients,
-        verdicts,
-        decision,
-        "message stored"
-    );
+    info!(size, ?recipients, verdicts, decision, "message stored");
     status
 }
 
@@ -160,8 +160,9 @@ async fn judge_aside_if_large(
     }
     let filter = Arc::clone(filter);
     let handle = tokio::runtime::Handle::current();
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
-        let judgement = handle.block_on(judge(&filter, &session, &tx, &raw));
+        let judgement = handle.block_on(judge(&filter, &session, &tx, &raw).instrument(span));
         (judgement, session, tx, raw)
     })
     .await
@@ -276,7 +277,8 @@ async fn store(
             arc_trusted: v.arc_trusted,
         }),
     };
-    tokio::task::spawn_blocking(move || {
+    let started = Instant::now();
+    let stored = tokio::task::spawn_blocking(move || {
         store
             .inbound()
             .enqueue(message)
@@ -284,7 +286,16 @@ async fn store(
             .map_err(|e| e.to_string())
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    metrics().commit_took(started.elapsed());
+    stored
+}
+
+/// `451 4.3.0`: the message could not be checked or stored.
+fn tempfail(reply: &mut impl indymilter::SetErrorReply) -> Status {
+    let refusal = Refusal::store_failed();
+    refusal.count(Refused::Message);
+    refusal.apply(reply)
 }
 
 /// For the other recipients: drop forged `Authentication-Results`, add ours,

@@ -40,7 +40,8 @@ use teaminbox_store::{
     rejections::NewRejection,
     Store,
 };
-use tracing::{info, warn};
+use teaminbox_telemetry::{logging, metrics::Refused};
+use tracing::{info, warn, Instrument};
 
 /// What the filter needs to decide, shared by all connections.
 #[derive(Debug)]
@@ -61,6 +62,9 @@ pub struct Filter {
     stored: Arc<tokio::sync::Notify>,
     missing_macros: MissingMacros,
     refusal_log: refusal_log::RefusalLog,
+    /// How many transactions are between DATA and their end, for a stop
+    /// that lets them finish.
+    in_flight: tokio::sync::watch::Sender<usize>,
 }
 
 impl Filter {
@@ -89,7 +93,28 @@ impl Filter {
             stored,
             missing_macros: MissingMacros::default(),
             refusal_log,
+            in_flight: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Transactions past DATA and not yet ended.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.borrow()
+    }
+
+    /// Waits until no transaction is in flight, at most `limit`; false
+    /// when some still were.
+    pub async fn drained(&self, limit: std::time::Duration) -> bool {
+        let mut in_flight = self.in_flight.subscribe();
+        let drained = tokio::time::timeout(limit, in_flight.wait_for(|n| *n == 0)).await;
+        drained.is_ok()
+    }
+
+    /// Reads the allow and deny lists again at the next message (SIGHUP).
+    /// Nothing else is held in memory: channels, users and sending domains
+    /// are read from the database for each message.
+    pub fn reload(&self) {
+        self.lists.expire();
     }
 
     fn is_hosted(&self, address: &str) -> bool {
@@ -123,8 +148,9 @@ impl Filter {
             .map(Transaction::recipient_addresses)
             .unwrap_or_default();
         let record = conn.refusal_record(recipients, header_from, &refusal);
-        let queue_id = record.queue_id.as_deref().unwrap_or("-");
-        info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
+        // In the message's log span (`logging::message_span`).
+        info!(decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
+        refusal.count(Refused::Message);
         conn.transaction = None;
         self.log_refusal(record).await;
         refusal.apply(reply)
@@ -290,6 +316,29 @@ struct Transaction {
     /// A refusal met while the content arrived (too big, or the spool
     /// failed), given at the first stage that may answer.
     refused: Option<Refusal>,
+    /// Counts the transaction in [`Filter::in_flight`] from DATA on, while
+    /// it lives.
+    in_flight: Option<InFlight>,
+}
+
+/// One transaction in [`Filter::in_flight`], from DATA until it is
+/// dropped, however it ends (end of message, abort, a new MAIL, the
+/// connection closing). Before DATA the client is still talking to the
+/// MTA, which tempfails the message itself once the milter is gone.
+#[derive(Debug)]
+struct InFlight(tokio::sync::watch::Sender<usize>);
+
+impl InFlight {
+    fn new(count: &tokio::sync::watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
@@ -297,13 +346,14 @@ pub fn callbacks(filter: Arc<Filter>) -> Callbacks<Connection> {
     let (rcpt, header, body, eom) = (f(&filter), f(&filter), f(&filter), f(&filter));
     let eoh = f(&filter);
     let mail = f(&filter);
+    let data = f(&filter);
     Callbacks::new()
         .on_negotiate(|cx, actions, opts| Box::pin(negotiate(cx, actions, opts)))
         .on_connect(|cx, name, socket| Box::pin(connect(cx, name, socket)))
         .on_helo(|cx, helo| Box::pin(helo_cb(cx, helo)))
         .on_mail(move |cx, args| Box::pin(mail_cb(mail.clone(), cx, args)))
         .on_rcpt(move |cx, args| Box::pin(rcpt_cb(rcpt.clone(), cx, args)))
-        .on_data(|cx| Box::pin(data_cb(cx)))
+        .on_data(move |cx| Box::pin(data_cb(data.clone(), cx)))
         .on_header(move |cx, name, value| Box::pin(header_cb(header.clone(), cx, name, value)))
         .on_eoh(move |cx| Box::pin(eoh_cb(eoh.clone(), cx)))
         .on_body(move |cx, chunk| Box::pin(body_cb(body.clone(), cx, chunk)))
@@ -420,6 +470,7 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         auth_results_seen: 0,
         forged_auth_results: Vec::new(),
         refused: None,
+        in_flight: None,
     });
     conn.carry_on(ProtoOpts::NOREPLY_MAIL)
 }
@@ -434,6 +485,7 @@ async fn rcpt_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         return Status::Continue;
     };
     info!(recipient = %printable(&address), decision = "refused", code = refusal.code, reason = %refusal.text, "recipient refused");
+    refusal.count(Refused::Recipient);
     let conn = connection(&mut cx.data);
     let record = conn.refusal_record(vec![address.to_ascii_lowercase()], None, &refusal);
     filter.log_refusal(record).await;
@@ -508,12 +560,13 @@ fn queue_id(macros: &Macros) -> Option<String> {
     None
 }
 
-async fn data_cb(cx: &mut Context<Connection>) -> Status {
+async fn data_cb(filter: Arc<Filter>, cx: &mut Context<Connection>) -> Status {
     let queue_id = queue_id(&cx.macros);
     let conn = connection(&mut cx.data);
     match &mut conn.transaction {
         Some(tx) if !tx.hosted.is_empty() => {
             tx.queue_id = queue_id;
+            tx.in_flight = Some(InFlight::new(&filter.in_flight));
             Status::Continue
         }
         // Nothing for us in this message: let the MTA carry on without
@@ -577,7 +630,8 @@ async fn spool_write(filter: &Filter, conn: &mut Connection, bytes: &[u8]) {
         match tx.spool.write(bytes).await {
             Ok(()) => return,
             Err(e) => {
-                warn!("cannot spool message: {e}");
+                logging::message_span(tx.queue_id.as_deref(), None)
+                    .in_scope(|| warn!("cannot spool message: {e}"));
                 Refusal::store_failed()
             }
         }
@@ -593,10 +647,15 @@ async fn content_answer(filter: &Filter, cx: &mut Context<Connection>, stage: Pr
     if conn.noreply.contains(stage) {
         return Status::Noreply;
     }
-    match conn.transaction.as_mut().and_then(|tx| tx.refused.take()) {
+    let Some(tx) = conn.transaction.as_mut() else {
+        return Status::Continue;
+    };
+    match tx.refused.take() {
         Some(refusal) => {
+            let span = logging::message_span(tx.queue_id.as_deref(), None);
             filter
                 .refuse_message(&mut cx.data, &mut cx.reply, refusal, None)
+                .instrument(span)
                 .await
         }
         None => Status::Continue,

@@ -4,17 +4,26 @@
 use bytesize::ByteSize;
 use indymilter::{SetErrorReply, Status};
 use teaminbox_store::address::printable;
+use teaminbox_telemetry::metrics::{metrics, Refused};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
+    /// What was wrong, as one word for metrics (`unknown_address`).
+    pub reason: &'static str,
     pub code: &'static str,
     pub enhanced: &'static str,
     pub text: String,
 }
 
 impl Refusal {
+    /// Counts this refusal in the metrics, as refusing `what`.
+    pub fn count(&self, what: Refused) {
+        metrics().refused(what, self.reason, self.code, self.enhanced);
+    }
+
     pub fn unknown_address(address: &str) -> Self {
         Self {
+            reason: "unknown_address",
             code: "550",
             enhanced: "5.1.1",
             text: format!(
@@ -26,6 +35,7 @@ impl Refusal {
 
     pub fn disabled_address(address: &str) -> Self {
         Self {
+            reason: "disabled_address",
             code: "550",
             enhanced: "5.2.1",
             text: format!(
@@ -37,6 +47,7 @@ impl Refusal {
 
     pub fn too_big(limit: u64) -> Self {
         Self {
+            reason: "too_big",
             code: "552",
             enhanced: "5.3.4",
             text: format!(
@@ -48,6 +59,7 @@ impl Refusal {
 
     pub fn lookup_failed(address: &str) -> Self {
         Self {
+            reason: "lookup_failed",
             code: "451",
             enhanced: "4.3.0",
             text: format!(
@@ -61,6 +73,7 @@ impl Refusal {
     /// escaped here, as a whole, like `domain`.
     pub fn dmarc_reject(domain: &str, why: &str) -> Self {
         Self {
+            reason: "dmarc_reject",
             code: "550",
             enhanced: "5.7.1",
             text: format!(
@@ -73,6 +86,7 @@ impl Refusal {
 
     pub fn spf_reject(spf_domain: &str, from_domain: &str) -> Self {
         Self {
+            reason: "spf_reject",
             code: "550",
             enhanced: "5.7.23",
             text: format!(
@@ -86,6 +100,7 @@ impl Refusal {
     /// A DNS lookup that would decide the outcome failed: never a guess.
     pub fn dns_failure(what: &str, domain: &str) -> Self {
         Self {
+            reason: "dns_failure",
             code: "451",
             enhanced: "4.7.24",
             text: format!(
@@ -99,6 +114,7 @@ impl Refusal {
     /// (`deadline`, as "20s"): a silent name server, most likely.
     pub fn checks_timed_out(deadline: &str) -> Self {
         Self {
+            reason: "checks_timed_out",
             code: "451",
             enhanced: "4.7.24",
             text: format!(
@@ -122,6 +138,7 @@ impl Refusal {
             (_, n) => format!("message has {n} From addresses"),
         };
         Self {
+            reason: "not_one_author",
             code: "550",
             enhanced: "5.7.1",
             text: format!("{problem}; DMARC needs exactly one author"),
@@ -130,6 +147,7 @@ impl Refusal {
 
     pub fn denied(matched: &str) -> Self {
         Self {
+            reason: "denied",
             code: "550",
             enhanced: "5.7.1",
             text: format!(
@@ -141,6 +159,7 @@ impl Refusal {
 
     pub fn store_failed() -> Self {
         Self {
+            reason: "store_failed",
             code: "451",
             enhanced: "4.3.0",
             text: "Temporary failure storing the message; try again later".into(),

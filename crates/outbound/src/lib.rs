@@ -14,10 +14,17 @@ pub mod dkim;
 pub mod signature;
 
 use lettre::{address::Envelope, SmtpTransport, Transport};
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use teaminbox_store::claims;
 use teaminbox_store::config::Config;
 use teaminbox_store::{outbound::OutboundJob, Store};
+use teaminbox_telemetry::{
+    logging,
+    metrics::{metrics, DeliveryFailure},
+};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
@@ -89,31 +96,34 @@ impl Outbound {
                 }
             };
         let id = job.id;
+        let span = logging::delivery_span(id);
+        let _in_span = span.clone().entered();
         let (store, holder) = (self.store.clone(), self.worker.clone());
-        let renew = move || match store.outbound().renew(id, &holder) {
-            Ok(false) => debug!(outbound_id = id, "{holder} no longer holds its claim"),
-            Ok(true) => {}
-            Err(e) => warn!(outbound_id = id, "cannot renew the delivery's claim: {e}"),
+        // On the renewer thread, in the delivery's span all the same.
+        let renew = move || {
+            span.in_scope(|| match store.outbound().renew(id, &holder) {
+                Ok(false) => debug!("{holder} no longer holds its claim"),
+                Ok(true) => {}
+                Err(e) => warn!("cannot renew the delivery's claim: {e}"),
+            })
         };
         // A panic is retried like a temporary failure, up to the attempts.
+        let started = Instant::now();
         let outcome = claims::renewing(renew, || {
             teaminbox_store::worker::catch_panic(|| self.deliver(&job))
                 .unwrap_or_else(|panic| Err(Failure::Temporary(panic)))
         });
         let outcome = match outcome {
             Ok(()) => {
-                info!(outbound_id = id, to = %job.to_address, "delivered to the MTA");
+                info!(to = %job.to_address, "delivered to the MTA");
                 Outcome::Sent
             }
             Err(Failure::Permanent(e)) => {
-                warn!(outbound_id = id, "delivery failed for good: {e}");
+                warn!("delivery failed for good: {e}");
                 Outcome::Failed(e)
             }
             Err(Failure::Temporary(e)) if job.attempts >= self.max_attempts => {
-                warn!(
-                    outbound_id = id,
-                    "giving up after {} attempts: {e}", job.attempts
-                );
+                warn!("giving up after {} attempts: {e}", job.attempts);
                 Outcome::Failed(format!(
                     "gave up after {} attempts; last: {e}",
                     job.attempts
@@ -124,15 +134,13 @@ impl Outbound {
                     * 2u32
                         .saturating_pow((job.attempts - 1).max(0) as u32)
                         .min(64);
-                warn!(
-                    outbound_id = id,
-                    "delivery deferred, retry in {wait:?}: {e}"
-                );
+                warn!("delivery deferred, retry in {wait:?}: {e}");
                 let next = teaminbox_store::now()
                     + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
                 Outcome::Retry(e, next)
             }
         };
+        metrics().delivery(started, outcome.failure());
         self.record(id, outcome);
         true
     }
@@ -181,7 +189,12 @@ impl Outbound {
         .map_err(|e| Failure::Permanent(e.to_string()))?;
         self.transport
             .send_raw(&envelope, &raw)
-            .map(|_| ())
+            .map(|answer| {
+                let answer = answer.message().collect::<Vec<_>>().join(" ");
+                if let Some(queue_id) = logging::queue_id_in_reply(&answer) {
+                    tracing::Span::current().record("queue_id", queue_id);
+                }
+            })
             .map_err(|e| {
                 if e.is_permanent() {
                     Failure::Permanent(one_line(&e.to_string()))
@@ -219,6 +232,17 @@ enum Outcome {
     Sent,
     Failed(String),
     Retry(String, chrono::NaiveDateTime),
+}
+
+impl Outcome {
+    /// What the attempt counts as in the metrics.
+    fn failure(&self) -> Option<DeliveryFailure> {
+        match self {
+            Outcome::Sent => None,
+            Outcome::Retry(..) => Some(DeliveryFailure::Temporary),
+            Outcome::Failed(_) => Some(DeliveryFailure::Permanent),
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 use teaminbox_store::claims;
 use teaminbox_store::{
@@ -32,6 +32,7 @@ use teaminbox_store::{
     queue::ClaimedMessage,
     Store, StoreError, StoreResult,
 };
+use teaminbox_telemetry::{logging, metrics::metrics};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
@@ -112,27 +113,31 @@ impl Processor {
             }
         };
         let id = claimed.id;
+        let span = logging::message_span(claimed.queue_id.as_deref(), Some(id));
+        let _in_span = span.clone().entered();
         let (store, holder) = (self.store.clone(), worker.to_owned());
-        let renew = move || match store.queue().renew(id, &holder) {
-            // Finished just now, or taken over after a lapse: either way
-            // the filing transaction and the dedupe key keep it once.
-            Ok(false) => debug!(inbound_id = id, "{holder} no longer holds its claim"),
-            Ok(true) => {}
-            Err(e) => warn!(inbound_id = id, "cannot renew the claim of {holder}: {e}"),
+        // On the renewer thread, in the message's span all the same.
+        let renew = move || {
+            span.in_scope(|| match store.queue().renew(id, &holder) {
+                // Finished just now, or taken over after a lapse: either
+                // way the filing transaction and the dedupe key keep it once.
+                Ok(false) => debug!("{holder} no longer holds its claim"),
+                Ok(true) => {}
+                Err(e) => warn!("cannot renew the claim of {holder}: {e}"),
+            })
         };
         // A panic is an error like another: the message goes back, and is
         // parked after its attempts, rather than retried forever.
+        let started = Instant::now();
         let processed = claims::renewing(renew, || {
             teaminbox_store::worker::catch_panic(|| self.process(&claimed))
         });
-        match processed.and_then(|done| done.map_err(|e| e.to_string())) {
-            Ok(summary) => info!(inbound_id = id, "{summary}"),
+        let processed = processed.and_then(|done| done.map_err(|e| e.to_string()));
+        metrics().processed(started, processed.is_ok());
+        match processed {
+            Ok(summary) => info!("{summary}"),
             Err(e) => {
-                warn!(
-                    inbound_id = id,
-                    attempt = claimed.attempts,
-                    "cannot process message: {e}"
-                );
+                warn!(attempt = claimed.attempts, "cannot process message: {e}");
                 self.release(worker, e);
             }
         }

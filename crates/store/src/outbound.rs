@@ -305,6 +305,17 @@ impl Outbound<'_> {
             .write(|conn| set_state(conn, id, state, error, next))
     }
 
+    /// How many outbound messages are in each state (those with none are
+    /// left out).
+    pub fn counts_by_state(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.store.read(|conn| {
+            Ok(outbound_messages::table
+                .group_by(outbound_messages::state)
+                .select((outbound_messages::state, diesel::dsl::count_star()))
+                .load(conn)?)
+        })
+    }
+
     /// Delivery state of a conversation's outbound mail: (id, state,
     /// last_error), oldest first.
     pub fn delivery_of(

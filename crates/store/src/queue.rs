@@ -25,6 +25,8 @@ pub const MAX_ATTEMPTS: i32 = 5;
 #[derive(Clone, Debug)]
 pub struct ClaimedMessage {
     pub id: i64,
+    /// The MTA's queue id, when it gave one.
+    pub queue_id: Option<String>,
     pub raw_message: Vec<u8>,
     pub mail_from: String,
     pub recipients: Vec<HostedRecipient>,
@@ -71,10 +73,11 @@ impl Queue<'_> {
 
     fn load(&self, id: i64) -> StoreResult<ClaimedMessage> {
         self.store.read(|conn| {
-            let (raw_message, mail_from, dmarc, arc_trusted, spam, attempts) =
+            let (queue_id, raw_message, mail_from, dmarc, arc_trusted, spam, attempts) =
                 inbound_messages::table
                     .find(id)
                     .select((
+                        inbound_messages::queue_id,
                         inbound_messages::raw_message,
                         inbound_messages::mail_from,
                         inbound_messages::dmarc,
@@ -82,10 +85,19 @@ impl Queue<'_> {
                         inbound_messages::spam,
                         inbound_messages::attempts,
                     ))
-                    .first::<(Vec<u8>, String, Option<String>, bool, bool, i32)>(conn)?;
+                    .first::<(
+                        Option<String>,
+                        Vec<u8>,
+                        String,
+                        Option<String>,
+                        bool,
+                        bool,
+                        i32,
+                    )>(conn)?;
             let recipients = super::inbound::load_recipients(conn, id)?;
             Ok(ClaimedMessage {
                 id,
+                queue_id,
                 raw_message,
                 mail_from,
                 recipients,

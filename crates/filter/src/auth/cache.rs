@@ -8,15 +8,19 @@
 
 use mail_auth::ResolverCache;
 use std::{borrow::Borrow, collections::HashMap, hash::Hash, sync::Mutex, time::Instant};
+use teaminbox_telemetry::metrics::metrics;
 
 pub struct TtlCache<K, V> {
+    /// The record type, as the metrics name it (`txt`, `mx`...).
+    record: &'static str,
     capacity: usize,
     entries: Mutex<HashMap<K, (V, Instant)>>,
 }
 
 impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(record: &'static str, capacity: usize) -> Self {
         Self {
+            record,
             capacity,
             entries: Mutex::new(HashMap::new()),
         }
@@ -35,14 +39,16 @@ impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for TtlCache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let mut entries = self.lock();
-        match entries.get(name) {
+        let found = match entries.get(name) {
             Some((value, valid_until)) if *valid_until > Instant::now() => Some(value.clone()),
             Some(_) => {
                 entries.remove(name);
                 None
             }
             None => None,
-        }
+        };
+        metrics().dns_cache_lookup(self.record, found.is_some());
+        found
     }
 
     fn remove<Q>(&self, name: &Q) -> Option<V>
@@ -75,7 +81,7 @@ mod tests {
 
     #[test]
     fn entries_expire_with_their_ttl() {
-        let cache = TtlCache::<Box<str>, u32>::new(10);
+        let cache = TtlCache::<Box<str>, u32>::new("txt", 10);
         let now = Instant::now();
         cache.insert("live".into(), 1, now + Duration::from_secs(60));
         cache.insert("dead".into(), 2, now - Duration::from_secs(1));
@@ -85,7 +91,7 @@ mod tests {
 
     #[test]
     fn capacity_bounds_the_map() {
-        let cache = TtlCache::<u32, u32>::new(3);
+        let cache = TtlCache::<u32, u32>::new("txt", 3);
         let later = Instant::now() + Duration::from_secs(60);
         for i in 0..10 {
             cache.insert(i, i, later);

@@ -101,11 +101,11 @@ impl Authenticator {
         Ok(Self {
             dns,
             settings: settings.clone(),
-            txt: TtlCache::new(CACHE_ENTRIES),
-            mx: TtlCache::new(CACHE_ENTRIES),
-            ipv4: TtlCache::new(CACHE_ENTRIES),
-            ipv6: TtlCache::new(CACHE_ENTRIES),
-            ptr: TtlCache::new(CACHE_ENTRIES),
+            txt: TtlCache::new("txt", CACHE_ENTRIES),
+            mx: TtlCache::new("mx", CACHE_ENTRIES),
+            ipv4: TtlCache::new("a", CACHE_ENTRIES),
+            ipv6: TtlCache::new("aaaa", CACHE_ENTRIES),
+            ptr: TtlCache::new("ptr", CACHE_ENTRIES),
         })
     }
 
@@ -191,9 +191,12 @@ impl Authenticator {
         message: &AuthenticatedMessage<'_>,
     ) -> Option<Checked> {
         let deadline = self.settings.check_timeout.0;
-        tokio::time::timeout(deadline, self.check(envelope, message))
+        let started = std::time::Instant::now();
+        let checked = tokio::time::timeout(deadline, self.check(envelope, message))
             .await
-            .ok()
+            .ok();
+        teaminbox_telemetry::metrics::metrics().checks_took(started.elapsed());
+        checked
     }
 
     /// The verdict on a message whose checks did not finish in time: a

@@ -24,6 +24,8 @@ pub struct FilterCache {
 struct Loaded {
     at: Instant,
     set: Arc<FilterSet>,
+    /// Read again at the next `get`, whatever the TTL (see `expire`).
+    expired: bool,
 }
 
 impl Default for FilterCache {
@@ -50,7 +52,7 @@ impl FilterCache {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
         current
             .as_ref()
-            .filter(|loaded| loaded.at.elapsed() < self.ttl)
+            .filter(|loaded| !loaded.expired && loaded.at.elapsed() < self.ttl)
             .map(|loaded| Arc::clone(&loaded.set))
     }
 
@@ -63,7 +65,17 @@ impl FilterCache {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Loaded {
             at: Instant::now(),
             set,
+            expired: false,
         });
+    }
+
+    /// Makes the next [`FilterCache::get`] read the lists again (a reload,
+    /// SIGHUP); the lists in hand stay the fallback should that read fail.
+    pub fn expire(&self) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(loaded) = current.as_mut() {
+            loaded.expired = true;
+        }
     }
 
     /// The lists, read from `store` (on a blocking thread) if the cached
@@ -119,6 +131,16 @@ impl FilterCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expired_lists_are_not_fresh_but_kept() {
+        let cache = FilterCache::new();
+        cache.replace(Arc::new(FilterSet::new(&[])));
+        assert!(cache.fresh().is_some());
+        cache.expire();
+        assert!(cache.fresh().is_none());
+        assert!(cache.previous().is_some());
+    }
 
     #[test]
     fn the_cache_starts_empty() {

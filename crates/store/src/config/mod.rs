@@ -43,6 +43,8 @@ pub struct Config {
     pub processor: ProcessorConfig,
     pub security: SecurityConfig,
     pub retention: RetentionConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -219,6 +221,21 @@ impl Default for RetentionConfig {
     }
 }
 
+/// The Prometheus endpoint (see `metrics`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `IP:PORT` to serve `/metrics` on; empty (the default): no endpoint.
+    pub listen: String,
+}
+
+/// How the daemon writes its log (to stderr).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
 /// A configuration that could not be loaded, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -370,6 +387,15 @@ impl Config {
                 ),
             );
         }
+        if !self.metrics.listen.is_empty() && self.metrics_listen().is_none() {
+            return bad(
+                "metrics.listen",
+                format!(
+                    "`{}` is not IP:PORT (for example 127.0.0.1:9425); empty turns the endpoint off",
+                    crate::address::printable(&self.metrics.listen)
+                ),
+            );
+        }
         let id = &self.security.authserv_id;
         if id.is_empty()
             || !id
@@ -401,6 +427,11 @@ impl Config {
             .iter()
             .filter_map(|s| parse_nameserver(s))
             .collect()
+    }
+
+    /// Where to serve metrics; `None` when `[metrics] listen` is empty.
+    pub fn metrics_listen(&self) -> Option<SocketAddr> {
+        self.metrics.listen.parse().ok()
     }
 
     /// The effective configuration as TOML, for `--check-config`, with a

@@ -186,3 +186,35 @@ fn unknown_keys_are_refused() {
     assert!(e.contains("listen_on"), "{e}");
     assert!(!e.contains('\n'));
 }
+
+#[test]
+fn metrics_are_off_unless_an_address_is_given() {
+    let config = Config::from_toml("").unwrap();
+    assert_eq!(config.metrics_listen(), None);
+    let config = Config::from_toml("[metrics]\nlisten = \"127.0.0.1:9425\"").unwrap();
+    assert_eq!(
+        config.metrics_listen(),
+        Some("127.0.0.1:9425".parse().unwrap())
+    );
+    let config = Config::from_toml("[metrics]\nlisten = \"[::1]:9425\"").unwrap();
+    assert_eq!(config.metrics_listen(), Some("[::1]:9425".parse().unwrap()));
+    for bad in [
+        "9425",
+        "localhost:9425",
+        "127.0.0.1",
+        "http://127.0.0.1:9425/",
+    ] {
+        let e = error_of(&format!("[metrics]\nlisten = \"{bad}\""));
+        assert!(e.starts_with("`metrics.listen`: "), "{bad}: {e}");
+        assert!(e.contains("127.0.0.1:9425"), "{e}");
+    }
+}
+
+#[test]
+fn the_log_format_is_text_or_json() {
+    assert_eq!(Config::from_toml("").unwrap().log.format, LogFormat::Text);
+    let config = Config::from_toml("[log]\nformat = \"json\"").unwrap();
+    assert_eq!(config.log.format, LogFormat::Json);
+    let e = error_of("[log]\nformat = \"xml\"");
+    assert!(e.contains("xml") && e.contains("json"), "{e}");
+}

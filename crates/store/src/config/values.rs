@@ -70,6 +70,16 @@ pub enum OnDnsError {
     Accept,
 }
 
+/// `[log] format`: lines for people, or one JSON object per line for a log
+/// collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Where the milter listens.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]

@@ -75,6 +75,13 @@ impl Milter {
         self.resume();
     }
 
+    /// Restarts the daemon with its metrics served on 127.0.0.1:`port`.
+    pub fn serve_metrics(&mut self, port: u16) {
+        self.stop();
+        self.config.metrics.listen = format!("127.0.0.1:{port}");
+        self.resume();
+    }
+
     /// The configuration file `teaminbox-admin` needs to work on this
     /// daemon's database.
     pub fn admin_config(&self) -> PathBuf {
