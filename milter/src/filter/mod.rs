@@ -13,6 +13,7 @@
 
 mod end_of_message;
 pub mod lists;
+mod memory;
 pub mod refusal_log;
 mod spool;
 
@@ -61,6 +62,8 @@ pub struct Filter {
     stored: Arc<tokio::sync::Notify>,
     missing_macros: MissingMacros,
     refusal_log: refusal_log::RefusalLog,
+    /// For messages being checked and stored (`[milter] max_memory`).
+    memory: memory::MemoryBudget,
 }
 
 impl Filter {
@@ -89,6 +92,7 @@ impl Filter {
             stored,
             missing_macros: MissingMacros::default(),
             refusal_log,
+            memory: memory::MemoryBudget::new(config.milter.max_memory.as_u64()),
         }
     }
 
