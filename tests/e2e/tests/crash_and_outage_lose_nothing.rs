@@ -14,15 +14,12 @@
 
 mod common;
 
-use common::{daemon_toml, workspace_binary, HOSTED};
+use common::{daemon::DaemonProcess, daemon_toml, HOSTED};
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use teaminbox_e2e::{send_message, Postfix, PostfixOptions, PostgresCluster};
+use teaminbox_e2e::{send_message, Postfix, PostgresCluster};
 use teaminbox_milter::{
     both_databases,
     store::{inbound::QueueCounts, Store},
@@ -38,107 +35,6 @@ const CLIENT_PATIENCE: Duration = Duration::from_secs(40);
 /// How soon after the load the queue must be empty.
 const DRAIN: Duration = Duration::from_secs(10);
 const PROCESSOR_WORKERS: usize = 2;
-
-/// The real `teaminbox-milter` binary, run as a process of its own so that
-/// it can be killed; its log is kept in a file and shown if the test fails.
-struct DaemonProcess {
-    config: PathBuf,
-    socket: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl DaemonProcess {
-    fn start(db_url: &str, dns: &TestDns) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("milter.sock");
-        let config = dir.path().join("teaminbox.toml");
-        std::fs::write(
-            &config,
-            daemon_toml(&socket, db_url, dns, PROCESSOR_WORKERS),
-        )
-        .unwrap();
-        let mut daemon = Self {
-            config,
-            log: dir.path().join("daemon.log"),
-            socket,
-            child: None,
-            dir,
-        };
-        daemon.resume();
-        daemon
-    }
-
-    /// Starts the binary and waits (up to 10 s) until it listens.
-    fn resume(&mut self) {
-        // A killed daemon leaves its socket file behind: wait for a new one.
-        let _ = std::fs::remove_file(&self.socket);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(workspace_binary("teaminbox-milter"))
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove("TEAMINBOX_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.socket.exists() {
-            if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
-                panic!("the daemon exited ({status}):\n{}", self.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not listen within 10 s:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, and reaped (as its supervisor would).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn postfix(&self) -> Postfix {
-        Postfix::start(PostfixOptions {
-            milter: Some(format!("unix:{}", self.socket.display())),
-            socket_dir: Some(self.dir.path().to_owned()),
-            hosted_domains: vec![HOSTED.into()],
-            ..Default::default()
-        })
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for DaemonProcess {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            let log = self.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(80).collect();
-            eprintln!("--- daemon log (last lines) ---");
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
-        }
-    }
-}
 
 /// What the client of one message saw in the end.
 struct Delivery {
@@ -309,7 +205,8 @@ fn wait_for_empty_queue(store: &Store, deadline: Instant) -> QueueCounts {
 fn daemon_on(db: &TestDatabase, dns: &TestDns) -> (Store, DaemonProcess, Postfix) {
     let store = db.store();
     channel(&store, &format!("support@{HOSTED}"));
-    let daemon = DaemonProcess::start(&db.url, dns);
+    let daemon =
+        DaemonProcess::start(|socket| daemon_toml(socket, &db.url, dns, PROCESSOR_WORKERS));
     let postfix = daemon.postfix();
     (store, daemon, postfix)
 }
