@@ -77,10 +77,11 @@ fn deliver(smtp: SocketAddr, message_id: &str, accepted: &AtomicUsize) -> Delive
 }
 
 /// The load (SESSIONS clients, PER_SESSION messages each, one after the
-/// other) with `fault` run beside it once FAULT_AFTER messages are
-/// accepted and the processor holds a claim. Returns what the clients saw.
+/// other; the clients spread over the MTAs `smtps`) with `fault` run
+/// beside it once FAULT_AFTER messages are accepted and a processor holds
+/// a claim. Returns what the clients saw.
 fn load_with_fault(
-    smtp: SocketAddr,
+    smtps: &[SocketAddr],
     tag: &str,
     store: &Store,
     fault: impl FnOnce() + Send,
@@ -90,6 +91,7 @@ fn load_with_fault(
         let accepted = &accepted;
         let clients: Vec<_> = (0..SESSIONS)
             .map(|n| {
+                let smtp = smtps[n % smtps.len()];
                 scope.spawn(move || {
                     (0..PER_SESSION)
                         .map(|i| deliver(smtp, &format!("{tag}-{n}-{i}@example.org"), accepted))
@@ -216,7 +218,7 @@ both_databases! {
         let dns = TestDns::builder().start();
         let (store, mut daemon, postfix) = daemon_on(&db, &dns);
         let mut stranded = 0;
-        let deliveries = load_with_fault(postfix.smtp_addr(), "kill", &store, || {
+        let deliveries = load_with_fault(&[postfix.smtp_addr()], "kill", &store, || {
             // The claim seen may be finished before the kill lands: kill
             // again until one is left behind, which is the case to prove.
             for _ in 0..5 {
@@ -242,10 +244,74 @@ fn postgres_stopped_mid_load_loses_nothing_and_drains_when_back() {
     let db = TestDatabase::existing(&cluster.url());
     let dns = TestDns::builder().start();
     let (store, _daemon, postfix) = daemon_on(&db, &dns);
-    let deliveries = load_with_fault(postfix.smtp_addr(), "outage", &store, || {
+    let deliveries = load_with_fault(&[postfix.smtp_addr()], "outage", &store, || {
         cluster.stop();
         std::thread::sleep(Duration::from_secs(4));
         cluster.resume();
     });
     reconcile(&db, &store, &deliveries);
+}
+
+/// Round robin over `users` new users on `channel`.
+fn round_robin(db: &TestDatabase, channel: i64, users: i64) {
+    for id in 1..=users {
+        db.execute(&format!(
+            "INSERT INTO users (id, email, first_name, last_name, username, available, created_at) \
+             VALUES ({id}, 'agent{id}@acme.example', 'Agent', 'Acme', 'agent{id}', TRUE, CURRENT_TIMESTAMP)"
+        ));
+        db.execute(&format!(
+            "INSERT INTO channel_assignees (channel_id, user_id) VALUES ({channel}, {id})"
+        ));
+    }
+    db.execute("UPDATE channels SET assign_mode = 'users-and-teams'");
+}
+
+/// Two hosts sharing one PostgreSQL, each its own daemon (milter and
+/// processor) and Postfix; one daemon is killed mid-load and started again.
+#[test]
+fn two_daemons_sharing_postgres_one_killed_mid_load_file_everything_once_and_fairly() {
+    let db = TestDatabase::postgres();
+    let dns = TestDns::builder().start();
+    let store = db.store();
+    let channel_id = channel(&store, &format!("support@{HOSTED}"));
+    let agents = 3;
+    round_robin(&db, channel_id, agents);
+    let config = |socket: &std::path::Path| daemon_toml(socket, &db.url, &dns, PROCESSOR_WORKERS);
+    let first = DaemonProcess::start(config);
+    let mut second = DaemonProcess::start(config);
+    let (first_mta, second_mta) = (first.postfix(), second.postfix());
+    let smtps = [first_mta.smtp_addr(), second_mta.smtp_addr()];
+    let deliveries = load_with_fault(&smtps, "pair", &store, || {
+        second.kill();
+        std::thread::sleep(Duration::from_secs(1));
+        second.resume();
+    });
+    reconcile(&db, &store, &deliveries);
+
+    // One conversation per message (each its own thread), none twice.
+    let conversations = db.rows(
+        "SELECT CAST(COUNT(*) AS TEXT) AS a, CAST(COUNT(DISTINCT conversation_id) AS TEXT) AS b, \
+         CAST(NULL AS TEXT) AS c FROM messages",
+    );
+    let total = deliveries.len().to_string();
+    assert_eq!(conversations, [(Some(total.clone()), Some(total), None)]);
+    // Round robin stays fair across both hosts' workers and the kill.
+    let per_agent: Vec<i64> = db
+        .rows(
+            "SELECT CAST(assignee_user_id AS TEXT) AS a, CAST(COUNT(*) AS TEXT) AS b, \
+             CAST(NULL AS TEXT) AS c FROM conversations GROUP BY assignee_user_id ORDER BY 1",
+        )
+        .into_iter()
+        .map(|(agent, n, _)| {
+            assert!(agent.is_some(), "unassigned conversations");
+            n.unwrap().parse().unwrap()
+        })
+        .collect();
+    eprintln!("conversations per agent: {per_agent:?}");
+    assert_eq!(per_agent.len(), agents as usize, "{per_agent:?}");
+    let (min, max) = (
+        per_agent.iter().min().unwrap(),
+        per_agent.iter().max().unwrap(),
+    );
+    assert!(max - min <= 1, "round robin unfair: {per_agent:?}");
 }

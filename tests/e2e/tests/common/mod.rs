@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod delivery;
 pub mod replies;
 
 use std::path::PathBuf;
