@@ -287,6 +287,22 @@ fn two_daemons_sharing_postgres_one_killed_mid_load_file_everything_once_and_fai
         second.resume();
     });
     reconcile(&db, &store, &deliveries);
+    // Both hosts took mail and filed it.
+    for (host, daemon) in [("first", &first), ("second", &second)] {
+        let log = daemon.log_text();
+        let stored = log.matches("message stored").count();
+        let filed = log
+            .lines()
+            .filter(|l| {
+                l.contains(" INFO ") && l.contains("processor") && l.contains("inbound_id=")
+            })
+            .count();
+        eprintln!("{host} daemon: {stored} stored, {filed} filed");
+        assert!(
+            stored > 0 && filed > 0,
+            "the {host} daemon stored {stored}, filed {filed}"
+        );
+    }
 
     // One conversation per message (each its own thread), none twice.
     let conversations = db.rows(
