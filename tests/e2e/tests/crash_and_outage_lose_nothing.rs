@@ -14,12 +14,17 @@
 
 mod common;
 
-use common::{daemon::DaemonProcess, daemon_toml, HOSTED};
+use common::{
+    daemon::DaemonProcess,
+    daemon_toml,
+    delivery::{assert_all_accepted, load, Delivery, Patience},
+    HOSTED,
+};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use teaminbox_e2e::{send_message, Postfix, PostgresCluster};
+use teaminbox_e2e::{Postfix, PostgresCluster};
 use teaminbox_milter::{
     both_databases,
     store::{inbound::QueueCounts, Store},
@@ -30,19 +35,14 @@ const SESSIONS: usize = 10;
 const PER_SESSION: usize = 30;
 /// Messages accepted before the fault strikes.
 const FAULT_AFTER: usize = 100;
-/// How long a client keeps retrying one message.
-const CLIENT_PATIENCE: Duration = Duration::from_secs(40);
+/// How long a client keeps retrying one message, and its pause.
+const PATIENCE: Patience = Patience {
+    total: Duration::from_secs(40),
+    pause: Duration::from_millis(200),
+};
 /// How soon after the load the queue must be empty.
 const DRAIN: Duration = Duration::from_secs(10);
 const PROCESSOR_WORKERS: usize = 2;
-
-/// What the client of one message saw in the end.
-struct Delivery {
-    message_id: String,
-    attempts: usize,
-    accepted: bool,
-    last: String,
-}
 
 fn message(message_id: &str) -> Vec<u8> {
     format!(
@@ -52,56 +52,26 @@ fn message(message_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sends one message until it is accepted, trying again after a 4xx or a
-/// lost connection as an MTA would; a 5xx is final.
-fn deliver(smtp: SocketAddr, message_id: &str, accepted: &AtomicUsize) -> Delivery {
-    let to = format!("support@{HOSTED}");
-    let patience = Instant::now() + CLIENT_PATIENCE;
-    for attempts in 1.. {
-        let t = send_message(smtp, "load@example.org", &[&to], &message(message_id));
-        let code = t.outcome().code;
-        if t.accepted() || code >= 500 || Instant::now() > patience {
-            if t.accepted() {
-                accepted.fetch_add(1, Ordering::Relaxed);
-            }
-            return Delivery {
-                message_id: message_id.to_owned(),
-                attempts,
-                accepted: t.accepted(),
-                last: t.to_string(),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    unreachable!()
-}
-
 /// The load (SESSIONS clients, PER_SESSION messages each, one after the
-/// other; the clients spread over the MTAs `smtps`) with `fault` run
-/// beside it once FAULT_AFTER messages are accepted and a processor holds
-/// a claim. Returns what the clients saw.
+/// other; the clients spread over the MTAs `smtps`; each message's
+/// envelope sender is also its Message-ID) with `fault` run beside it once
+/// FAULT_AFTER messages are accepted and a processor holds a claim.
+/// Returns what the clients saw.
 fn load_with_fault(
     smtps: &[SocketAddr],
     tag: &str,
     store: &Store,
     fault: impl FnOnce() + Send,
 ) -> Vec<Delivery> {
-    let accepted = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let accepted = &accepted;
-        let clients: Vec<_> = (0..SESSIONS)
-            .map(|n| {
-                let smtp = smtps[n % smtps.len()];
-                scope.spawn(move || {
-                    (0..PER_SESSION)
-                        .map(|i| deliver(smtp, &format!("{tag}-{n}-{i}@example.org"), accepted))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        scope.spawn(move || {
+    load(
+        smtps,
+        (SESSIONS, PER_SESSION),
+        PATIENCE,
+        |n, i| format!("{tag}-{n}-{i}@example.org"),
+        |message_id| Cow::Owned(message(message_id)),
+        |tally| {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while accepted.load(Ordering::Relaxed) < FAULT_AFTER {
+            while tally.accepted() < FAULT_AFTER {
                 assert!(
                     Instant::now() < deadline,
                     "the load never reached the fault"
@@ -110,12 +80,8 @@ fn load_with_fault(
             }
             wait_for_a_claim(store);
             fault();
-        });
-        clients
-            .into_iter()
-            .flat_map(|c| c.join().unwrap())
-            .collect()
-    })
+        },
+    )
 }
 
 /// Waits (up to 10 s) until the processor holds a claim.
@@ -135,17 +101,8 @@ fn wait_for_a_claim(store: &Store) {
 /// nothing else is.
 fn reconcile(db: &TestDatabase, store: &Store, deliveries: &[Delivery]) {
     let load_end = Instant::now();
-    let refused: Vec<&Delivery> = deliveries.iter().filter(|d| !d.accepted).collect();
-    if let Some(first) = refused.first() {
-        panic!(
-            "{} messages never accepted, e.g. {} after {} attempts:\n{}",
-            refused.len(),
-            first.message_id,
-            first.attempts,
-            first.last
-        );
-    }
-    let retried = deliveries.iter().filter(|d| d.attempts > 1).count();
+    assert_all_accepted(deliveries);
+    let retried = deliveries.iter().filter(|d| d.attempts() > 1).count();
     assert!(
         retried > 0,
         "the fault struck after the load: no client had to retry"
@@ -164,7 +121,7 @@ fn reconcile(db: &TestDatabase, store: &Store, deliveries: &[Delivery]) {
         .collect();
     let expected: BTreeMap<String, String> = deliveries
         .iter()
-        .map(|d| (d.message_id.clone(), "1".to_owned()))
+        .map(|d| (d.sender.clone(), "1".to_owned()))
         .collect();
     if filed != expected {
         let wrong: Vec<_> = expected

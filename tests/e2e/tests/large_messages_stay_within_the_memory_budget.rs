@@ -15,9 +15,10 @@ mod common;
 use common::{
     daemon::DaemonProcess,
     daemon_toml_with,
-    delivery::{deliver, padded_message, reconcile_stored, Delivery},
+    delivery::{load, padded_message, reconcile_stored, Patience},
     HOSTED,
 };
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 use teaminbox_milter::{
     both_databases,
@@ -60,21 +61,21 @@ both_databases! {
             daemon_toml_with(socket, &db.url, &dns.nameserver(), 0, &milter_keys, "")
         });
         let postfix = daemon.postfix();
-        let smtp = postfix.smtp_addr();
         let message = padded_message("large", MESSAGE_BYTES);
         let started = Instant::now();
         let count = concurrent_messages();
-        let patience = CLIENT_PATIENCE_PER_MESSAGE * count as u32;
-        let deliveries: Vec<Delivery> = std::thread::scope(|scope| {
-            let clients: Vec<_> = (0..count)
-                .map(|n| {
-                    let message = &message;
-                    let sender = format!("load-{n}@example.org");
-                    scope.spawn(move || deliver(smtp, sender, message, patience, RETRY_PAUSE, || ()))
-                })
-                .collect();
-            clients.into_iter().map(|c| c.join().unwrap()).collect()
-        });
+        let patience = Patience {
+            total: CLIENT_PATIENCE_PER_MESSAGE * count as u32,
+            pause: RETRY_PAUSE,
+        };
+        let deliveries = load(
+            &[postfix.smtp_addr()],
+            (count, 1),
+            patience,
+            |n, _| format!("load-{n}@example.org"),
+            |_| Cow::Borrowed(&message),
+            |_| (),
+        );
         let took = started.elapsed();
         let peak = daemon.peak_rss();
 
@@ -91,13 +92,15 @@ both_databases! {
         for (sender, size) in reconcile_stored(&db, &deliveries) {
             assert!(size > MESSAGE_BYTES as u64, "{sender}: {size} bytes stored");
         }
-        // Every temporary refusal is the budget's, and the budget was met.
-        let budget_refusals = tempfails
+        // Every temporary refusal is the budget's. How many there are
+        // depends on the machine's speed (a session waits 2 s; a fast disk
+        // stores 12 messages in less); the peak below is what shows the
+        // budget at work: with one too large to matter it is 366 MiB.
+        let other: Vec<_> = tempfails
             .iter()
-            .filter(|t| t.contains("451 4.3.2 Too many large messages"))
-            .count();
-        assert_eq!(budget_refusals, tempfails.len(), "other tempfails: {tempfails:?}");
-        assert!(budget_refusals > 0, "the budget was never exhausted");
+            .filter(|t| !t.contains("451 4.3.2 Too many large messages"))
+            .collect();
+        assert!(other.is_empty(), "other tempfails: {other:?}");
         let overhead = FIXED_OVERHEAD_MIB * MIB + count as u64 * SPOOL_IN_MEMORY_KIB * 1024;
         assert!(
             peak <= MAX_MEMORY_MIB * MIB + overhead,

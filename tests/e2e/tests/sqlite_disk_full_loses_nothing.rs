@@ -13,13 +13,13 @@ mod common;
 use common::{
     daemon::DaemonProcess,
     daemon_toml_with,
-    delivery::{deliver, padded_message, reconcile_stored, Delivery},
+    delivery::{load, padded_message, reconcile_stored, Patience},
     HOSTED,
 };
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use teaminbox_milter::testing::{channel, dns::TestDns, TestDatabase};
 
@@ -30,8 +30,10 @@ const PER_SESSION: usize = 8;
 const MESSAGE_BYTES: usize = 256 * 1024;
 /// Temporary refusals seen before the space is freed.
 const REFUSALS_WHILE_FULL: usize = 10;
-const CLIENT_PATIENCE: Duration = Duration::from_secs(60);
-const RETRY_PAUSE: Duration = Duration::from_millis(200);
+const PATIENCE: Patience = Patience {
+    total: Duration::from_secs(60),
+    pause: Duration::from_millis(200),
+};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs {
@@ -92,44 +94,30 @@ fn a_full_sqlite_disk_is_a_tempfail_and_the_retries_are_stored_once() {
         daemon_toml_with(socket, &db.url, &dns.nameserver(), 0, "", "")
     });
     let postfix = daemon.postfix();
-    let smtp = postfix.smtp_addr();
     let message = padded_message("disk", MESSAGE_BYTES);
 
     let filler = fill(tmpfs.path());
-    let refusals = AtomicUsize::new(0);
     let started = Instant::now();
-    let (deliveries, full_for): (Vec<Delivery>, Duration) = std::thread::scope(|scope| {
-        let clients: Vec<_> = (0..SESSIONS)
-            .map(|n| {
-                let (message, refusals) = (&message, &refusals);
-                scope.spawn(move || {
-                    (0..PER_SESSION)
-                        .map(|i| {
-                            let sender = format!("disk-{n}-{i}@example.org");
-                            deliver(smtp, sender, message, CLIENT_PATIENCE, RETRY_PAUSE, || {
-                                refusals.fetch_add(1, Ordering::Relaxed);
-                            })
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while refusals.load(Ordering::Relaxed) < REFUSALS_WHILE_FULL {
-            assert!(
-                Instant::now() < deadline,
-                "no temporary refusals on a full disk"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::fs::remove_file(&filler).unwrap();
-        let full_for = started.elapsed();
-        let deliveries = clients
-            .into_iter()
-            .flat_map(|c| c.join().unwrap())
-            .collect();
-        (deliveries, full_for)
-    });
+    let mut full_for = Duration::ZERO;
+    let deliveries = load(
+        &[postfix.smtp_addr()],
+        (SESSIONS, PER_SESSION),
+        PATIENCE,
+        |n, i| format!("disk-{n}-{i}@example.org"),
+        |_| Cow::Borrowed(&message),
+        |tally| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while tally.tempfails() < REFUSALS_WHILE_FULL {
+                assert!(
+                    Instant::now() < deadline,
+                    "no temporary refusals on a full disk"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::fs::remove_file(&filler).unwrap();
+            full_for = started.elapsed();
+        },
+    );
 
     let tempfails: Vec<&String> = deliveries.iter().flat_map(|d| &d.tempfails).collect();
     eprintln!(

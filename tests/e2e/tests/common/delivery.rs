@@ -2,8 +2,10 @@
 //! the reconciliation of what they were told with what was stored.
 
 use super::HOSTED;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use teaminbox_e2e::send_message;
 use teaminbox_milter::testing::TestDatabase;
@@ -13,33 +15,67 @@ pub struct Delivery {
     /// The envelope sender, one per message, by which it is found stored.
     pub sender: String,
     pub accepted: bool,
-    /// Every temporary refusal, in order.
+    /// Every temporary refusal or lost connection, in order.
     pub tempfails: Vec<String>,
     pub last: String,
 }
 
+impl Delivery {
+    pub fn attempts(&self) -> usize {
+        self.tempfails.len() + 1
+    }
+}
+
+/// What all clients of a load saw so far, for a test to act on mid-load.
+#[derive(Default)]
+pub struct Tally {
+    pub accepted: AtomicUsize,
+    pub tempfails: AtomicUsize,
+}
+
+impl Tally {
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    pub fn tempfails(&self) -> usize {
+        self.tempfails.load(Ordering::Relaxed)
+    }
+}
+
+/// How a client tries again.
+#[derive(Clone, Copy)]
+pub struct Patience {
+    /// How long it keeps trying one message.
+    pub total: Duration,
+    /// The pause after a 4xx or a lost connection.
+    pub pause: Duration,
+}
+
 /// Sends `message` from `sender` to the hosted channel until it is
-/// accepted, after a 4xx again `pause` later (calling `on_tempfail` each
-/// time), for at most `patience`; a 5xx is final.
+/// accepted, trying again after a 4xx or a lost connection as an MTA
+/// would, within `patience`; a 5xx is final. Counts into `tally`.
 pub fn deliver(
     smtp: SocketAddr,
     sender: String,
     message: &[u8],
-    patience: Duration,
-    pause: Duration,
-    on_tempfail: impl Fn(),
+    patience: Patience,
+    tally: &Tally,
 ) -> Delivery {
     let to = format!("support@{HOSTED}");
-    let give_up = Instant::now() + patience;
+    let give_up = Instant::now() + patience.total;
     let mut tempfails = Vec::new();
     loop {
         let t = send_message(smtp, &sender, &[&to], message);
         let outcome = t.outcome();
-        if outcome.is_transient() && Instant::now() < give_up {
+        if !t.accepted() && outcome.code < 500 && Instant::now() < give_up {
             tempfails.push(outcome.to_string());
-            on_tempfail();
-            std::thread::sleep(pause);
+            tally.tempfails.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(patience.pause);
             continue;
+        }
+        if t.accepted() {
+            tally.accepted.fetch_add(1, Ordering::Relaxed);
         }
         return Delivery {
             sender,
@@ -47,6 +83,58 @@ pub fn deliver(
             tempfails,
             last: t.to_string(),
         };
+    }
+}
+
+/// A load: `sessions` clients, each sending `per_session` messages one
+/// after the other (client `n` through `smtps[n % smtps.len()]`), message
+/// `i` of client `n` from `sender(n, i)` with the content `message` makes
+/// for that sender; `beside` runs alongside with the running tally.
+/// Returns what every client saw.
+pub fn load<'m>(
+    smtps: &[SocketAddr],
+    (sessions, per_session): (usize, usize),
+    patience: Patience,
+    sender: impl Fn(usize, usize) -> String + Sync,
+    message: impl Fn(&str) -> Cow<'m, [u8]> + Sync,
+    beside: impl FnOnce(&Tally) + Send,
+) -> Vec<Delivery> {
+    let tally = Tally::default();
+    std::thread::scope(|scope| {
+        let (tally, sender, message) = (&tally, &sender, &message);
+        let clients: Vec<_> = (0..sessions)
+            .map(|n| {
+                let smtp = smtps[n % smtps.len()];
+                scope.spawn(move || {
+                    (0..per_session)
+                        .map(|i| {
+                            let from = sender(n, i);
+                            let content = message(&from);
+                            deliver(smtp, from, &content, patience, tally)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        scope.spawn(move || beside(tally));
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    })
+}
+
+/// Fails the test, showing one, if a message was never accepted.
+pub fn assert_all_accepted(deliveries: &[Delivery]) {
+    let lost: Vec<&Delivery> = deliveries.iter().filter(|d| !d.accepted).collect();
+    if let Some(first) = lost.first() {
+        panic!(
+            "{} messages never accepted, e.g. {} after {} attempts:\n{}",
+            lost.len(),
+            first.sender,
+            first.attempts(),
+            first.last
+        );
     }
 }
 
@@ -68,14 +156,7 @@ pub fn padded_message(subject: &str, bytes: usize) -> Vec<u8> {
 /// exactly once (by envelope sender) and nothing else. Returns each
 /// sender's stored size.
 pub fn reconcile_stored(db: &TestDatabase, deliveries: &[Delivery]) -> BTreeMap<String, u64> {
-    if let Some(lost) = deliveries.iter().find(|d| !d.accepted) {
-        panic!(
-            "{} not accepted after {} tempfails:\n{}",
-            lost.sender,
-            lost.tempfails.len(),
-            lost.last
-        );
-    }
+    assert_all_accepted(deliveries);
     let stored: Vec<(String, String, String)> = db
         .rows(
             "SELECT mail_from AS a, CAST(COUNT(*) AS TEXT) AS b, CAST(MIN(message_size) AS TEXT) AS c \
