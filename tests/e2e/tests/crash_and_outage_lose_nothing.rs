@@ -70,14 +70,9 @@ fn load_with_fault(
         |n, i| format!("{tag}-{n}-{i}@example.org"),
         |message_id| Cow::Owned(message(message_id)),
         |tally| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while tally.accepted() < FAULT_AFTER {
-                assert!(
-                    Instant::now() < deadline,
-                    "the load never reached the fault"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            tally.wait_until("the load reached the fault", |t| {
+                t.accepted() >= FAULT_AFTER
+            });
             wait_for_a_claim(store);
             fault();
         },

@@ -106,14 +106,9 @@ fn a_full_sqlite_disk_is_a_tempfail_and_the_retries_are_stored_once() {
         |n, i| format!("disk-{n}-{i}@example.org"),
         |_| Cow::Borrowed(&message),
         |tally| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while tally.tempfails() < REFUSALS_WHILE_FULL {
-                assert!(
-                    Instant::now() < deadline,
-                    "no temporary refusals on a full disk"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            tally.wait_until("temporary refusals on the full disk", |t| {
+                t.tempfails() >= REFUSALS_WHILE_FULL
+            });
             std::fs::remove_file(&filler).unwrap();
             full_for = started.elapsed();
         },

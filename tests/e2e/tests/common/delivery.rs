@@ -43,6 +43,18 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// Waits (up to 30 s) until `reached` says the load got far enough;
+    /// fails the test, saying `what` it waited for, if it did not.
+    pub fn wait_until(&self, what: &str, reached: impl Fn(&Tally) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reached(self) {
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 /// How a client tries again.
 #[derive(Clone, Copy)]
 pub struct Patience {
