@@ -10,7 +10,8 @@
 //!    others, and the message accepted.
 
 use super::{
-    connection, lists::Authenticated, queue_id, Connection, Filter, MissingMacro, Transaction,
+    connection, lists::Authenticated, memory, queue_id, Connection, Filter, MissingMacro,
+    Transaction,
 };
 use crate::auth::{Decision, Envelope, Verdict};
 use crate::refusal::Refusal;
@@ -59,8 +60,28 @@ async fn finish(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
         client_name: conn.client_name.clone(),
         helo: conn.helo.clone(),
     };
+    let queue_id = tx.queue_id.clone().unwrap_or_else(|| "-".into());
+    if let Some(refusal) = denied_by_envelope(&filter, &session, &tx).await {
+        // Refused without reading the message back into memory.
+        connection(&mut cx.data).transaction = Some(tx);
+        return filter
+            .refuse_message(&mut cx.data, &mut cx.reply, refusal, None)
+            .await;
+    }
+    let size = tx.spool.len();
+    // Held until the answer: the message is in memory until it is stored.
+    let Some(_memory) = reserve_memory(&filter, size).await else {
+        warn!(
+            queue_id,
+            size,
+            decision = "tempfail",
+            "no memory for the message within {:?} ([milter] max_memory is taken by other sessions' messages)",
+            memory::WAIT
+        );
+        return Refusal::memory_exhausted().apply(&mut cx.reply);
+    };
     let raw = match std::mem::replace(&mut tx.spool, super::spool::Spool::new(0))
-        .into_bytes()
+        .into_bytes(HEADER_ROOM)
         .await
     {
         Ok(raw) => raw,
@@ -125,6 +146,44 @@ async fn finish(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
     status
 }
 
+/// Room kept with the message for our `Authentication-Results`
+/// header, put on top of the message in place.
+const HEADER_ROOM: usize = 4096;
+
+/// Reserves the memory a message of `size` bytes takes until it is stored:
+/// one copy per copy the database write makes (see
+/// [`teaminbox_store::Store::copies_while_writing`]).
+async fn reserve_memory(filter: &Filter, size: u64) -> Option<memory::Reservation> {
+    let bytes = (size + HEADER_ROOM as u64) * filter.store.copies_while_writing();
+    filter.memory.reserve(bytes, memory::WAIT).await
+}
+
+/// The deny list on what the envelope claims (client address and sender),
+/// before the message is read back: what it matches is refused without
+/// the message ever being held in memory. (The From header is checked
+/// with the message, in [`judge`].)
+async fn denied_by_envelope(
+    filter: &Filter,
+    session: &Session,
+    tx: &Transaction,
+) -> Option<Refusal> {
+    if is_trusted(filter, session, tx) {
+        return None;
+    }
+    // A failure to read the lists is answered in `judge`.
+    let lists = filter.lists.get(&filter.store).await.ok()?;
+    let matched = lists.deny(session.client_address, &tx.mail_from, None)?;
+    Some(Refusal::denied(&matched))
+}
+
+/// Authenticated submission or a trusted network: no checks, no lists.
+fn is_trusted(filter: &Filter, session: &Session, tx: &Transaction) -> bool {
+    tx.authenticated
+        || session
+            .client_address
+            .is_some_and(|ip| filter.trusted_networks.iter().any(|n| n.contains(&ip)))
+}
+
 struct Session {
     client_address: Option<IpAddr>,
     client_name: String,
@@ -169,11 +228,7 @@ async fn judge_aside_if_large(
 }
 
 async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8]) -> Judgement {
-    let trusted = tx.authenticated
-        || session
-            .client_address
-            .is_some_and(|ip| filter.trusted_networks.iter().any(|n| n.contains(&ip)));
-    if trusted {
+    if is_trusted(filter, session, tx) {
         return Judgement::Accept(None);
     }
     let message = AuthenticatedMessage::parse(raw);
@@ -251,8 +306,8 @@ async fn store(
 ) -> Result<(i64, usize), String> {
     let mut raw = raw;
     if let Some(v) = verdict {
-        // In place: a 30 MiB message is not copied a second time (the
-        // allocator grows a large buffer without copying it).
+        // In place, within the buffer's spare room (`HEADER_ROOM`): a
+        // 30 MiB message is not copied a second time.
         let header = format!("Authentication-Results: {}\r\n", v.authentication_results);
         raw.splice(0..0, header.into_bytes());
     }

@@ -14,6 +14,7 @@
 pub mod auth;
 mod end_of_message;
 pub mod lists;
+mod memory;
 pub mod refusal;
 pub mod refusal_log;
 mod spool;
@@ -65,6 +66,8 @@ pub struct Filter {
     /// How many transactions are between DATA and their end, for a stop
     /// that lets them finish.
     in_flight: tokio::sync::watch::Sender<usize>,
+    /// For messages being checked and stored (`[milter] max_memory`).
+    memory: memory::MemoryBudget,
 }
 
 impl Filter {
@@ -94,6 +97,7 @@ impl Filter {
             missing_macros: MissingMacros::default(),
             refusal_log,
             in_flight: tokio::sync::watch::Sender::new(0),
+            memory: memory::MemoryBudget::new(config.milter.max_memory.as_u64()),
         }
     }
 

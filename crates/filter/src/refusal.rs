@@ -166,6 +166,17 @@ impl Refusal {
         }
     }
 
+    /// The memory for messages at end of message (`[milter] max_memory`)
+    /// stayed taken by other sessions.
+    pub fn memory_exhausted() -> Self {
+        Self {
+            reason: "memory_exhausted",
+            code: "451",
+            enhanced: "4.3.2",
+            text: "Too many large messages being received at once; try again later".into(),
+        }
+    }
+
     /// Sets this reply on the MTA context and returns the matching status.
     pub fn apply(&self, reply: &mut impl SetErrorReply) -> Status {
         // The text is ours and printable; this cannot fail, but if it did

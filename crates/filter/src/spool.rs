@@ -53,14 +53,21 @@ impl Spool {
         Ok(())
     }
 
-    /// The whole message. The temporary file, if any, goes with the spool.
-    pub async fn into_bytes(self) -> io::Result<Vec<u8>> {
+    /// The whole message, in a buffer with `room` bytes to spare (for a
+    /// header put on top without moving the message to a larger buffer).
+    /// The temporary file, if any, goes with the spool.
+    pub async fn into_bytes(self, room: usize) -> io::Result<Vec<u8>> {
         match self.buffer {
-            Buffer::Memory(memory) => Ok(memory),
+            Buffer::Memory(mut memory) => {
+                memory.reserve(room);
+                Ok(memory)
+            }
             Buffer::File(mut file) => {
                 file.flush().await?;
                 file.seek(SeekFrom::Start(0)).await?;
-                let mut bytes = Vec::with_capacity(self.len as usize);
+                // The room also spares read_to_end a doubling of the buffer
+                // when it looks for the end of the file.
+                let mut bytes = Vec::with_capacity(self.len as usize + room.max(32));
                 file.read_to_end(&mut bytes).await?;
                 Ok(bytes)
             }
@@ -77,7 +84,7 @@ mod tests {
         let mut spool = Spool::new(16);
         spool.write(b"0123456789").await.unwrap();
         assert!(matches!(spool.buffer, Buffer::Memory(_)));
-        assert_eq!(spool.into_bytes().await.unwrap(), b"0123456789");
+        assert_eq!(spool.into_bytes(0).await.unwrap(), b"0123456789");
     }
 
     #[tokio::test]
@@ -91,6 +98,6 @@ mod tests {
         }
         assert!(matches!(spool.buffer, Buffer::File(_)));
         assert_eq!(spool.len(), 700);
-        assert_eq!(spool.into_bytes().await.unwrap(), expected);
+        assert_eq!(spool.into_bytes(0).await.unwrap(), expected);
     }
 }

@@ -538,7 +538,9 @@ fn open_conversation(
         at: now,
     })?;
     if let Some(user) = assignee {
-        tx.record_assignment(channel_id, user, now)?;
+        // The time of this turn, not of the message: a worker that waited
+        // for the round-robin lock comes after the one it waited for.
+        tx.record_assignment(channel_id, user, teaminbox_store::now())?;
     }
     if routed && routing.tickets_enabled {
         let fields = routing::ticket_fields(&routing.ticket_properties, &reading.subject);

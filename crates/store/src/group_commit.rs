@@ -56,11 +56,14 @@ impl<J> Default for GroupCommit<J> {
 impl<J> GroupCommit<J> {
     /// Writes `job` with `apply` and returns its id once it is committed
     /// (with whatever other jobs were waiting).
+    /// `bytes` tells how much data a job carries (see
+    /// [`Store::write_carrying`]).
     pub(super) fn submit(
         &self,
         store: &Store,
         job: J,
         apply: impl Fn(&mut DbConnection, &J) -> StoreResult<i64>,
+        bytes: impl Fn(&J) -> usize,
     ) -> StoreResult<i64> {
         let slot = Arc::new(Slot::default());
         lock(&self.queue).push((job, Arc::clone(&slot)));
@@ -70,7 +73,8 @@ impl<J> GroupCommit<J> {
         }
         // Not done by the previous leader, so still queued: lead.
         let batch = std::mem::take(&mut *lock(&self.queue));
-        for ((_, slot), outcome) in batch.iter().zip(commit(store, &batch, &apply)) {
+        let carried = batch.iter().map(|(job, _)| bytes(job)).sum();
+        for ((_, slot), outcome) in batch.iter().zip(commit(store, &batch, carried, &apply)) {
             slot.put(outcome);
         }
         // Empty only if a leader before us panicked with our job in hand.
@@ -86,14 +90,15 @@ impl<J> GroupCommit<J> {
 fn commit<J>(
     store: &Store,
     batch: &[(J, Arc<Slot>)],
+    carried: usize,
     apply: &impl Fn(&mut DbConnection, &J) -> StoreResult<i64>,
 ) -> Vec<StoreResult<i64>> {
     if let [(job, _)] = batch {
         // Alone, a job needs no savepoint (two more round trips on
         // PostgreSQL): its error rolls the whole transaction back.
-        return vec![store.write(|conn| apply(conn, job))];
+        return vec![store.write_carrying(carried, |conn| apply(conn, job))];
     }
-    let committed = store.write(|conn| {
+    let committed = store.write_carrying(carried, |conn| {
         let mut outcomes = Vec::with_capacity(batch.len());
         for (job, _) in batch {
             outcomes.push(in_savepoint(conn, |conn| apply(conn, job))?);

@@ -143,7 +143,7 @@ impl Inbound<'_> {
     pub fn enqueue(&self, message: NewInboundMessage) -> StoreResult<i64> {
         self.store
             .inbound_commits
-            .submit(self.store, message, insert_message)
+            .submit(self.store, message, insert_message, |m| m.raw_message.len())
     }
 
     /// Stored messages, newest first.

@@ -16,6 +16,10 @@ use super::{
     DbConnection, Store, StoreResult,
 };
 use chrono::NaiveDateTime;
+
+/// The first key of the advisory lock of a channel's round robin (the
+/// second is the channel's id); the migrations' lock is 7357001.
+const ROUND_ROBIN_LOCK: i32 = 7357002;
 use diesel::prelude::*;
 
 pub struct Inbox<'s> {
@@ -431,7 +435,21 @@ impl InboxTx<'_> {
 
     /// The users a users-and-teams channel assigns to: the chosen users and
     /// the members of the chosen teams, each once, by id.
+    ///
+    /// On PostgreSQL this first takes the channel's round-robin lock until
+    /// the transaction ends, so that workers (of this host or another)
+    /// choosing for the same channel at once take turns: each sees the
+    /// assignment the one before recorded. Without it, concurrent workers
+    /// chose the same least recently assigned user, and 300 conversations
+    /// over three users went 118/95/87. (SQLite's write lock already
+    /// serialises filing.)
     pub fn round_robin_candidates(&mut self, channel_id: i64) -> StoreResult<Vec<Candidate>> {
+        if let DbConnection::Postgres(c) = &mut *self.conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)::text")
+                .bind::<diesel::sql_types::Integer, _>(ROUND_ROBIN_LOCK)
+                .bind::<diesel::sql_types::Integer, _>((channel_id % i64::from(i32::MAX)) as i32)
+                .execute(c)?;
+        }
         let chosen = channel_assignees::table
             .filter(channel_assignees::channel_id.eq(channel_id))
             .select((channel_assignees::user_id, channel_assignees::team_id))
@@ -481,7 +499,9 @@ impl InboxTx<'_> {
         }))
     }
 
-    /// Remembers that `user_id` just got a conversation from `channel_id`.
+    /// Remembers that `user_id` just got a conversation from `channel_id`
+    /// at `at` (taken after [`InboxTx::round_robin_candidates`], so that
+    /// turns taken one after the other are recorded in that order).
     pub fn record_assignment(
         &mut self,
         channel_id: i64,

@@ -61,6 +61,10 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 /// Every SQLite connection's setting outside relaxed writes.
 const SQLITE_SYNCHRONOUS_FULL: &str = "PRAGMA synchronous = FULL";
 
+/// From this size on, a write's PostgreSQL connection is closed after it
+/// (see [`Store::write_carrying`]).
+const LARGE_TRANSFER: usize = 1024 * 1024;
+
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7357001)";
 const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7357001)";
 
@@ -269,7 +273,46 @@ impl Store {
         durability: Durability,
         f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
     ) -> StoreResult<T> {
+        self.write_on(&mut self.connection()?, durability, f)
+    }
+
+    /// [`Store::write`] of `bytes` of message data. A PostgreSQL connection
+    /// that carried a large write is closed afterwards instead of going back
+    /// to the pool: libpq grows its send buffer to the largest message it
+    /// sent (to the next power of two) and never shrinks it, so every
+    /// pooled connection would keep up to 32 MiB outside the milter's
+    /// memory budget.
+    fn write_carrying<T>(
+        &self,
+        bytes: usize,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut pooled = self.connection()?;
+        let result = self.write_on(&mut pooled, Durability::Synced, f);
+        if bytes > LARGE_TRANSFER && matches!(pooled.db, DbConnection::Postgres(_)) {
+            pooled.broken = true;
+        }
+        result
+    }
+
+    /// How many copies of a message this process holds at most while the
+    /// milter writes it: the milter's own, and SQLite's record of the row
+    /// (it builds the whole row in memory), or diesel's bind buffer and
+    /// libpq's send buffer on PostgreSQL. The milter's memory budget
+    /// counts each.
+    pub fn copies_while_writing(&self) -> u64 {
+        match self.target {
+            DatabaseTarget::Sqlite(_) => 2,
+            DatabaseTarget::Postgres(_) => 3,
+        }
+    }
+
+    fn write_on<T>(
+        &self,
+        pooled: &mut Pooled,
+        durability: Durability,
+        f: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         // Should `f` panic, the pool sees this flag still set and closes the
         // connection (the database rolls back) instead of handing it out
         // again inside an open transaction.
@@ -279,7 +322,7 @@ impl Store {
                 .sqlite_writer
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            sqlite_transaction(&mut pooled, durability, f)
+            sqlite_transaction(pooled, durability, f)
         } else {
             pooled.db.transaction(|conn| {
                 // For this transaction only, and stated either way: a
@@ -536,6 +579,19 @@ mod tests {
     }
 
     both_databases! {
+        fn a_large_write_closes_its_postgres_connection(db: TestDatabase) {
+            let store = Store::open(&db.url.parse().unwrap(), &PoolOptions::default());
+            store.write_carrying(LARGE_TRANSFER, |_| Ok(())).unwrap();
+            assert_eq!(store.pool.state().connections, 1, "a small write keeps it");
+            store.write_carrying(LARGE_TRANSFER + 1, |_| Ok(())).unwrap();
+            // libpq's buffers would stay as large as the message; SQLite's
+            // page cache is bounded.
+            let kept = u32::from(db.url.starts_with("sqlite"));
+            assert_eq!(store.pool.state().connections, kept);
+        }
+    }
+
+    both_databases! {
         fn relaxed_writes_leave_the_connection_synced(db: TestDatabase) {
             // One connection, so every call below gets the same one.
             let options = PoolOptions { max_size: 1, ..PoolOptions::default() };
@@ -581,10 +637,15 @@ mod tests {
             let commits = group_commit::GroupCommit::<()>::default();
             let seen = std::sync::Mutex::new(Vec::new());
             let submit = |store: &Store| {
-                commits.submit(store, (), |conn, _| {
-                    seen.lock().unwrap().push(commit_setting_in(conn));
-                    Ok(1)
-                })
+                commits.submit(
+                    store,
+                    (),
+                    |conn, _| {
+                        seen.lock().unwrap().push(commit_setting_in(conn));
+                        Ok(1)
+                    },
+                    |_| 0,
+                )
             };
             std::thread::scope(|scope| {
                 for _ in 0..4 {

@@ -40,11 +40,22 @@ impl Milter {
         dns: Box<dyn std::any::Any + Send>,
         security: &str,
     ) -> Self {
+        Self::start_configured(db, nameserver, dns, "", security).await
+    }
+
+    /// [`Milter::start_on`] with `milter` keys for the `[milter]` section too.
+    pub async fn start_configured(
+        db: TestDatabase,
+        nameserver: String,
+        dns: Box<dyn std::any::Any + Send>,
+        milter: &str,
+        security: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
         let config = Config::from_toml(&format!(
             "[milter]\nlisten = \"unix:{}\"\nhosted_domains = [\"inbox.example.com\"]\n\
-             memory_spool_limit = 4096\n[database]\nurl = \"{}\"\n\
+             memory_spool_limit = 4096\n{milter}\n[database]\nurl = \"{}\"\n\
              [dns]\nnameservers = [\"{}\"]\n\
              [processor]\nworkers = 0\n\
              [security]\nauthserv_id = \"mx.inbox.example.com\"\n{security}\n",
@@ -187,11 +198,9 @@ pub async fn send_raw(
         assert_eq!(status, Status::Noreply, "header {name}");
     }
     assert_eq!(conn.eoh().await.unwrap(), Status::Noreply);
-    if !body.is_empty() {
-        assert_eq!(
-            conn.body(body.as_bytes().to_vec()).await.unwrap(),
-            Status::Noreply
-        );
+    // In chunks of at most 65,535 bytes, as MTAs send them.
+    for chunk in body.as_bytes().chunks(65_535) {
+        assert_eq!(conn.body(chunk.to_vec()).await.unwrap(), Status::Noreply);
     }
     conn.eom().await.unwrap()
 }

@@ -14,15 +14,17 @@
 
 mod common;
 
-use common::{daemon_toml, workspace_binary, HOSTED};
+use common::{
+    daemon::DaemonProcess,
+    daemon_toml,
+    delivery::{assert_all_accepted, load, Delivery, Patience},
+    HOSTED,
+};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use teaminbox_e2e::{send_message, Postfix, PostfixOptions, PostgresCluster};
+use teaminbox_e2e::{Postfix, PostgresCluster};
 use teaminbox_store::{inbound::QueueCounts, Store};
 use teaminbox_testkit::both_databases;
 use teaminbox_testkit::{channel, dns::TestDns, TestDatabase};
@@ -31,120 +33,14 @@ const SESSIONS: usize = 10;
 const PER_SESSION: usize = 30;
 /// Messages accepted before the fault strikes.
 const FAULT_AFTER: usize = 100;
-/// How long a client keeps retrying one message.
-const CLIENT_PATIENCE: Duration = Duration::from_secs(40);
+/// How long a client keeps retrying one message, and its pause.
+const PATIENCE: Patience = Patience {
+    total: Duration::from_secs(40),
+    pause: Duration::from_millis(200),
+};
 /// How soon after the load the queue must be empty.
 const DRAIN: Duration = Duration::from_secs(10);
 const PROCESSOR_WORKERS: usize = 2;
-
-/// The real `teaminbox-milter` binary, run as a process of its own so that
-/// it can be killed; its log is kept in a file and shown if the test fails.
-struct DaemonProcess {
-    config: PathBuf,
-    socket: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl DaemonProcess {
-    fn start(db_url: &str, dns: &TestDns) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("milter.sock");
-        let config = dir.path().join("teaminbox.toml");
-        std::fs::write(
-            &config,
-            daemon_toml(&socket, db_url, dns, PROCESSOR_WORKERS),
-        )
-        .unwrap();
-        let mut daemon = Self {
-            config,
-            log: dir.path().join("daemon.log"),
-            socket,
-            child: None,
-            dir,
-        };
-        daemon.resume();
-        daemon
-    }
-
-    /// Starts the binary and waits (up to 10 s) until it listens.
-    fn resume(&mut self) {
-        // A killed daemon leaves its socket file behind: wait for a new one.
-        let _ = std::fs::remove_file(&self.socket);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(workspace_binary("teaminbox-milter"))
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove("TEAMINBOX_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.socket.exists() {
-            if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
-                panic!("the daemon exited ({status}):\n{}", self.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not listen within 10 s:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, and reaped (as its supervisor would).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn postfix(&self) -> Postfix {
-        Postfix::start(PostfixOptions {
-            milter: Some(format!("unix:{}", self.socket.display())),
-            socket_dir: Some(self.dir.path().to_owned()),
-            hosted_domains: vec![HOSTED.into()],
-            ..Default::default()
-        })
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for DaemonProcess {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            let log = self.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(80).collect();
-            eprintln!("--- daemon log (last lines) ---");
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
-        }
-    }
-}
-
-/// What the client of one message saw in the end.
-struct Delivery {
-    message_id: String,
-    attempts: usize,
-    accepted: bool,
-    last: String,
-}
 
 fn message(message_id: &str) -> Vec<u8> {
     format!(
@@ -154,68 +50,31 @@ fn message(message_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sends one message until it is accepted, trying again after a 4xx or a
-/// lost connection as an MTA would; a 5xx is final.
-fn deliver(smtp: SocketAddr, message_id: &str, accepted: &AtomicUsize) -> Delivery {
-    let to = format!("support@{HOSTED}");
-    let patience = Instant::now() + CLIENT_PATIENCE;
-    for attempts in 1.. {
-        let t = send_message(smtp, "load@example.org", &[&to], &message(message_id));
-        let code = t.outcome().code;
-        if t.accepted() || code >= 500 || Instant::now() > patience {
-            if t.accepted() {
-                accepted.fetch_add(1, Ordering::Relaxed);
-            }
-            return Delivery {
-                message_id: message_id.to_owned(),
-                attempts,
-                accepted: t.accepted(),
-                last: t.to_string(),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    unreachable!()
-}
-
 /// The load (SESSIONS clients, PER_SESSION messages each, one after the
-/// other) with `fault` run beside it once FAULT_AFTER messages are
-/// accepted and the processor holds a claim. Returns what the clients saw.
+/// other; the clients spread over the MTAs `smtps`; each message's
+/// envelope sender is also its Message-ID) with `fault` run beside it once
+/// FAULT_AFTER messages are accepted and a processor holds a claim.
+/// Returns what the clients saw.
 fn load_with_fault(
-    smtp: SocketAddr,
+    smtps: &[SocketAddr],
     tag: &str,
     store: &Store,
     fault: impl FnOnce() + Send,
 ) -> Vec<Delivery> {
-    let accepted = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let accepted = &accepted;
-        let clients: Vec<_> = (0..SESSIONS)
-            .map(|n| {
-                scope.spawn(move || {
-                    (0..PER_SESSION)
-                        .map(|i| deliver(smtp, &format!("{tag}-{n}-{i}@example.org"), accepted))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        scope.spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while accepted.load(Ordering::Relaxed) < FAULT_AFTER {
-                assert!(
-                    Instant::now() < deadline,
-                    "the load never reached the fault"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            }
+    load(
+        smtps,
+        (SESSIONS, PER_SESSION),
+        PATIENCE,
+        |n, i| format!("{tag}-{n}-{i}@example.org"),
+        |message_id| Cow::Owned(message(message_id)),
+        |tally| {
+            tally.wait_until("the load reached the fault", |t| {
+                t.accepted() >= FAULT_AFTER
+            });
             wait_for_a_claim(store);
             fault();
-        });
-        clients
-            .into_iter()
-            .flat_map(|c| c.join().unwrap())
-            .collect()
-    })
+        },
+    )
 }
 
 /// Waits (up to 10 s) until the processor holds a claim.
@@ -235,17 +94,8 @@ fn wait_for_a_claim(store: &Store) {
 /// nothing else is.
 fn reconcile(db: &TestDatabase, store: &Store, deliveries: &[Delivery]) {
     let load_end = Instant::now();
-    let refused: Vec<&Delivery> = deliveries.iter().filter(|d| !d.accepted).collect();
-    if let Some(first) = refused.first() {
-        panic!(
-            "{} messages never accepted, e.g. {} after {} attempts:\n{}",
-            refused.len(),
-            first.message_id,
-            first.attempts,
-            first.last
-        );
-    }
-    let retried = deliveries.iter().filter(|d| d.attempts > 1).count();
+    assert_all_accepted(deliveries);
+    let retried = deliveries.iter().filter(|d| d.attempts() > 1).count();
     assert!(
         retried > 0,
         "the fault struck after the load: no client had to retry"
@@ -264,7 +114,7 @@ fn reconcile(db: &TestDatabase, store: &Store, deliveries: &[Delivery]) {
         .collect();
     let expected: BTreeMap<String, String> = deliveries
         .iter()
-        .map(|d| (d.message_id.clone(), "1".to_owned()))
+        .map(|d| (d.sender.clone(), "1".to_owned()))
         .collect();
     if filed != expected {
         let wrong: Vec<_> = expected
@@ -307,7 +157,8 @@ fn wait_for_empty_queue(store: &Store, deadline: Instant) -> QueueCounts {
 fn daemon_on(db: &TestDatabase, dns: &TestDns) -> (Store, DaemonProcess, Postfix) {
     let store = db.store();
     channel(&store, &format!("support@{HOSTED}"));
-    let daemon = DaemonProcess::start(&db.url, dns);
+    let daemon =
+        DaemonProcess::start(|socket| daemon_toml(socket, &db.url, dns, PROCESSOR_WORKERS));
     let postfix = daemon.postfix();
     (store, daemon, postfix)
 }
@@ -317,7 +168,7 @@ both_databases! {
         let dns = TestDns::builder().start();
         let (store, mut daemon, postfix) = daemon_on(&db, &dns);
         let mut stranded = 0;
-        let deliveries = load_with_fault(postfix.smtp_addr(), "kill", &store, || {
+        let deliveries = load_with_fault(&[postfix.smtp_addr()], "kill", &store, || {
             // The claim seen may be finished before the kill lands: kill
             // again until one is left behind, which is the case to prove.
             for _ in 0..5 {
@@ -343,10 +194,90 @@ fn postgres_stopped_mid_load_loses_nothing_and_drains_when_back() {
     let db = TestDatabase::existing(&cluster.url());
     let dns = TestDns::builder().start();
     let (store, _daemon, postfix) = daemon_on(&db, &dns);
-    let deliveries = load_with_fault(postfix.smtp_addr(), "outage", &store, || {
+    let deliveries = load_with_fault(&[postfix.smtp_addr()], "outage", &store, || {
         cluster.stop();
         std::thread::sleep(Duration::from_secs(4));
         cluster.resume();
     });
     reconcile(&db, &store, &deliveries);
+}
+
+/// Round robin over `users` new users on `channel`.
+fn round_robin(db: &TestDatabase, channel: i64, users: i64) {
+    for id in 1..=users {
+        db.execute(&format!(
+            "INSERT INTO users (id, email, first_name, last_name, username, available, created_at) \
+             VALUES ({id}, 'agent{id}@acme.example', 'Agent', 'Acme', 'agent{id}', TRUE, CURRENT_TIMESTAMP)"
+        ));
+        db.execute(&format!(
+            "INSERT INTO channel_assignees (channel_id, user_id) VALUES ({channel}, {id})"
+        ));
+    }
+    db.execute("UPDATE channels SET assign_mode = 'users-and-teams'");
+}
+
+/// Two hosts sharing one PostgreSQL, each its own daemon (milter and
+/// processor) and Postfix; one daemon is killed mid-load and started again.
+#[test]
+fn two_daemons_sharing_postgres_one_killed_mid_load_file_everything_once_and_fairly() {
+    let db = TestDatabase::postgres();
+    let dns = TestDns::builder().start();
+    let store = db.store();
+    let channel_id = channel(&store, &format!("support@{HOSTED}"));
+    let agents = 3;
+    round_robin(&db, channel_id, agents);
+    let config = |socket: &std::path::Path| daemon_toml(socket, &db.url, &dns, PROCESSOR_WORKERS);
+    let first = DaemonProcess::start(config);
+    let mut second = DaemonProcess::start(config);
+    let (first_mta, second_mta) = (first.postfix(), second.postfix());
+    let smtps = [first_mta.smtp_addr(), second_mta.smtp_addr()];
+    let deliveries = load_with_fault(&smtps, "pair", &store, || {
+        second.kill();
+        std::thread::sleep(Duration::from_secs(1));
+        second.resume();
+    });
+    reconcile(&db, &store, &deliveries);
+    // Both hosts took mail and filed it.
+    for (host, daemon) in [("first", &first), ("second", &second)] {
+        let log = daemon.log_text();
+        let stored = log.matches("message stored").count();
+        let filed = log
+            .lines()
+            .filter(|l| {
+                l.contains(" INFO ") && l.contains("processor") && l.contains("inbound_id=")
+            })
+            .count();
+        eprintln!("{host} daemon: {stored} stored, {filed} filed");
+        assert!(
+            stored > 0 && filed > 0,
+            "the {host} daemon stored {stored}, filed {filed}"
+        );
+    }
+
+    // One conversation per message (each its own thread), none twice.
+    let conversations = db.rows(
+        "SELECT CAST(COUNT(*) AS TEXT) AS a, CAST(COUNT(DISTINCT conversation_id) AS TEXT) AS b, \
+         CAST(NULL AS TEXT) AS c FROM messages",
+    );
+    let total = deliveries.len().to_string();
+    assert_eq!(conversations, [(Some(total.clone()), Some(total), None)]);
+    // Round robin stays fair across both hosts' workers and the kill.
+    let per_agent: Vec<i64> = db
+        .rows(
+            "SELECT CAST(assignee_user_id AS TEXT) AS a, CAST(COUNT(*) AS TEXT) AS b, \
+             CAST(NULL AS TEXT) AS c FROM conversations GROUP BY assignee_user_id ORDER BY 1",
+        )
+        .into_iter()
+        .map(|(agent, n, _)| {
+            assert!(agent.is_some(), "unassigned conversations");
+            n.unwrap().parse().unwrap()
+        })
+        .collect();
+    eprintln!("conversations per agent: {per_agent:?}");
+    assert_eq!(per_agent.len(), agents as usize, "{per_agent:?}");
+    let (min, max) = (
+        per_agent.iter().min().unwrap(),
+        per_agent.iter().max().unwrap(),
+    );
+    assert!(max - min <= 1, "round robin unfair: {per_agent:?}");
 }

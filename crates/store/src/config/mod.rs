@@ -67,6 +67,10 @@ pub struct MilterConfig {
     pub memory_spool_limit: ByteSize,
     /// How many MTA connections are served at once.
     pub max_connections: usize,
+    /// The memory all sessions together may hold in messages being checked
+    /// and stored at end of message (see `filter::memory`); a session that
+    /// finds it used up waits briefly, then is answered 451 4.3.2.
+    pub max_memory: ByteSize,
 }
 
 impl Default for MilterConfig {
@@ -80,6 +84,7 @@ impl Default for MilterConfig {
             recipient_delimiter: "+".into(),
             memory_spool_limit: ByteSize::kib(256),
             max_connections: 100,
+            max_memory: ByteSize::mib(256),
         }
     }
 }
@@ -296,6 +301,15 @@ impl Config {
         }
         if self.milter.max_message_size.as_u64() == 0 {
             return bad("milter.max_message_size", "must be larger than 0".into());
+        }
+        if self.milter.max_memory.as_u64() < self.milter.max_message_size.as_u64() {
+            return bad(
+                "milter.max_memory",
+                format!(
+                    "{} cannot hold one message of milter.max_message_size ({}); make it at least that",
+                    self.milter.max_memory, self.milter.max_message_size
+                ),
+            );
         }
         if self.milter.max_connections == 0 {
             return bad("milter.max_connections", "must be at least 1".into());

@@ -31,6 +31,7 @@ fn passwords_in_urls_are_masked() {
 fn defaults_start_with_no_file() {
     let config = Config::from_toml("").unwrap();
     assert_eq!(config.milter.max_message_size.as_u64(), 31_457_280);
+    assert_eq!(config.milter.max_memory.as_u64(), 256 * 1024 * 1024);
     assert_eq!(config.milter.hosted_domains, ["inbox.localhost"]);
     assert_eq!(
         config.database_target(),
@@ -116,6 +117,11 @@ fn bad_values_name_their_key() {
     assert!(e.contains("dns.nameservers"), "{e}");
     let e = error_of("[milter]\nmax_message_size = \"lots\"");
     assert!(e.contains("max_message_size"), "{e}");
+    let e = error_of("[milter]\nmax_memory = \"10MiB\"");
+    assert!(
+        e.contains("milter.max_memory") && e.contains("max_message_size"),
+        "{e}"
+    );
 }
 
 #[test]

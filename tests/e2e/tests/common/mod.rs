@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
+pub mod delivery;
 pub mod replies;
 
 use std::path::PathBuf;
@@ -161,14 +163,27 @@ pub fn daemon_toml(
     dns: &TestDns,
     workers: usize,
 ) -> String {
+    daemon_toml_with(socket, db_url, &dns.nameserver(), workers, "", "")
+}
+
+/// [`daemon_toml`] with a name server's address, and `milter` and
+/// `security` keys added to those sections.
+pub fn daemon_toml_with(
+    socket: &std::path::Path,
+    db_url: &str,
+    nameserver: &str,
+    workers: usize,
+    milter: &str,
+    security: &str,
+) -> String {
     // Postfix's smtpd runs as another user in the container.
     format!(
         "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
-         hosted_domains = [\"{HOSTED}\"]\n[database]\nurl = \"{db_url}\"\n\
-         [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n\
+         hosted_domains = [\"{HOSTED}\"]\n{milter}\n[database]\nurl = \"{db_url}\"\n\
+         [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n{security}\n\
          [processor]\nworkers = {workers}\n",
         socket.display(),
-        dns.nameserver(),
+        nameserver,
     )
 }
 
