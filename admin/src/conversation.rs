@@ -10,6 +10,7 @@ use crate::{
     output, AdminResult,
 };
 use teaminbox_milter::config::Config;
+use teaminbox_milter::spam::rspamd::Class;
 use teaminbox_milter::store::{
     views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
     Store,
@@ -53,6 +54,8 @@ pub fn run(command: ConversationCommand, store: &Store, config: &Config) -> Admi
             }
             Ok(())
         }
+        ConversationCommand::Spam(args) => crate::spam::mark(args, Class::Spam, store),
+        ConversationCommand::NotSpam(args) => crate::spam::mark(args, Class::Ham, store),
         ConversationCommand::Reopen(args) => {
             let (c, changed) = store.settings().reopen_conversation(args.id)?;
             if args.json.json {
@@ -234,6 +237,12 @@ fn message(m: &MessageView) {
     }
     if m.automated {
         fields.push(("Automated", "yes".into()));
+    }
+    if let Some(check) = &m.spam_check {
+        fields.push((
+            "Spam check",
+            format!("rspamd {} ({:.2})", check.action, check.score),
+        ));
     }
     if !m.attachments.is_empty() {
         let files = m

@@ -33,6 +33,7 @@ fn enqueue(store: &Store, channel_id: i64, address: &str) -> i64 {
     store
         .inbound()
         .enqueue(NewInboundMessage {
+            spam_check: None,
             queue_id: Some("4dK2xY0l3z".into()),
             received_at: at(7, 0),
             mail_from: "customer@example.org".into(),

@@ -16,6 +16,7 @@ pub mod processor;
 pub mod refusal;
 pub mod retention;
 pub mod signature;
+pub mod spam;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -153,6 +154,14 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         config.retention,
         stopped.clone(),
     ));
+    // Lessons for rspamd are given by every daemon that asks it: one worker.
+    let teachers = config.spam.enabled().then(|| {
+        let lessons = Arc::new(spam::lessons::LessonWorker::new(
+            store.clone(),
+            spam::client(&config.spam),
+        ));
+        tokio::spawn(lessons.run(stopped.clone()))
+    });
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped))
@@ -176,6 +185,9 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     let _ = purges.await;
     if let Some(senders) = senders {
         let _ = senders.await;
+    }
+    if let Some(teachers) = teachers {
+        let _ = teachers.await;
     }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)

@@ -198,6 +198,7 @@ impl Inbox {
         self.store
             .inbound()
             .enqueue(NewInboundMessage {
+                spam_check: None,
                 recipients: vec![HostedRecipient {
                     address: address.into(),
                     owner,

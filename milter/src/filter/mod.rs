@@ -61,6 +61,8 @@ pub struct Filter {
     stored: Arc<tokio::sync::Notify>,
     missing_macros: MissingMacros,
     refusal_log: refusal_log::RefusalLog,
+    /// `None` while `[spam] rspamd_url` is empty.
+    spam: Option<crate::spam::SpamFilter>,
 }
 
 impl Filter {
@@ -89,6 +91,7 @@ impl Filter {
             stored,
             missing_macros: MissingMacros::default(),
             refusal_log,
+            spam: crate::spam::SpamFilter::from_config(&config.spam),
         }
     }
 
@@ -116,13 +119,29 @@ impl Filter {
         refusal: Refusal,
         header_from: Option<String>,
     ) -> Status {
+        self.refuse_message_noted(data, reply, refusal, header_from, None)
+            .await
+    }
+
+    /// As [`Self::refuse_message`], with `note` added to the reason in the
+    /// rejection log only (what the sender must not see: rspamd's score
+    /// and symbols).
+    async fn refuse_message_noted(
+        &self,
+        data: &mut Option<Connection>,
+        reply: &mut impl SetErrorReply,
+        refusal: Refusal,
+        header_from: Option<String>,
+        note: Option<String>,
+    ) -> Status {
         let conn = connection(data);
         let recipients = conn
             .transaction
             .as_ref()
             .map(Transaction::recipient_addresses)
             .unwrap_or_default();
-        let record = conn.refusal_record(recipients, header_from, &refusal);
+        let mut record = conn.refusal_record(recipients, header_from, &refusal);
+        record.logged_reason = note.map(|note| format!("{} ({note})", refusal.text));
         let queue_id = record.queue_id.as_deref().unwrap_or("-");
         info!(queue_id, decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
         conn.transaction = None;
@@ -213,6 +232,8 @@ struct RefusalRecord {
     header_from: Option<String>,
     recipients: Vec<String>,
     refusal: Refusal,
+    /// The reason as logged, when it says more than the reply.
+    logged_reason: Option<String>,
 }
 
 impl RefusalRecord {
@@ -227,7 +248,7 @@ impl RefusalRecord {
             recipients: &self.recipients,
             smtp_code: self.refusal.code,
             enhanced_code: self.refusal.enhanced,
-            reason: &self.refusal.text,
+            reason: self.logged_reason.as_deref().unwrap_or(&self.refusal.text),
         }
     }
 }
@@ -250,6 +271,7 @@ impl Connection {
             header_from,
             recipients,
             refusal: refusal.clone(),
+            logged_reason: None,
         }
     }
 }
@@ -275,6 +297,8 @@ struct Transaction {
     queue_id: Option<String>,
     /// Authenticated submission (`{auth_authen}` set): no checks.
     authenticated: bool,
+    /// Its SASL login, for rspamd.
+    auth_user: Option<String>,
     declared_size: Option<u64>,
     /// Canonical hosted recipients, each once.
     hosted: Vec<HostedRecipient>,
@@ -398,10 +422,12 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         key.eq_ignore_ascii_case("SIZE")
             .then(|| value.parse().ok())?
     });
-    let authenticated = cx
+    let auth_user = cx
         .macros
         .get(c"{auth_authen}")
-        .is_some_and(|user| !user.is_empty());
+        .map(|user| user.to_string_lossy().into_owned())
+        .filter(|user| !user.is_empty());
+    let authenticated = auth_user.is_some();
     if mail_from.as_deref().is_some_and(|m| !m.is_empty())
         && cx.macros.get(c"{mail_addr}").is_none()
     {
@@ -412,6 +438,7 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         mail_from: mail_from.unwrap_or_default(),
         queue_id: None,
         authenticated,
+        auth_user,
         declared_size,
         hosted: Vec::new(),
         hosted_args: Vec::new(),

@@ -350,6 +350,9 @@ fn file_into_channel(
     if let Some(problem) = &reading.parse_problem {
         decisions.push(format!("Shown as received: {problem}."));
     }
+    if let Some(verdict) = spam_verdict(claimed) {
+        decisions.push(format!("Content filter: {verdict}."));
+    }
     let (contact, _) = tx.contact(&author.person.address, author.person.name.as_deref(), now)?;
     let references = &filing.references;
     let participants = Participants {
@@ -454,6 +457,23 @@ fn file_into_channel(
     ))
 }
 
+/// rspamd's verdict at SMTP time, in words, when it was asked.
+fn spam_verdict(claimed: &ClaimedMessage) -> Option<String> {
+    let action = claimed.spam_action.as_deref()?;
+    let score = claimed.spam_score.unwrap_or_default();
+    Some(format!("rspamd scored {score:.2} ({action})"))
+}
+
+/// rspamd's action kept the message out of the open conversations (else
+/// DMARC quarantine did).
+fn rspamd_filed_as_spam(claimed: &ClaimedMessage) -> bool {
+    claimed
+        .spam_action
+        .as_deref()
+        .and_then(crate::spam::rspamd::Action::parse)
+        .is_some_and(crate::spam::rspamd::Action::files_as_spam)
+}
+
 /// Who may add to an existing conversation by thread headers: its contact,
 /// a team member or a source of the channel. Anyone else could otherwise
 /// slip into a customer's conversation by quoting one of its Message-IDs.
@@ -486,9 +506,13 @@ fn open_conversation(
     let now = crate::now();
     let routing = tx.channel_routing(channel_id)?;
     let (status, kind) = if claimed.spam {
-        decisions.push(
-            "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment.".into(),
-        );
+        decisions.push(match spam_verdict(claimed) {
+            Some(verdict) if rspamd_filed_as_spam(claimed) => {
+                format!("Spam: {verdict} at SMTP time; no ticket, no assignment, no notification.")
+            }
+            _ => "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment."
+                .into(),
+        });
         ("spam", "normal")
     } else if let Some(v) = &reading.verification {
         decisions.push(format!(

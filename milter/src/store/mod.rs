@@ -15,6 +15,7 @@ pub mod rejections;
 pub mod retention;
 mod schema;
 pub mod settings;
+pub mod spam_lessons;
 pub mod views;
 
 use crate::config::DatabaseTarget;
@@ -192,6 +193,10 @@ impl Store {
 
     pub fn retention(&self) -> retention::Retention<'_> {
         retention::Retention { store: self }
+    }
+
+    pub fn spam_lessons(&self) -> spam_lessons::SpamLessons<'_> {
+        spam_lessons::SpamLessons { store: self }
     }
 
     pub fn rejections(&self) -> rejections::Rejections<'_> {

@@ -28,6 +28,9 @@ pub struct ClaimedMessage {
     pub dmarc: Option<String>,
     pub arc_trusted: bool,
     pub spam: bool,
+    /// rspamd's action and score, when it was asked.
+    pub spam_action: Option<String>,
+    pub spam_score: Option<f64>,
     /// Including this claim.
     pub attempts: i32,
 }
@@ -80,8 +83,14 @@ impl Queue<'_> {
                         inbound_messages::attempts,
                     ))
                     .first::<(Vec<u8>, String, Option<String>, bool, bool, i32)>(conn)?;
+            let (spam_action, spam_score) = inbound_messages::table
+                .find(id)
+                .select((inbound_messages::spam_action, inbound_messages::spam_score))
+                .first::<(Option<String>, Option<f64>)>(conn)?;
             let recipients = super::inbound::load_recipients(conn, id)?;
             Ok(ClaimedMessage {
+                spam_action,
+                spam_score,
                 id,
                 raw_message,
                 mail_from,
