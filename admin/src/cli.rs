@@ -76,10 +76,14 @@ pub enum SpamCommand {
 }
 
 #[derive(Args)]
-#[group(required = true, multiple = false)]
 pub struct SpamLearn {
     /// A folder of spam messages.
-    #[arg(long, value_name = "DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "ham",
+        conflicts_with = "ham"
+    )]
     pub spam: Option<PathBuf>,
     /// A folder of good messages (ham).
     #[arg(long, value_name = "DIR")]
