@@ -22,6 +22,7 @@ pub struct LessonWorker {
     store: Store,
     rspamd: Rspamd,
     worker: String,
+    retry_base: Duration,
     pub wake: Arc<Notify>,
 }
 
@@ -31,8 +32,15 @@ impl LessonWorker {
             store,
             rspamd,
             worker: format!("{}:lessons", claims::claimant()),
+            retry_base: RETRY_BASE,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The first wait after a failure (tests: none).
+    pub fn with_retry_base(mut self, base: Duration) -> Self {
+        self.retry_base = base;
+        self
     }
 
     /// Delivers until `stop` turns true.
@@ -88,7 +96,7 @@ impl LessonWorker {
     }
 
     fn retry(&self, lesson: &Lesson, error: &str) -> crate::store::StoreResult<()> {
-        let wait = retry_wait(lesson.attempts);
+        let wait = retry_wait(self.retry_base, lesson.attempts);
         warn!(
             lesson_id = lesson.id,
             "lesson for rspamd deferred, retry in {wait:?}: {error}"
@@ -100,9 +108,9 @@ impl LessonWorker {
 }
 
 /// The wait after the `attempts`-th failed try.
-fn retry_wait(attempts: i32) -> Duration {
+fn retry_wait(base: Duration, attempts: i32) -> Duration {
     let doublings = (attempts - 1).clamp(0, 16) as u32;
-    (RETRY_BASE * 2u32.pow(doublings)).min(RETRY_MAX)
+    (base * 2u32.pow(doublings)).min(RETRY_MAX)
 }
 
 /// `teaminbox-admin spam learn`: teaches every file in `files` as `class`,
@@ -135,8 +143,8 @@ mod tests {
 
     #[test]
     fn retries_wait_longer_each_time_up_to_an_hour() {
-        assert_eq!(retry_wait(1), Duration::from_secs(30));
-        assert_eq!(retry_wait(2), Duration::from_secs(60));
-        assert_eq!(retry_wait(100), RETRY_MAX);
+        assert_eq!(retry_wait(RETRY_BASE, 1), Duration::from_secs(30));
+        assert_eq!(retry_wait(RETRY_BASE, 2), Duration::from_secs(60));
+        assert_eq!(retry_wait(RETRY_BASE, 100), RETRY_MAX);
     }
 }
