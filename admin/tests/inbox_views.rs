@@ -538,7 +538,8 @@ both_databases! {
                                 "inline": true
                             }
                         ],
-                        "delivery": null
+                        "delivery": null,
+                        "spam_check": null
                     },
                     {
                         "id": 6,
@@ -559,7 +560,8 @@ both_databases! {
                             "Thread: conversation 1 because the message refers to <m1@example.org>."
                         ],
                         "attachments": [],
-                        "delivery": null
+                        "delivery": null,
+                        "spam_check": null
                     }
                 ]
             })
