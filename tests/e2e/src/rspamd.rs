@@ -35,9 +35,22 @@ pub struct Rspamd {
 }
 
 impl Rspamd {
+    /// rspamd as the tests want it (see the module's documentation).
+    pub fn start() -> Self {
+        Self::start_configured(Tuning::Tests)
+    }
+
+    /// rspamd with Debian's actions and Bayes settings (`add header` from
+    /// 6, `reject` from 15, Bayes after 200 lessons of each class), still
+    /// without network lookups or greylisting: for measuring how well it
+    /// filters.
+    pub fn start_stock() -> Self {
+        Self::start_configured(Tuning::Stock)
+    }
+
     /// Starts Redis and rspamd and waits (up to 120 s: a busy machine) until rspamd's
     /// controller answers.
-    pub fn start() -> Self {
+    fn start_configured(tuning: Tuning) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "teaminbox-rspamd-{}-{}",
             std::process::id(),
@@ -54,7 +67,7 @@ impl Rspamd {
             .stdout(Stdio::null())
             .spawn()
             .expect("start redis-server (Debian package redis-server; tests/run installs it)");
-        write_config(&dir, port, redis_port);
+        write_config(&dir, port, redis_port, tuning);
         let mut rspamd = Self {
             dir,
             port,
@@ -154,10 +167,19 @@ fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
+/// How far the test rspamd departs from Debian's settings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tuning {
+    /// Test patterns, Bayes after one lesson, `add header` from 4.
+    Tests,
+    /// Debian's actions and Bayes settings.
+    Stock,
+}
+
 /// The `local.d` / `override.d` overlay on Debian's configuration.
-fn write_config(dir: &std::path::Path, port: u16, redis_port: u16) {
+fn write_config(dir: &std::path::Path, port: u16, redis_port: u16, tuning: Tuning) {
     let redis = format!("127.0.0.1:{redis_port}");
-    let files = [
+    let mut files = vec![
         (
             "override.d/worker-controller.inc",
             format!(
@@ -176,12 +198,6 @@ fn write_config(dir: &std::path::Path, port: u16, redis_port: u16) {
             format!("bind_socket = \"127.0.0.1:{}\";\ncount = 1;\n", free_port()),
         ),
         (
-            "local.d/options.inc",
-            "dns { nameserver = [\"127.0.0.1:1\"]; timeout = 0.1s; retransmits = 0; }\n\
-             enable_test_patterns = true;\n"
-                .to_owned(),
-        ),
-        (
             "local.d/logging.inc",
             format!(
                 "type = \"file\";\nfilename = \"{}\";\nlevel = \"info\";\n",
@@ -189,21 +205,33 @@ fn write_config(dir: &std::path::Path, port: u16, redis_port: u16) {
             ),
         ),
         ("local.d/redis.conf", format!("servers = \"{redis}\";\n")),
-        (
-            "local.d/classifier-bayes.conf",
-            format!(
-                "backend = \"redis\";\nservers = \"{redis}\";\nautolearn = false;\n\
-                 min_learns = 1;\nmin_token_hits = 1;\n"
-            ),
-        ),
         ("local.d/greylist.conf", "enabled = false;\n".to_owned()),
+    ];
+    let (bayes, actions) = match tuning {
+        Tuning::Stock => ("", "greylist = null;\n"),
         // Bayes sure of spam (BAYES_SPAM, 5.1) is enough to file as spam:
         // on our loopback without DNS, little else adds to a score.
-        (
-            "local.d/actions.conf",
-            "greylist = null;\nadd_header = 4;\n".to_owned(),
+        Tuning::Tests => (
+            "min_learns = 1;\nmin_token_hits = 1;\n",
+            "greylist = null;\nadd_header = 4;\n",
         ),
-    ];
+    };
+    files.push((
+        "local.d/classifier-bayes.conf",
+        format!("backend = \"redis\";\nservers = \"{redis}\";\nautolearn = false;\n{bayes}"),
+    ));
+    files.push(("local.d/actions.conf", actions.to_owned()));
+    let patterns = if tuning == Tuning::Tests {
+        "enable_test_patterns = true;\n"
+    } else {
+        ""
+    };
+    files.push((
+        "local.d/options.inc",
+        format!(
+            "dns {{ nameserver = [\"127.0.0.1:1\"]; timeout = 0.1s; retransmits = 0; }}\n{patterns}"
+        ),
+    ));
     for (path, text) in files {
         std::fs::write(dir.join(path), text).expect("write the rspamd configuration");
     }
