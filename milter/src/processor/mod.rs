@@ -506,12 +506,12 @@ fn open_conversation(
     let now = crate::now();
     let routing = tx.channel_routing(channel_id)?;
     let (status, kind) = if claimed.spam {
-        decisions.push(match spam_verdict(claimed) {
-            Some(verdict) if rspamd_filed_as_spam(claimed) => {
-                format!("Spam: {verdict} at SMTP time; no ticket, no assignment, no notification.")
-            }
-            _ => "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment."
-                .into(),
+        decisions.push(if rspamd_filed_as_spam(claimed) {
+            "Spam: rspamd's verdict at SMTP time (above); no ticket, no assignment, no \
+             notification."
+                .into()
+        } else {
+            "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment.".into()
         });
         ("spam", "normal")
     } else if let Some(v) = &reading.verification {

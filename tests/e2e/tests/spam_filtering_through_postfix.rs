@@ -128,11 +128,9 @@ both_databases! {
         let check = shown.messages[0].spam_check.clone().expect("a spam check");
         assert_eq!(check.action, "add header");
         assert!(check.score >= 6.0, "{check:?}");
-        assert!(
-            shown.messages[0].decisions.iter().any(|d| d.starts_with("Spam: rspamd scored")),
-            "{:?}",
-            shown.messages[0].decisions
-        );
+        let decisions = &shown.messages[0].decisions;
+        assert!(decisions.iter().any(|d| d.starts_with("Content filter: rspamd scored 6.")), "{decisions:?}");
+        assert!(decisions.iter().any(|d| d.starts_with("Spam: rspamd's verdict")), "{decisions:?}");
         let ham_shown = milter.store.views().conversation(ham.id).unwrap();
         assert_eq!(ham_shown.messages[0].spam_check.as_ref().map(|c| c.action.as_str()), Some("no action"));
         let (code, out, err) = admin(&milter.admin_config(), &["conversation", "show", &spam.id.to_string()]);
