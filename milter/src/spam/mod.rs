@@ -11,6 +11,7 @@ use crate::{
     store::inbound::SpamCheck,
 };
 use rspamd::{Action, Envelope, Rspamd, RspamdError, Scan};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tracing::{info, warn};
 
 /// The milter's side: asks rspamd about each accepted message.
@@ -18,6 +19,8 @@ use tracing::{info, warn};
 pub struct SpamFilter {
     rspamd: Rspamd,
     on_error: OnSpamError,
+    /// Checks that failed since the daemon started, for the log.
+    failures: AtomicU64,
 }
 
 /// What rspamd's answer makes of a message.
@@ -36,6 +39,7 @@ impl SpamFilter {
         config.enabled().then(|| Self {
             rspamd: client(config),
             on_error: config.on_error,
+            failures: AtomicU64::new(0),
         })
     }
 
@@ -64,7 +68,10 @@ impl SpamFilter {
         };
         match &scan {
             Ok(scan) => info!(queue_id, verdict = %scan.summary(), "spam check"),
-            Err(e) => warn!(queue_id, on_error = ?self.on_error, "spam check failed: {e}"),
+            Err(e) => {
+                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                warn!(queue_id, on_error = ?self.on_error, failures_since_start = failures, "spam check failed: {e}")
+            }
         }
         (judgement(scan, self.on_error), raw)
     }

@@ -8,7 +8,11 @@ mod common;
 use common::{admin, Milter, HOSTED};
 use std::time::{Duration, Instant};
 use teaminbox_e2e::{send_message, Postfix, Rspamd, GTUBE, GTUBE_ADD_HEADER};
-use teaminbox_milter::{both_databases, store::views::ConversationSummary, testing::dns::TestDns};
+use teaminbox_milter::{
+    both_databases,
+    store::views::ConversationSummary,
+    testing::{dns::TestDns, log::captured_log},
+};
 
 /// The daemon with two processor workers, asking `rspamd`.
 fn milter_asking(
@@ -145,6 +149,7 @@ fn rspamd_down(
     db: teaminbox_milter::testing::TestDatabase,
     on_error: &str,
 ) -> (Milter, teaminbox_e2e::Transcript) {
+    captured_log();
     let mut rspamd = Rspamd::start();
     let milter = milter_asking(db, &rspamd, on_error);
     milter.channel(&support());
@@ -163,6 +168,13 @@ both_databases! {
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].spam_action, None);
         assert_eq!(conversation(&milter, "While down").status, "open");
+        // Logged and counted.
+        let log = captured_log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("spam check failed: cannot reach rspamd"))
+            .unwrap_or_else(|| panic!("no warning in the log:\n{log}"));
+        assert!(line.contains("on_error=Accept") && line.contains("failures_since_start="), "{line}");
     }
 }
 
