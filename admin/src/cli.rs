@@ -47,7 +47,8 @@ pub enum Command {
     /// Contacts: the people who write to the channels, and their owners.
     #[command(subcommand)]
     Contact(ContactCommand),
-    /// Conversations in the inbox: list, read, assign, close, reopen.
+    /// Conversations in the inbox: list, read, assign, close, reopen, mark
+    /// as spam or not spam.
     #[command(subcommand)]
     Conversation(ConversationCommand),
     /// Sending domains: DKIM keys for the mail teaminbox sends.
