@@ -97,7 +97,7 @@ fn learn(args: SpamLearn, config: &Config) -> AdminResult {
         .filter(|path| path.is_file())
         .collect::<Vec<_>>();
     files.sort();
-    let rspamd = teaminbox_milter::spam::client(&config.spam);
+    let rspamd = teaminbox_milter::spam::teacher(&config.spam);
     let counts = lessons::learn_files(&rspamd, class, &files);
     if args.json.json {
         output::json(&serde_json::json!({

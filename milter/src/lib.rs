@@ -158,7 +158,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     let teachers = config.spam.enabled().then(|| {
         let lessons = Arc::new(spam::lessons::LessonWorker::new(
             store.clone(),
-            spam::client(&config.spam),
+            spam::teacher(&config.spam),
         ));
         tokio::spawn(lessons.run(stopped.clone()))
     });

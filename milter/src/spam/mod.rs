@@ -77,9 +77,23 @@ impl SpamFilter {
     }
 }
 
-/// The rspamd client of a configuration.
-pub fn client(config: &SpamConfig) -> Rspamd {
+/// The rspamd client that checks messages at SMTP time: within
+/// `[spam] timeout`.
+fn client(config: &SpamConfig) -> Rspamd {
     Rspamd::new(&config.rspamd_url, &config.password, config.timeout.0)
+}
+
+/// The time a lesson may take: nobody waits for it, and a large message
+/// learned on a busy rspamd may take longer than a check may.
+const LESSON_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The rspamd client that gives lessons (the lesson worker, `spam learn`).
+pub fn teacher(config: &SpamConfig) -> Rspamd {
+    Rspamd::new(
+        &config.rspamd_url,
+        &config.password,
+        config.timeout.0.max(LESSON_TIMEOUT),
+    )
 }
 
 /// rspamd's verdict (or failure) as the milter's answer.
