@@ -56,6 +56,9 @@ pub fn mark(args: ConversationId, class: Class, store: &Store) -> AdminResult {
     } else {
         println!("Conversation {id} was already {status}.");
     }
+    if let Some(ticket) = marked.ticket_created {
+        println!("Ticket {ticket} created (the channel creates tickets).");
+    }
     let counts = marked.lessons;
     println!(
         "Queued {} lesson{} for rspamd as {} ({} message{} already taught{}).",

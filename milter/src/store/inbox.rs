@@ -154,7 +154,7 @@ pub struct NewTicket<'a> {
 
 /// The inbox inside one transaction.
 pub struct InboxTx<'c> {
-    conn: &'c mut DbConnection,
+    pub(super) conn: &'c mut DbConnection,
 }
 
 impl InboxTx<'_> {

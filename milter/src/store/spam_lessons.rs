@@ -26,6 +26,9 @@ pub struct Marked {
     pub conversation: ConversationSummary,
     /// Its status changed (it was not already `spam`, or `open`).
     pub changed: bool,
+    /// The ticket a spam conversation marked not spam got, as filing would
+    /// have given it (its channel creates tickets, and it had none).
+    pub ticket_created: Option<i64>,
     pub lessons: LessonCounts,
 }
 
@@ -82,10 +85,16 @@ impl SpamLessons<'_> {
                     .set(conversations::status.eq(status))
                     .execute(conn)?;
             }
+            let ticket_created = if before == "spam" && class == Class::Ham {
+                ticket_as_filed(conn, id)?
+            } else {
+                None
+            };
             let lessons = queue_lessons(conn, id, class)?;
             Ok(Marked {
                 conversation: views::find_summary(conn, id)?,
                 changed: before != status,
+                ticket_created,
                 lessons,
             })
         })
@@ -195,6 +204,46 @@ impl SpamLessons<'_> {
         self.store
             .write(|conn| set_state(conn, id, "failed", Some(error), crate::now()))
     }
+}
+
+/// The ticket filing gives a new conversation, for conversation `id` that
+/// was filed as spam and has none: when its channel creates tickets, with
+/// the channel's ticket fields and its assignee as owner. (No assignee is
+/// chosen after the fact: `conversation assign` does that.)
+fn ticket_as_filed(conn: &mut DbConnection, id: i64) -> StoreResult<Option<i64>> {
+    use super::{
+        inbox::{InboxTx, NewTicket},
+        schema::tickets,
+    };
+    let has_ticket = tickets::table
+        .filter(tickets::conversation_id.eq(id))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    let (channel_id, subject, assignee) = conversations::table
+        .find(id)
+        .select((
+            conversations::channel_id,
+            conversations::subject,
+            conversations::assignee_user_id,
+        ))
+        .first::<(i64, String, Option<i64>)>(conn)?;
+    let mut inbox = InboxTx { conn };
+    let routing = inbox.channel_routing(channel_id)?;
+    if has_ticket || !routing.tickets_enabled {
+        return Ok(None);
+    }
+    let fields = crate::processor::routing::ticket_fields(&routing.ticket_properties, &subject);
+    let ticket = inbox.create_ticket(&NewTicket {
+        conversation_id: id,
+        name: &fields.name,
+        pipeline: fields.pipeline.as_deref(),
+        stage: fields.stage.as_deref(),
+        priority: fields.priority.as_deref(),
+        properties: &fields.custom,
+        owner_user_id: assignee,
+    })?;
+    Ok(Some(ticket))
 }
 
 /// A lesson of `class` for each received message of conversation `id`

@@ -233,6 +233,10 @@ both_databases! {
         let (code, out, err) = admin(&config, &["conversation", "not-spam", &second.id.to_string()]);
         assert_eq!(code, 0, "{err}");
         assert!(out.contains("is now open") && out.contains("Queued 1 lesson for rspamd as ham"), "{out}");
-        assert_eq!(conversation(&milter, "Offer again").status, "open");
+        let corrected = conversation(&milter, "Offer again");
+        assert_eq!(corrected.status, "open");
+        // What filing would have given it: the channel creates tickets.
+        let ticket = corrected.ticket_id.expect("a ticket");
+        assert!(out.contains(&format!("Ticket {ticket} created")), "{out}");
     }
 }

@@ -53,6 +53,8 @@ both_databases! {
         // Not spam after all: open again, and a ham lesson of its own.
         let marked = store.spam_lessons().mark_conversation(id, Class::Ham).unwrap();
         assert_eq!((marked.conversation.status.as_str(), marked.lessons.queued), ("open", 1));
+        // It was filed open, with its ticket: none is added.
+        assert_eq!(marked.ticket_created, None);
         assert!(worker.teach_next());
         let classes: Vec<_> = store
             .spam_lessons()
