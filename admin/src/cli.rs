@@ -47,7 +47,8 @@ pub enum Command {
     /// Contacts: the people who write to the channels, and their owners.
     #[command(subcommand)]
     Contact(ContactCommand),
-    /// Conversations in the inbox: list, read, assign, close, reopen.
+    /// Conversations in the inbox: list, read, assign, close, reopen, mark
+    /// as spam or not spam.
     #[command(subcommand)]
     Conversation(ConversationCommand),
     /// Sending domains: DKIM keys for the mail teaminbox sends.
@@ -56,6 +57,40 @@ pub enum Command {
     /// Tickets the channels made for new conversations.
     #[command(subcommand)]
     Ticket(TicketCommand),
+    /// Content spam filtering by rspamd: training and the lessons queued
+    /// by `conversation spam` and `conversation not-spam`.
+    #[command(subcommand)]
+    Spam(SpamCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SpamCommand {
+    /// Teach rspamd every file in DIR (one message per file) as spam or
+    /// as ham, directly, for an initial training of its Bayes classifier.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin spam learn --spam /srv/corpus/spam\n  teaminbox-admin spam learn --ham /srv/corpus/easy_ham"
+    )]
+    Learn(SpamLearn),
+    /// The lessons queued for rspamd and their delivery state.
+    #[command(after_help = "Example:\n  teaminbox-admin spam lessons --json")]
+    Lessons(JsonFlag),
+}
+
+#[derive(Args)]
+pub struct SpamLearn {
+    /// A folder of spam messages.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "ham",
+        conflicts_with = "ham"
+    )]
+    pub spam: Option<PathBuf>,
+    /// A folder of good messages (ham).
+    #[arg(long, value_name = "DIR")]
+    pub ham: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Subcommand)]
@@ -548,6 +583,15 @@ pub enum ConversationCommand {
     /// Open a closed (or spam) conversation again.
     #[command(after_help = "Example:\n  teaminbox-admin conversation reopen 12")]
     Reopen(ConversationId),
+    /// Mark a conversation as spam (status spam) and teach rspamd each of
+    /// its received messages as spam (once per message, queued: a down
+    /// rspamd loses no lesson).
+    #[command(after_help = "Example:\n  teaminbox-admin conversation spam 12")]
+    Spam(ConversationId),
+    /// Mark a conversation as not spam (status open) and teach rspamd
+    /// each of its received messages as ham.
+    #[command(after_help = "Example:\n  teaminbox-admin conversation not-spam 12")]
+    NotSpam(ConversationId),
     /// Answer a conversation as a team member: the reply goes to the
     /// contact with the channel's From name, address and signature, threads
     /// in the contact's mail client, and is DKIM-signed where a key exists.

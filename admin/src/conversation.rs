@@ -10,7 +10,7 @@ use crate::{
     output, AdminResult,
 };
 use teaminbox_store::config::Config;
-use teaminbox_store::model;
+use teaminbox_store::model::{self, SpamClass};
 use teaminbox_store::{
     views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
     Store,
@@ -54,6 +54,8 @@ pub fn run(command: ConversationCommand, store: &Store, config: &Config) -> Admi
             }
             Ok(())
         }
+        ConversationCommand::Spam(args) => crate::spam::mark(args, SpamClass::Spam, store),
+        ConversationCommand::NotSpam(args) => crate::spam::mark(args, SpamClass::Ham, store),
         ConversationCommand::Reopen(args) => {
             let (c, changed) = store.settings().reopen_conversation(args.id)?;
             if args.json.json {
@@ -232,6 +234,12 @@ fn message(m: &MessageView) {
     }
     if m.automated {
         fields.push(("Automated", "yes".into()));
+    }
+    if let Some(check) = &m.spam_check {
+        fields.push((
+            "Spam check",
+            format!("rspamd {} ({:.2})", check.action, check.score),
+        ));
     }
     if !m.attachments.is_empty() {
         let files = m

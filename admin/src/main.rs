@@ -11,6 +11,7 @@ mod output;
 mod queue;
 mod rejection;
 mod reply;
+mod spam;
 mod team;
 mod ticket;
 mod user;
@@ -88,6 +89,7 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
                 cli::Command::Conversation(c) => conversation::run(c, &store, config),
                 cli::Command::Domain(c) => domain::run(c, &store, config),
                 cli::Command::Ticket(c) => ticket::run(c, &store),
+                cli::Command::Spam(c) => spam::run(c, &store, config),
                 cli::Command::Migrate => unreachable!("handled above"),
             }
         }

@@ -31,6 +31,7 @@ fn enqueue(store: &Store, channel_id: i64, address: &str) -> i64 {
     store
         .inbound()
         .enqueue(NewInboundMessage {
+            spam_check: None,
             queue_id: Some("4dK2xY0l3z".into()),
             received_at: at(7, 0),
             mail_from: "customer@example.org".into(),
@@ -535,7 +536,8 @@ both_databases! {
                                 "inline": true
                             }
                         ],
-                        "delivery": null
+                        "delivery": null,
+                        "spam_check": null
                     },
                     {
                         "id": 6,
@@ -556,7 +558,8 @@ both_databases! {
                             "Thread: conversation 1 because the message refers to <m1@example.org>."
                         ],
                         "attachments": [],
-                        "delivery": null
+                        "delivery": null,
+                        "spam_check": null
                     }
                 ]
             })

@@ -534,6 +534,7 @@ fn enqueue(store: &Store, channel_id: i64) -> i64 {
     store
         .inbound()
         .enqueue(NewInboundMessage {
+            spam_check: None,
             received_at: NaiveDate::from_ymd_opt(2026, 11, 20)
                 .unwrap()
                 .and_hms_opt(9, 0, 0)

@@ -101,6 +101,7 @@ both_databases! {
             .store
             .inbound()
             .enqueue(NewInboundMessage {
+                spam_check: None,
                 recipients: vec![HostedRecipient { address: address.into(), owner: Owner::Channel(1), detail: Some("billing".into()) }],
                 ..inbound_message(address, 1, &b"From: carol@example.org\r\nSubject: Invoice\r\nMessage-ID: <i1@example.org>\r\n\r\nWrong total.\r\n"[..])
             })

@@ -84,6 +84,7 @@ fn receive(setup: &Setup, sender: &str, raw: &str) {
         .store
         .inbound()
         .enqueue(NewInboundMessage {
+            spam_check: None,
             mail_from: sender.into(),
             ..inbound_message(ADDRESS, 1, raw)
         })

@@ -119,6 +119,14 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
             stopped.clone(),
         ))
     });
+    // Lessons for rspamd are given by every daemon that asks it: one worker.
+    let teachers = config.spam.enabled().then(|| {
+        let lessons = Arc::new(teaminbox_spam::lessons::LessonWorker::new(
+            store.clone(),
+            teaminbox_spam::teacher(&config.spam),
+        ));
+        tokio::spawn(lessons.run(stopped.clone()))
+    });
     let senders = (config.outbound.workers > 0).then(|| {
         let outbound = Arc::new(teaminbox_outbound::Outbound::new(&config, store));
         tokio::spawn(outbound.run(stopped.clone()))
@@ -154,6 +162,9 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     }
     if let Some(endpoint) = metrics_endpoint {
         let _ = endpoint.await;
+    }
+    if let Some(teachers) = teachers {
+        let _ = teachers.await;
     }
     info!("teaminbox-milter stopped");
     result.map_err(RunError::Milter)

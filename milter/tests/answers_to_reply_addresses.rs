@@ -196,6 +196,7 @@ impl Inbox {
         self.store
             .inbound()
             .enqueue(NewInboundMessage {
+                spam_check: None,
                 recipients: vec![HostedRecipient {
                     address: address.into(),
                     owner,

@@ -45,6 +45,7 @@ both_databases! {
                  Message-ID: <q{n}@example.org>\r\nDate: Mon, 30 Nov 2026 03:00:00 +0000\r\n\r\nHello.\r\n"
             );
             store.inbound().enqueue(NewInboundMessage {
+                spam_check: None,
                 mail_from: SENDER.into(),
                 verdicts: Some(Verdicts {
                     spf: "pass".into(),

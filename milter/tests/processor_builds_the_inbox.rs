@@ -50,6 +50,7 @@ impl Inbox {
         self.store
             .inbound()
             .enqueue(NewInboundMessage {
+                spam_check: None,
                 verdicts: Some(Verdicts {
                     spf: "pass".into(),
                     dkim: "pass".into(),

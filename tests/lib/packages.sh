@@ -16,6 +16,8 @@ TEST_PACKAGES=(
     python3-authres # dkimpy's ARC sealing needs it
     python3-dnspython # dkimpy's verification against the test DNS server
     bind9-dnsutils  # dig: a second, third-party DNS client for the test server
+    rspamd          # the content spam filter the spam tests run (ports of their own)
+    redis-server    # rspamd's Bayes store in those tests (one per test, its own port)
     openssl         # DKIM test keys
     opendkim-tools  # opendkim-genkey / opendkim-testmsg
     gcc             # C parts of Rust dependencies (bundled SQLite, libpq)

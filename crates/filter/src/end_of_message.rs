@@ -1,8 +1,9 @@
 //! End of message: decide, then commit, then answer.
 //!
 //! 1. The deny list, then the authentication checks, then the allow list
-//!    with what the checks authenticated decide. A refusal is logged and
-//!    answered; a refused message is never stored.
+//!    with what the checks authenticated decide; then rspamd, when
+//!    configured. A refusal is logged and answered; a refused message is
+//!    never stored.
 //! 2. The message, with our `Authentication-Results` header on top, is
 //!    committed to the inbound queue with the verdicts.
 //! 3. Only then the MTA hears: Discard (all recipients hosted) or, for mixed
@@ -15,10 +16,12 @@ use super::{
 };
 use crate::auth::{Decision, Envelope, Verdict};
 use crate::refusal::Refusal;
+use crate::spam::SpamJudgement;
 use indymilter::{ContextActions, EomContext, Status};
 use mail_auth::AuthenticatedMessage;
 use std::{net::IpAddr, sync::Arc, time::Instant};
-use teaminbox_store::inbound::{NewInboundMessage, Verdicts};
+use teaminbox_spam::rspamd;
+use teaminbox_store::inbound::{NewInboundMessage, SpamCheck, Verdicts};
 use teaminbox_telemetry::{
     logging,
     metrics::{metrics, Refused},
@@ -112,8 +115,24 @@ async fn finish(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
         }
         Judgement::Accept(verdict) => verdict,
     };
+    let (spam_check, raw) = match spam_check(&filter, &session, &tx, raw).await {
+        (SpamJudgement::Accept(check), raw) => (check, raw),
+        (SpamJudgement::Refuse { refusal, note }, _) => {
+            let header_from = verdict.and_then(|v| v.header_from);
+            connection(&mut cx.data).transaction = Some(tx);
+            return filter
+                .refuse_message_noted(
+                    &mut cx.data,
+                    &mut cx.reply,
+                    refusal,
+                    header_from,
+                    Some(note),
+                )
+                .await;
+        }
+    };
 
-    let stored = store(&filter, &session, &tx, verdict.as_ref(), raw).await;
+    let stored = store(&filter, &session, &tx, verdict.as_ref(), spam_check, raw).await;
     let (id, size) = match stored {
         Ok(stored) => stored,
         Err(e) => {
@@ -296,12 +315,35 @@ fn judgement(verdict: Verdict) -> Judgement {
     }
 }
 
+/// rspamd's judgement of the message, when it is configured.
+async fn spam_check(
+    filter: &Filter,
+    session: &Session,
+    tx: &Transaction,
+    raw: Vec<u8>,
+) -> (SpamJudgement, Vec<u8>) {
+    let Some(spam) = &filter.spam else {
+        return (SpamJudgement::Accept(None), raw);
+    };
+    let envelope = rspamd::Envelope {
+        queue_id: tx.queue_id.clone(),
+        client_address: session.client_address.map(|ip| ip.to_string()),
+        client_name: session.client_name.clone(),
+        helo: session.helo.clone(),
+        mail_from: tx.mail_from.clone(),
+        recipients: tx.recipient_addresses(),
+        user: tx.auth_user.clone(),
+    };
+    spam.judge(envelope, raw).await
+}
+
 /// Commits the message with our `Authentication-Results` header on top.
 async fn store(
     filter: &Filter,
     session: &Session,
     tx: &Transaction,
     verdict: Option<&Verdict>,
+    spam_check: Option<SpamCheck>,
     raw: Vec<u8>,
 ) -> Result<(i64, usize), String> {
     let mut raw = raw;
@@ -331,6 +373,7 @@ async fn store(
             header_from: v.header_from.clone(),
             arc_trusted: v.arc_trusted,
         }),
+        spam_check,
     };
     let started = Instant::now();
     let stored = tokio::task::spawn_blocking(move || {

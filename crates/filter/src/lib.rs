@@ -17,6 +17,7 @@ pub mod lists;
 mod memory;
 pub mod refusal;
 pub mod refusal_log;
+mod spam;
 mod spool;
 
 use crate::auth::{results, Authenticator};
@@ -68,6 +69,8 @@ pub struct Filter {
     in_flight: tokio::sync::watch::Sender<usize>,
     /// For messages being checked and stored (`[milter] max_memory`).
     memory: memory::MemoryBudget,
+    /// `None` while `[spam] rspamd_url` is empty.
+    spam: Option<crate::spam::SpamFilter>,
 }
 
 impl Filter {
@@ -98,6 +101,7 @@ impl Filter {
             refusal_log,
             in_flight: tokio::sync::watch::Sender::new(0),
             memory: memory::MemoryBudget::new(config.milter.max_memory.as_u64()),
+            spam: crate::spam::SpamFilter::from_config(&config.spam),
         }
     }
 
@@ -145,13 +149,29 @@ impl Filter {
         refusal: Refusal,
         header_from: Option<String>,
     ) -> Status {
+        self.refuse_message_noted(data, reply, refusal, header_from, None)
+            .await
+    }
+
+    /// As [`Self::refuse_message`], with `note` added to the reason in the
+    /// rejection log only (what the sender must not see: rspamd's score
+    /// and symbols).
+    async fn refuse_message_noted(
+        &self,
+        data: &mut Option<Connection>,
+        reply: &mut impl SetErrorReply,
+        refusal: Refusal,
+        header_from: Option<String>,
+        note: Option<String>,
+    ) -> Status {
         let conn = connection(data);
         let recipients = conn
             .transaction
             .as_ref()
             .map(Transaction::recipient_addresses)
             .unwrap_or_default();
-        let record = conn.refusal_record(recipients, header_from, &refusal);
+        let mut record = conn.refusal_record(recipients, header_from, &refusal);
+        record.logged_reason = note.map(|note| format!("{} ({note})", refusal.text));
         // In the message's log span (`logging::message_span`).
         info!(decision = "refused", code = refusal.code, reason = %refusal.text, "message refused");
         refusal.count(Refused::Message);
@@ -243,6 +263,8 @@ struct RefusalRecord {
     header_from: Option<String>,
     recipients: Vec<String>,
     refusal: Refusal,
+    /// The reason as logged, when it says more than the reply.
+    logged_reason: Option<String>,
 }
 
 impl RefusalRecord {
@@ -257,7 +279,7 @@ impl RefusalRecord {
             recipients: &self.recipients,
             smtp_code: self.refusal.code,
             enhanced_code: self.refusal.enhanced,
-            reason: &self.refusal.text,
+            reason: self.logged_reason.as_deref().unwrap_or(&self.refusal.text),
         }
     }
 }
@@ -280,6 +302,7 @@ impl Connection {
             header_from,
             recipients,
             refusal: refusal.clone(),
+            logged_reason: None,
         }
     }
 }
@@ -305,6 +328,8 @@ struct Transaction {
     queue_id: Option<String>,
     /// Authenticated submission (`{auth_authen}` set): no checks.
     authenticated: bool,
+    /// Its SASL login, for rspamd.
+    auth_user: Option<String>,
     declared_size: Option<u64>,
     /// Canonical hosted recipients, each once.
     hosted: Vec<HostedRecipient>,
@@ -452,10 +477,12 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         key.eq_ignore_ascii_case("SIZE")
             .then(|| value.parse().ok())?
     });
-    let authenticated = cx
+    let auth_user = cx
         .macros
         .get(c"{auth_authen}")
-        .is_some_and(|user| !user.is_empty());
+        .map(|user| user.to_string_lossy().into_owned())
+        .filter(|user| !user.is_empty());
+    let authenticated = auth_user.is_some();
     if mail_from.as_deref().is_some_and(|m| !m.is_empty())
         && cx.macros.get(c"{mail_addr}").is_none()
     {
@@ -466,6 +493,7 @@ async fn mail_cb(filter: Arc<Filter>, cx: &mut Context<Connection>, args: Vec<CS
         mail_from: mail_from.unwrap_or_default(),
         queue_id: None,
         authenticated,
+        auth_user,
         declared_size,
         hosted: Vec::new(),
         hosted_args: Vec::new(),

@@ -157,6 +157,37 @@ impl Refusal {
         }
     }
 
+    /// rspamd's `reject`. A fixed text: rspamd's symbols name its rules,
+    /// which are no business of the sender (they go to the rejection log).
+    pub fn spam() -> Self {
+        Self {
+            reason: "spam",
+            code: "550",
+            enhanced: "5.7.1",
+            text: "Message refused as spam by this server's content filter".into(),
+        }
+    }
+
+    /// rspamd's `soft reject` or `greylist`.
+    pub fn spam_deferred() -> Self {
+        Self {
+            reason: "spam_deferred",
+            code: "451",
+            enhanced: "4.7.1",
+            text: "Message deferred by this server's content filter; try again later".into(),
+        }
+    }
+
+    /// rspamd could not be asked, with `[spam] on_error = "tempfail"`.
+    pub fn spam_check_failed() -> Self {
+        Self {
+            reason: "spam_check_failed",
+            code: "451",
+            enhanced: "4.7.1",
+            text: "Temporary failure checking the message for spam; try again later".into(),
+        }
+    }
+
     pub fn store_failed() -> Self {
         Self {
             reason: "store_failed",

@@ -317,6 +317,7 @@ mod tests {
             header_from: None,
             recipients: vec![recipient.into()],
             refusal: Refusal::unknown_address(recipient),
+            logged_reason: None,
         }
     }
 

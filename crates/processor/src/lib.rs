@@ -25,10 +25,9 @@ use teaminbox_store::claims;
 use teaminbox_store::{
     inbound::{HostedRecipient, Owner},
     inbox::{
-        ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, NewTicket, Thread,
-        VerifiedSource,
+        ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, Thread, VerifiedSource,
     },
-    model::{AssignMode, ConversationKind, ConversationStatus},
+    model::{AssignMode, ConversationKind, ConversationStatus, SpamAction},
     queue::ClaimedMessage,
     Store, StoreError, StoreResult,
 };
@@ -353,6 +352,9 @@ fn file_into_channel(
     if let Some(problem) = &reading.parse_problem {
         decisions.push(format!("Shown as received: {problem}."));
     }
+    if let Some(verdict) = spam_verdict(claimed) {
+        decisions.push(format!("Content filter: {verdict}."));
+    }
     let (contact, _) = tx.contact(&author.person.address, author.person.name.as_deref(), now)?;
     let references = &filing.references;
     let participants = Participants {
@@ -457,6 +459,23 @@ fn file_into_channel(
     ))
 }
 
+/// rspamd's verdict at SMTP time, in words, when it was asked.
+fn spam_verdict(claimed: &ClaimedMessage) -> Option<String> {
+    let action = claimed.spam_action.as_deref()?;
+    let score = claimed.spam_score.unwrap_or_default();
+    Some(format!("rspamd scored {score:.2} ({action})"))
+}
+
+/// rspamd's action kept the message out of the open conversations (else
+/// DMARC quarantine did).
+fn rspamd_filed_as_spam(claimed: &ClaimedMessage) -> bool {
+    claimed
+        .spam_action
+        .as_deref()
+        .and_then(|action| action.parse::<SpamAction>().ok())
+        .is_some_and(SpamAction::files_as_spam)
+}
+
 /// Who may add to an existing conversation by thread headers: its contact,
 /// a team member or a source of the channel. Anyone else could otherwise
 /// slip into a customer's conversation by quoting one of its Message-IDs.
@@ -489,9 +508,13 @@ fn open_conversation(
     let now = teaminbox_store::now();
     let routing = tx.channel_routing(channel_id)?;
     let (status, kind) = if claimed.spam {
-        decisions.push(
-            "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment.".into(),
-        );
+        decisions.push(if rspamd_filed_as_spam(claimed) {
+            "Spam: rspamd's verdict at SMTP time (above); no ticket, no assignment, no \
+             notification."
+                .into()
+        } else {
+            "Spam: DMARC policy quarantine failed at SMTP time; no ticket, no assignment.".into()
+        });
         (ConversationStatus::Spam, ConversationKind::Normal)
     } else if let Some(v) = &reading.verification {
         decisions.push(format!(
@@ -543,19 +566,14 @@ fn open_conversation(
         tx.record_assignment(channel_id, user, teaminbox_store::now())?;
     }
     if routed && routing.tickets_enabled {
-        let fields = routing::ticket_fields(&routing.ticket_properties, &reading.subject);
-        let ticket = tx.create_ticket(&NewTicket {
+        let (ticket, name) = tx.create_filed_ticket(
             conversation_id,
-            name: &fields.name,
-            pipeline: fields.pipeline.as_deref(),
-            stage: fields.stage.as_deref(),
-            priority: fields.priority.as_deref(),
-            properties: &fields.custom,
-            owner_user_id: assignee,
-        })?;
+            &routing.ticket_properties,
+            &reading.subject,
+            assignee,
+        )?;
         decisions.push(format!(
-            "Ticket {ticket} \"{}\" created (the channel creates tickets).",
-            fields.name
+            "Ticket {ticket} \"{name}\" created (the channel creates tickets)."
         ));
     } else if routed {
         decisions.push("No ticket: the channel does not create tickets.".into());

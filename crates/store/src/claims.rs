@@ -127,9 +127,10 @@ pub fn release_dead_claims(store: &Store) -> StoreResult<()> {
         .queue()
         .release_dead(&gone, crate::queue::MAX_ATTEMPTS)?;
     let outbound = store.outbound().release_dead(&gone)?;
-    if inbound + outbound > 0 {
+    let lessons = store.spam_lessons().release_dead(&gone)?;
+    if inbound + outbound + lessons > 0 {
         info!(
-            "gave back the claims of stopped processes of {host}: {inbound} inbound, {outbound} outbound"
+            "gave back the claims of stopped processes of {host}: {inbound} inbound, {outbound} outbound, {lessons} spam lessons"
         );
     }
     Ok(())

@@ -53,6 +53,19 @@ pub struct NewInboundMessage {
     pub raw_message: Vec<u8>,
     /// The SMTP-time checks' results; `None` when they did not run.
     pub verdicts: Option<Verdicts>,
+    /// rspamd's verdict; `None` when it was not asked (or could not be,
+    /// with `on_error = "accept"`).
+    pub spam_check: Option<SpamCheck>,
+}
+
+/// rspamd's verdict on an accepted message, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpamCheck {
+    /// rspamd's action: "no action", "add header", "rewrite subject".
+    pub action: String,
+    pub score: f64,
+    /// The action keeps it out of the open conversations.
+    pub files_as_spam: bool,
 }
 
 /// The SMTP-time authentication results, one word each ("pass", "fail",
@@ -92,6 +105,9 @@ pub struct InboundMessage {
     pub dmarc: Option<String>,
     pub spam: bool,
     pub header_from: Option<String>,
+    /// rspamd's action and score; `null` when it was not asked.
+    pub spam_action: Option<String>,
+    pub spam_score: Option<f64>,
 }
 
 /// Queue length by state.
@@ -228,7 +244,10 @@ fn insert_message(conn: &mut DbConnection, message: &NewInboundMessage) -> Store
             inbound_messages::dkim.eq(verdicts.map(|v| &v.dkim)),
             inbound_messages::arc.eq(verdicts.map(|v| &v.arc)),
             inbound_messages::dmarc.eq(verdicts.map(|v| &v.dmarc)),
-            inbound_messages::spam.eq(verdicts.is_some_and(|v| v.spam)),
+            inbound_messages::spam.eq(verdicts.is_some_and(|v| v.spam)
+                || message.spam_check.as_ref().is_some_and(|s| s.files_as_spam)),
+            inbound_messages::spam_action.eq(message.spam_check.as_ref().map(|s| &s.action)),
+            inbound_messages::spam_score.eq(message.spam_check.as_ref().map(|s| s.score)),
             inbound_messages::header_from.eq(verdicts.and_then(|v| v.header_from.as_ref())),
             inbound_messages::arc_trusted.eq(verdicts.is_some_and(|v| v.arc_trusted)),
         ))

@@ -160,7 +160,7 @@ pub struct NewTicket<'a> {
 
 /// The inbox inside one transaction.
 pub struct InboxTx<'c> {
-    conn: &'c mut DbConnection,
+    pub(super) conn: &'c mut DbConnection,
 }
 
 impl InboxTx<'_> {
@@ -412,6 +412,31 @@ impl InboxTx<'_> {
 
     /// The conversation's ticket: created, or the one it already has (a
     /// conversation has one ticket).
+    /// The ticket filing gives conversation `conversation_id`: its fields
+    /// from the channel's ticket `properties` (see [`ticket_fields`]).
+    /// Returns its id and name.
+    ///
+    /// [`ticket_fields`]: crate::tickets::ticket_fields
+    pub fn create_filed_ticket(
+        &mut self,
+        conversation_id: i64,
+        properties: &str,
+        subject: &str,
+        owner_user_id: Option<i64>,
+    ) -> StoreResult<(i64, String)> {
+        let fields = crate::tickets::ticket_fields(properties, subject);
+        let id = self.create_ticket(&NewTicket {
+            conversation_id,
+            name: &fields.name,
+            pipeline: fields.pipeline.as_deref(),
+            stage: fields.stage.as_deref(),
+            priority: fields.priority.as_deref(),
+            properties: &fields.custom,
+            owner_user_id,
+        })?;
+        Ok((id, fields.name))
+    }
+
     pub fn create_ticket(&mut self, t: &NewTicket<'_>) -> StoreResult<i64> {
         on_backend!(&mut *self.conn, |c| diesel::insert_into(tickets::table)
             .values((

@@ -38,8 +38,10 @@ pub mod retention;
 mod rows;
 mod schema;
 pub mod settings;
+pub mod spam_lessons;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tickets;
 pub mod views;
 
 pub use clock::{now, serialize_optional_utc, serialize_utc};
@@ -234,6 +236,10 @@ impl Store {
 
     pub fn retention(&self) -> retention::Retention<'_> {
         retention::Retention { store: self }
+    }
+
+    pub fn spam_lessons(&self) -> spam_lessons::SpamLessons<'_> {
+        spam_lessons::SpamLessons { store: self }
     }
 
     pub fn rejections(&self) -> rejections::Rejections<'_> {

@@ -230,6 +230,34 @@ pub struct User {
     pub created_at: NaiveDateTime,
 }
 
+named_enum! {
+    /// Which lesson a message teaches the spam filter.
+    pub enum SpamClass ("a spam class", "the classes") {
+        Spam = "spam",
+        Ham = "ham",
+    }
+}
+
+named_enum! {
+    /// What rspamd advises doing with a message (its `action`, in its own
+    /// words).
+    pub enum SpamAction ("an rspamd action", "the actions") {
+        NoAction = "no action",
+        Greylist = "greylist",
+        AddHeader = "add header",
+        RewriteSubject = "rewrite subject",
+        SoftReject = "soft reject",
+        Reject = "reject",
+    }
+}
+
+impl SpamAction {
+    /// Accepted, but kept out of the open conversations.
+    pub fn files_as_spam(self) -> bool {
+        matches!(self, Self::AddHeader | Self::RewriteSubject)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,9 @@ pub struct ClaimedMessage {
     pub dmarc: Option<String>,
     pub arc_trusted: bool,
     pub spam: bool,
+    /// rspamd's action and score, when it was asked.
+    pub spam_action: Option<String>,
+    pub spam_score: Option<f64>,
     /// Including this claim.
     pub attempts: i32,
 }
@@ -73,29 +76,34 @@ impl Queue<'_> {
 
     fn load(&self, id: i64) -> StoreResult<ClaimedMessage> {
         self.store.read(|conn| {
-            let (queue_id, raw_message, mail_from, dmarc, arc_trusted, spam, attempts) =
-                inbound_messages::table
-                    .find(id)
-                    .select((
+            let (
+                (queue_id, raw_message, mail_from, dmarc, arc_trusted, spam),
+                (attempts, spam_action, spam_score),
+            ) = inbound_messages::table
+                .find(id)
+                .select((
+                    (
                         inbound_messages::queue_id,
                         inbound_messages::raw_message,
                         inbound_messages::mail_from,
                         inbound_messages::dmarc,
                         inbound_messages::arc_trusted,
                         inbound_messages::spam,
+                    ),
+                    (
                         inbound_messages::attempts,
-                    ))
-                    .first::<(
-                        Option<String>,
-                        Vec<u8>,
-                        String,
-                        Option<String>,
-                        bool,
-                        bool,
-                        i32,
-                    )>(conn)?;
+                        inbound_messages::spam_action,
+                        inbound_messages::spam_score,
+                    ),
+                ))
+                .first::<(
+                    (Option<String>, Vec<u8>, String, Option<String>, bool, bool),
+                    (i32, Option<String>, Option<f64>),
+                )>(conn)?;
             let recipients = super::inbound::load_recipients(conn, id)?;
             Ok(ClaimedMessage {
+                spam_action,
+                spam_score,
                 id,
                 queue_id,
                 raw_message,

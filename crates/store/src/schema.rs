@@ -48,6 +48,8 @@ diesel::table! {
         spam -> Bool,
         header_from -> Nullable<Text>,
         arc_trusted -> Bool,
+        spam_action -> Nullable<Text>,
+        spam_score -> Nullable<Double>,
     }
 }
 
@@ -284,6 +286,22 @@ diesel::table! {
         private_key_pem -> Text,
         dns_txt -> Text,
         verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    spam_lessons (id) {
+        id -> BigInt,
+        inbound_message_id -> BigInt,
+        class -> Text,
+        raw_message -> Binary,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

@@ -190,6 +190,7 @@ pub fn inbound_message(
     raw: impl Into<Vec<u8>>,
 ) -> NewInboundMessage {
     NewInboundMessage {
+        spam_check: None,
         queue_id: None,
         received_at: crate::now(),
         client_address: Some("192.0.2.7".into()),

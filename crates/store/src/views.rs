@@ -62,7 +62,7 @@ pub struct ConversationSummary {
 }
 
 /// A conversation with everything in it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ConversationDetail {
     pub id: i64,
     pub channel_id: i64,
@@ -101,7 +101,7 @@ pub struct UserBrief {
 
 /// One message of a conversation. The HTML body and the attachments'
 /// contents are stored but not shown.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct MessageView {
     pub id: i64,
     /// `in` (received) or `out` (sent by the team).
@@ -136,6 +136,16 @@ pub struct MessageView {
     /// For a sent message: its delivery (`pending`, `processing`, `sent`,
     /// `failed`) and the last error the receiving server gave.
     pub delivery: Option<Delivery>,
+    /// For a received message that rspamd checked: its action and score.
+    pub spam_check: Option<SpamCheckView>,
+}
+
+/// rspamd's verdict on a received message at SMTP time.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SpamCheckView {
+    /// `no action`, `add header` or `rewrite subject` (the others refuse).
+    pub action: String,
+    pub score: f64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -493,6 +503,7 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
         .into_iter()
         .filter_map(|(mid, state, last_error)| Some((mid?, Delivery { state, last_error })))
         .collect();
+    let mut spam_checks = spam_checks(conn, rows.iter().filter_map(|r| r.1 .1))?;
     let messages = rows
         .into_iter()
         .map(
@@ -503,6 +514,7 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
                 delivery: (direction == "out")
                     .then(|| message_id.as_ref().and_then(|m| deliveries.remove(m)))
                     .flatten(),
+                spam_check: inbound_message_id.and_then(|i| spam_checks.remove(&i)),
                 id,
                 direction,
                 from,
@@ -540,6 +552,29 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
         last_message_at: summary.last_message_at,
         messages,
     })
+}
+
+/// rspamd's verdicts on the queue rows `ids`, by row.
+fn spam_checks(
+    conn: &mut DbConnection,
+    ids: impl Iterator<Item = i64>,
+) -> StoreResult<HashMap<i64, SpamCheckView>> {
+    use super::schema::inbound_messages;
+    Ok(inbound_messages::table
+        .filter(inbound_messages::id.eq_any(ids.collect::<Vec<_>>()))
+        .filter(inbound_messages::spam_action.is_not_null())
+        .select((
+            inbound_messages::id,
+            inbound_messages::spam_action.assume_not_null(),
+            inbound_messages::spam_score,
+        ))
+        .load::<(i64, String, Option<f64>)>(conn)?
+        .into_iter()
+        .map(|(id, action, score)| {
+            let score = score.unwrap_or_default();
+            (id, SpamCheckView { action, score })
+        })
+        .collect())
 }
 
 /// The decisions column: a JSON array of sentences. Anything else (never

@@ -179,6 +179,7 @@ fn processing(c: &mut Criterion) {
                     store
                         .inbound()
                         .enqueue(NewInboundMessage {
+                            spam_check: None,
                             queue_id: None,
                             received_at: teaminbox_store::now(),
                             client_address: Some("192.0.2.25".into()),

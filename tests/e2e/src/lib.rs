@@ -14,6 +14,8 @@
 //! * [`free_port`]: a free TCP port on 127.0.0.1.
 //! * [`PostgresCluster`]: a PostgreSQL cluster of a test's own, which it
 //!   may stop and start.
+//! * [`Rspamd`]: a real rspamd with a Redis of its own for Bayes, which a
+//!   test may stop and start.
 //!
 //! The image and the Docker daemon come from `tests/run`, which exports
 //! `TEAMINBOX_TEST_POSTFIX_IMAGE` and `TEAMINBOX_TEST_SENDMAIL_IMAGE` (and `DOCKER_HOST` when it started its own
@@ -23,12 +25,14 @@ mod container;
 mod mta;
 mod postfix;
 mod postgres;
+mod rspamd;
 mod sendmail;
 mod smtp;
 
 pub use mta::{Mta, MtaKind};
 pub use postfix::{open_socket_permissions, Captured, Postfix, PostfixOptions, IMAGE_ENV};
 pub use postgres::PostgresCluster;
+pub use rspamd::{Rspamd, GTUBE, GTUBE_ADD_HEADER, RSPAMD_PASSWORD};
 pub use sendmail::{Sendmail, SendmailOptions, SENDMAIL_IMAGE_ENV};
 pub use smtp::{send_message, swaks, Reply, SmtpSession, Transcript};
 

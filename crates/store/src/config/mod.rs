@@ -45,6 +45,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub spam: SpamConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -197,6 +198,34 @@ impl Default for SecurityConfig {
             on_dns_error: OnDnsError::Tempfail,
             trusted_networks: Vec::new(),
             check_timeout: CheckTimeout(Duration::from_secs(20)),
+        }
+    }
+}
+
+/// Content spam filtering by rspamd (off while `rspamd_url` is empty).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpamConfig {
+    /// rspamd's normal worker, as `http://127.0.0.1:11333`; empty: off.
+    /// Lessons go to the same address (`/learnspam`, `/learnham`), so
+    /// point it at the controller (port 11334), which serves both.
+    pub rspamd_url: String,
+    /// How long one check may take; within `security.check_timeout`.
+    pub timeout: CheckTimeout,
+    /// What an unreachable or failing rspamd leads to.
+    pub on_error: OnSpamError,
+    /// Sent as rspamd's `Password` header (the controller's password,
+    /// which learning needs); empty: none.
+    pub password: String,
+}
+
+impl Default for SpamConfig {
+    fn default() -> Self {
+        Self {
+            rspamd_url: String::new(),
+            timeout: CheckTimeout(Duration::from_secs(5)),
+            on_error: OnSpamError::Accept,
+            password: String::new(),
         }
     }
 }
@@ -410,6 +439,7 @@ impl Config {
                 ),
             );
         }
+        self.spam.validate_within(self.security.check_timeout)?;
         let id = &self.security.authserv_id;
         if id.is_empty()
             || !id
@@ -453,7 +483,54 @@ impl Config {
     pub fn to_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = masked_url(&self.database.url);
+        if !shown.spam.password.is_empty() {
+            shown.spam.password = "****".into();
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+impl SpamConfig {
+    /// Whether rspamd is asked at all.
+    pub fn enabled(&self) -> bool {
+        !self.rspamd_url.is_empty()
+    }
+
+    /// Checked after `security.check_timeout`, which the timeout must fit
+    /// within. Off, nothing here is used (so a short check_timeout alone
+    /// needs no spam.timeout).
+    fn validate_within(&self, check_timeout: CheckTimeout) -> Result<(), ConfigError> {
+        let bad = |key, reason: String| Err(ConfigError::BadValue { key, reason });
+        if !self.enabled() {
+            return Ok(());
+        }
+        if !self.rspamd_url.starts_with("http://") {
+            return bad(
+                "spam.rspamd_url",
+                format!(
+                    "`{}` must start with http:// (rspamd listens on a local address, as in http://127.0.0.1:11334)",
+                    crate::address::printable(&self.rspamd_url)
+                ),
+            );
+        }
+        let timeout = self.timeout.0;
+        if timeout < Duration::from_millis(100) || timeout > check_timeout.0 {
+            return bad(
+                "spam.timeout",
+                format!(
+                    "must be at least 100ms and within security.check_timeout ({}), not {}",
+                    String::from(check_timeout),
+                    String::from(self.timeout)
+                ),
+            );
+        }
+        if self.password.contains(|c: char| c.is_control()) {
+            return bad(
+                "spam.password",
+                "must not contain control characters".into(),
+            );
+        }
+        Ok(())
     }
 }
 

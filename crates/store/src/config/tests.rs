@@ -224,3 +224,38 @@ fn the_log_format_is_text_or_json() {
     let e = error_of("[log]\nformat = \"xml\"");
     assert!(e.contains("xml") && e.contains("json"), "{e}");
 }
+
+#[test]
+fn spam_is_off_until_rspamd_url_is_set_and_its_timeout_fits_the_checks() {
+    let config = Config::from_toml("").unwrap();
+    assert!(!config.spam.enabled());
+    assert_eq!(config.spam.on_error, OnSpamError::Accept);
+    let config = Config::from_toml(
+        "[spam]\nrspamd_url = \"http://127.0.0.1:11334\"\ntimeout = \"3s\"\non_error = \"tempfail\"\npassword = \"s3cret\"\n",
+    )
+    .unwrap();
+    assert!(config.spam.enabled());
+    assert_eq!(config.spam.timeout.0, Duration::from_secs(3));
+    assert_eq!(config.spam.on_error, OnSpamError::Tempfail);
+    assert!(!config.to_toml().contains("s3cret"));
+    let url = "rspamd_url = \"http://127.0.0.1:11334\"\n";
+    for (text, key) in [
+        (format!("[spam]\n{url}timeout = \"30s\"\n"), "spam.timeout"),
+        (
+            format!("[security]\ncheck_timeout = \"2s\"\n[spam]\n{url}timeout = \"3s\"\n"),
+            "spam.timeout",
+        ),
+        (format!("[spam]\n{url}timeout = \"10ms\"\n"), "spam.timeout"),
+        (
+            "[spam]\nrspamd_url = \"https://rspamd\"\n".into(),
+            "spam.rspamd_url",
+        ),
+    ] {
+        let error = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(error.contains(key), "{text}: {error}");
+    }
+    let error = Config::from_toml("[spam]\non_error = \"drop\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("on_error"), "{error}");
+}

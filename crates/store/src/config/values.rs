@@ -80,6 +80,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// What the milter does with a message when rspamd cannot be asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnSpamError {
+    /// Take the message unscanned (logged): rspamd being down stops no mail.
+    Accept,
+    /// Answer 451 and let the sender retry.
+    Tempfail,
+}
+
 /// Where the milter listens.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]

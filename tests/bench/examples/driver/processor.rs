@@ -79,6 +79,7 @@ pub fn run(
             store
                 .inbound()
                 .enqueue(NewInboundMessage {
+                    spam_check: None,
                     queue_id: Some(queue_id),
                     received_at: teaminbox_store::now(),
                     client_address: Some("192.0.2.25".into()),

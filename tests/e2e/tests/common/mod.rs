@@ -40,9 +40,16 @@ impl Milter {
 
     /// The whole daemon, milter and processor with `workers` workers.
     pub fn start_full(db: TestDatabase, dns: TestDns, workers: usize) -> Self {
+        Self::start_configured(db, dns, workers, "")
+    }
+
+    /// The whole daemon, with `extra` TOML (whole sections) added to its
+    /// configuration.
+    pub fn start_configured(db: TestDatabase, dns: TestDns, workers: usize, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("milter.sock");
-        let config = Config::from_toml(&daemon_toml(&socket, &db.url, &dns, workers)).unwrap();
+        let toml = daemon_toml(&socket, &db.url, &dns, workers) + extra;
+        let config = Config::from_toml(&toml).unwrap();
         let store = db.store();
         let mut milter = Self {
             store,
