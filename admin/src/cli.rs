@@ -6,6 +6,9 @@ use teaminbox_milter::config::CONFIG_ENV;
 
 #[derive(Parser)]
 #[command(
+    // Named here: packaging/ builds the man pages from this file in
+    // another crate.
+    name = "teaminbox-admin",
     version,
     about = "Set up and run the teaminbox hosted team inbox",
     after_help = "Example:\n  teaminbox-admin channel create --name Support --company Acme\n  teaminbox-admin channel list"

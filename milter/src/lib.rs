@@ -7,6 +7,7 @@
 pub mod address;
 pub mod auth;
 pub mod claims;
+pub mod cli;
 pub mod config;
 pub mod filter;
 pub mod html_text;
