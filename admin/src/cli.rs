@@ -6,6 +6,9 @@ use teaminbox_store::config::CONFIG_ENV;
 
 #[derive(Parser)]
 #[command(
+    // Named here: packaging/ builds the man pages from this file in
+    // another crate.
+    name = "teaminbox-admin",
     version,
     about = "Set up and run the teaminbox hosted team inbox",
     after_help = "Example:\n  teaminbox-admin channel create --name Support --company Acme\n  teaminbox-admin channel list"
@@ -61,6 +64,17 @@ pub enum Command {
     /// by `conversation spam` and `conversation not-spam`.
     #[command(subcommand)]
     Spam(SpamCommand),
+    /// Check the running Postfix's configuration and this daemon's against
+    /// what the README asks for: the milter socket and its permissions,
+    /// milter_default_action, message_size_limit, the hosted domains relayed
+    /// and deferred, in_flow_delay, non_smtpd_milters, the DNS resolver, and
+    /// each sending domain's DKIM, SPF and DMARC records. Prints each
+    /// finding, a wrong one with its fix; exit 1 if any is wrong.
+    #[command(after_help = "Examples:\n  \
+        teaminbox-admin --config /etc/teaminbox/teaminbox.toml doctor\n  \
+        teaminbox-admin doctor -c /etc/postfix-out --json\n  \
+        teaminbox-admin doctor --postconf \"docker exec mx postconf\" --postmap \"docker exec mx postmap\"")]
+    Doctor(DoctorArgs),
 }
 
 #[derive(Subcommand)]
@@ -89,6 +103,24 @@ pub struct SpamLearn {
     /// A folder of good messages (ham).
     #[arg(long, value_name = "DIR")]
     pub ham: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// How to run Postfix's postconf: a command line, split at spaces.
+    #[arg(long, default_value = "postconf", value_name = "COMMAND")]
+    pub postconf: String,
+    /// How to run Postfix's postmap (to look the hosted domains up in
+    /// relay_domains and transport_maps tables): a command line, split at
+    /// spaces.
+    #[arg(long, default_value = "postmap", value_name = "COMMAND")]
+    pub postmap: String,
+    /// Postfix's configuration directory, for an instance other than the
+    /// default (given to postconf and postmap as -c DIR).
+    #[arg(short = 'c', long, value_name = "DIR")]
+    pub postfix_config: Option<PathBuf>,
     #[command(flatten)]
     pub json: JsonFlag,
 }

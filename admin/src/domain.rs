@@ -36,15 +36,11 @@ pub fn run(command: DomainCommand, store: &Store, config: &Config) -> AdminResul
                 .outbound()
                 .sending_domain(&domain)?
                 .ok_or_else(|| AdminError::Refused(format!("{domain} is not a sending domain; add it with `teaminbox-admin domain add {domain}`")))?;
-            let name = format!("{}._domainkey.{domain}", known.selector);
-            let published = lookup_txt(config, &name)?;
-            let expected = public_key_of(&known.dns_txt);
-            if !published.iter().any(|txt| public_key_of(txt) == expected) {
-                return Err(AdminError::Refused(if published.is_empty() {
-                    format!("no DKIM record at {name} yet; publish the TXT record `domain add` printed (DNS changes can take a while), then try again")
-                } else {
-                    format!("the DKIM record at {name} does not hold this domain's key; publish exactly the TXT record `domain list` shows")
-                }));
+            let (name, record) = dkim_record(config, &known)?;
+            match record {
+                DkimRecord::Published => {}
+                DkimRecord::Missing => return Err(AdminError::Refused(format!("no DKIM record at {name} yet; publish the TXT record `domain add` printed (DNS changes can take a while), then try again"))),
+                DkimRecord::OtherKey => return Err(AdminError::Refused(format!("the DKIM record at {name} does not hold this domain's key; publish exactly the TXT record `domain list` shows"))),
             }
             let verified = store.outbound().mark_domain_verified(&domain)?;
             if json.json {
@@ -95,19 +91,49 @@ fn print_records(d: &SendingDomain) {
     println!(
         "  SPF (advice: allow the host that sends teaminbox's mail; keep your other senders):"
     );
-    println!(
-        "    {}. IN TXT \"v=spf1 a mx ip4:<this mail host's address> ~all\"\n",
-        d.domain
-    );
+    println!("    {}\n", spf_advice(&d.domain));
     println!("  DMARC (advice: start with p=none and watch the reports):");
-    println!(
-        "    _dmarc.{}. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@{}\"",
-        d.domain, d.domain
-    );
+    println!("    {}", dmarc_advice(&d.domain));
+}
+
+/// The SPF record we advise for a sending domain.
+pub(crate) fn spf_advice(domain: &str) -> String {
+    format!("{domain}. IN TXT \"v=spf1 a mx ip4:<this mail host's address> ~all\"")
+}
+
+/// The DMARC record we advise to start with.
+pub(crate) fn dmarc_advice(domain: &str) -> String {
+    format!("_dmarc.{domain}. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\"")
+}
+
+/// What a sending domain's DKIM name publishes, compared with our key.
+pub(crate) enum DkimRecord {
+    Published,
+    Missing,
+    OtherKey,
+}
+
+/// The DKIM record name of `known` (`selector._domainkey.domain`) and
+/// whether it publishes our key.
+pub(crate) fn dkim_record(
+    config: &Config,
+    known: &SendingDomain,
+) -> Result<(String, DkimRecord), AdminError> {
+    let name = format!("{}._domainkey.{}", known.selector, known.domain);
+    let published = lookup_txt(config, &name)?;
+    let expected = public_key_of(&known.dns_txt);
+    let record = if published.is_empty() {
+        DkimRecord::Missing
+    } else if published.iter().any(|txt| public_key_of(txt) == expected) {
+        DkimRecord::Published
+    } else {
+        DkimRecord::OtherKey
+    };
+    Ok((name, record))
 }
 
 /// The TXT strings at `name`, through the configured resolver.
-fn lookup_txt(config: &Config, name: &str) -> Result<Vec<String>, AdminError> {
+pub(crate) fn lookup_txt(config: &Config, name: &str) -> Result<Vec<String>, AdminError> {
     let resolver = teaminbox_store::dns::resolver(&config.nameservers())
         .map_err(|e| AdminError::Refused(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,6 +4,7 @@ mod channel;
 mod cli;
 mod contact;
 mod conversation;
+mod doctor;
 mod domain;
 mod filter;
 mod input;
@@ -74,6 +75,8 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
             }
             Ok(())
         }
+        // The doctor reports a database it cannot open as a finding.
+        cli::Command::Doctor(args) => doctor::run(args, &store, config),
         command => {
             // Every other command works on an up-to-date schema, so a fresh
             // install needs no separate step.
@@ -90,7 +93,7 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
                 cli::Command::Domain(c) => domain::run(c, &store, config),
                 cli::Command::Ticket(c) => ticket::run(c, &store),
                 cli::Command::Spam(c) => spam::run(c, &store, config),
-                cli::Command::Migrate => unreachable!("handled above"),
+                cli::Command::Migrate | cli::Command::Doctor(_) => unreachable!("handled above"),
             }
         }
     }

@@ -7,6 +7,7 @@
 //! The daemon binary is a thin wrapper around [`run`], so tests start the
 //! real thing in-process.
 
+pub mod cli;
 pub mod retention;
 pub mod service;
 

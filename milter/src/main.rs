@@ -1,22 +1,7 @@
 use clap::Parser;
-use std::{path::PathBuf, process::ExitCode};
-use teaminbox_store::config::{Config, CONFIG_ENV};
-
-/// Milter for Postfix and Sendmail that takes mail for hosted forwarding
-/// addresses into a shared team inbox.
-#[derive(Parser)]
-#[command(
-    version,
-    after_help = "Example:\n  teaminbox-milter --config /etc/teaminbox/teaminbox.toml"
-)]
-struct Cli {
-    /// Configuration file (TOML). Without one, every key has its default.
-    #[arg(long, env = CONFIG_ENV, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Print the effective configuration and exit.
-    #[arg(long)]
-    check_config: bool,
-}
+use std::process::ExitCode;
+use teaminbox_milter::cli::Cli;
+use teaminbox_store::config::Config;
 
 fn main() -> ExitCode {
     map_large_buffers();

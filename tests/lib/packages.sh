@@ -25,6 +25,8 @@ TEST_PACKAGES=(
     make
     pkg-config
     libssl-dev      # openssl-sys, for the bundled libpq's TLS
+    man-db          # man -l: the generated man pages render without warnings
+    zsh             # zsh -n: the generated zsh completions parse
 )
 
 # ensure_packages PKG...: installs the packages that are not installed yet;
