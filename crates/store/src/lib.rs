@@ -17,6 +17,7 @@
 //! `retention` for purges. Both SQLite and PostgreSQL are served by the
 //! same queries through diesel's `MultiConnection`.
 
+pub mod accounts;
 pub mod address;
 pub mod claims;
 mod clock;
@@ -228,6 +229,10 @@ impl Store {
 
     pub fn settings(&self) -> settings::Settings<'_> {
         settings::Settings { store: self }
+    }
+
+    pub fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts { store: self }
     }
 
     pub fn views(&self) -> views::Views<'_> {

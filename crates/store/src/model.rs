@@ -228,6 +228,19 @@ pub struct User {
     pub available: bool,
     #[serde(serialize_with = "crate::serialize_utc")]
     pub created_at: NaiveDateTime,
+    /// `agent` or `admin` ([`UserRole`]): what the user may do in the web
+    /// inbox.
+    pub role: String,
+}
+
+named_enum! {
+    /// What a user may do in the web inbox.
+    pub enum UserRole ("a role", "the roles") {
+        /// Works conversations.
+        Agent = "agent",
+        /// Works conversations and may reach the admin's pages.
+        Admin = "admin",
+    }
 }
 
 named_enum! {

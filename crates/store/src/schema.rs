@@ -92,6 +92,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbound_messages,
     sending_domains,
     hosted_local_parts,
+    web_sessions,
+    sign_in_links,
 );
 
 diesel::table! {
@@ -130,6 +132,31 @@ diesel::table! {
         username -> Text,
         available -> Bool,
         created_at -> Timestamp,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    web_sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_links (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -277,6 +304,8 @@ diesel::joinable!(conversations -> contacts (contact_id));
 diesel::joinable!(conversations -> channels (channel_id));
 diesel::joinable!(tickets -> conversations (conversation_id));
 diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(web_sessions -> users (user_id));
+diesel::joinable!(sign_in_links -> users (user_id));
 
 diesel::table! {
     sending_domains (id) {
