@@ -485,6 +485,38 @@ pub enum UserCommand {
         after_help = "Examples:\n  teaminbox-admin user availability alice@example.com away\n  teaminbox-admin user availability alice@example.com available"
     )]
     Availability(UserAvailability),
+    /// Set the password a user signs in to the web inbox with. Read from
+    /// the terminal without echo (twice), or as one line from standard
+    /// input when it is not a terminal; never from an argument, which other
+    /// users could see. Ends the user's web sessions.
+    #[command(
+        after_help = "Examples:\n  teaminbox-admin user set-password alice@example.com\n  printf '%s\\n' \"$PASSWORD\" | teaminbox-admin user set-password alice@example.com"
+    )]
+    SetPassword(UserEmail),
+    /// Print a one-time sign-in link for the web inbox (valid 24 hours,
+    /// used once): for a first sign-in, or to reset a forgotten password.
+    #[command(after_help = "Example:\n  teaminbox-admin user sign-in-link alice@example.com")]
+    SignInLink(UserEmail),
+    /// Set what a user may do in the web inbox: agent (the default) or
+    /// admin.
+    #[command(after_help = "Example:\n  teaminbox-admin user role alice@example.com admin")]
+    Role(UserRoleArgs),
+}
+
+#[derive(Args)]
+pub struct UserEmail {
+    /// The user's email address.
+    pub email: String,
+}
+
+#[derive(Args)]
+pub struct UserRoleArgs {
+    /// The user's email address.
+    pub email: String,
+    #[arg(value_enum)]
+    pub role: Role,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Args)]
@@ -500,8 +532,20 @@ pub struct UserAdd {
     /// the part of the email before the @.
     #[arg(long)]
     pub username: Option<String>,
+    /// Make the user an admin of the web inbox (default: agent).
+    #[arg(long)]
+    pub admin: bool,
     #[command(flatten)]
     pub json: JsonFlag,
+}
+
+/// What a user may do in the web inbox.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Role {
+    /// Works conversations.
+    Agent,
+    /// Works conversations and may reach the admin's pages.
+    Admin,
 }
 
 /// Whether a user takes conversations now.

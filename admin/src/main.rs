@@ -86,7 +86,7 @@ fn run(command: cli::Command, config: &Config) -> AdminResult {
                 cli::Command::Queue(c) => queue::run(c, &store),
                 cli::Command::Filter(c) => filter::run(c, &store),
                 cli::Command::Rejection(c) => rejection::run(c, &store),
-                cli::Command::User(c) => user::run(c, &store),
+                cli::Command::User(c) => user::run(c, &store, config),
                 cli::Command::Team(c) => team::run(c, &store),
                 cli::Command::Contact(c) => contact::run(c, &store),
                 cli::Command::Conversation(c) => conversation::run(c, &store, config),

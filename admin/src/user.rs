@@ -1,14 +1,42 @@
 //! `teaminbox-admin user ...`: the team members conversations go to.
 
 use crate::{
-    cli::{Availability, UserAdd, UserCommand},
+    cli::{Availability, Role, UserAdd, UserCommand, UserRoleArgs},
     input::{address, text_field},
-    output, AdminResult,
+    output, AdminError, AdminResult,
 };
-use teaminbox_store::{model::User, settings::NewUser, Store};
+use std::io::{BufRead, IsTerminal};
+use teaminbox_store::{
+    config::Config,
+    model::{User, UserRole},
+    settings::NewUser,
+    Store,
+};
 
-pub fn run(command: UserCommand, store: &Store) -> AdminResult {
+/// Shorter passwords are refused: the web inbox is reachable by anyone who
+/// can reach its port.
+const MIN_PASSWORD_CHARS: usize = 10;
+
+pub fn run(command: UserCommand, store: &Store, config: &Config) -> AdminResult {
     match command {
+        UserCommand::SetPassword(args) => {
+            let email = address("EMAIL", &args.email)?;
+            store.settings().user(&email)?;
+            let password = read_password()?;
+            let user = store.accounts().set_password(&email, &password)?;
+            output::say(&format!(
+                "Set the web inbox password of {}; their sessions are signed out.",
+                user.email
+            ));
+            Ok(())
+        }
+        UserCommand::SignInLink(args) => {
+            let email = address("EMAIL", &args.email)?;
+            let token = store.accounts().create_sign_in_link(&email)?;
+            println!("{}/sign-in/{token}", config.web.public_url());
+            Ok(())
+        }
+        UserCommand::Role(args) => set_role(args, store),
         UserCommand::Add(args) => add(args, store),
         UserCommand::List(flag) => {
             let users = store.settings().users()?;
@@ -33,13 +61,57 @@ pub fn run(command: UserCommand, store: &Store) -> AdminResult {
     }
 }
 
-const HEADER: [&str; 6] = [
+fn set_role(args: UserRoleArgs, store: &Store) -> AdminResult {
+    let email = address("EMAIL", &args.email)?;
+    let role = match args.role {
+        Role::Agent => UserRole::Agent,
+        Role::Admin => UserRole::Admin,
+    };
+    let user = store.accounts().set_role(&email, role)?;
+    if args.json.json {
+        output::json(&user);
+    } else {
+        println!("{} is {}.", user.email, user.role);
+    }
+    Ok(())
+}
+
+/// The new password: typed twice on a terminal without echo, else the
+/// first line of standard input.
+fn read_password() -> Result<String, AdminError> {
+    let unreadable =
+        |e: std::io::Error| AdminError::Refused(format!("cannot read the password: {e}"));
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ").map_err(unreadable)?;
+        let again = rpassword::prompt_password("Again: ").map_err(unreadable)?;
+        if first != again {
+            return Err(AdminError::Usage("the two passwords differ".into()));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(unreadable)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AdminError::Usage(format!(
+            "the password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(password)
+}
+
+const HEADER: [&str; 7] = [
     "ID",
     "EMAIL",
     "FIRST NAME",
     "LAST NAME",
     "USERNAME",
     "AVAILABILITY",
+    "ROLE",
 ];
 
 fn row(u: &User) -> Vec<String> {
@@ -50,6 +122,7 @@ fn row(u: &User) -> Vec<String> {
         u.last_name.clone(),
         u.username.clone(),
         availability(u).into(),
+        u.role.clone(),
     ]
 }
 
@@ -76,12 +149,17 @@ fn add(args: UserAdd, store: &Store) -> AdminResult {
         last_name,
         username,
     })?;
+    let user = if args.admin {
+        store.accounts().set_role(&user.email, UserRole::Admin)?
+    } else {
+        user
+    };
     if args.json.json {
         output::json(&user);
     } else {
         output::say(&format!(
-            "Added user {} ({} {}, username {}), available.",
-            user.email, user.first_name, user.last_name, user.username
+            "Added user {} ({} {}, username {}, {}), available.",
+            user.email, user.first_name, user.last_name, user.username, user.role
         ));
     }
     Ok(())

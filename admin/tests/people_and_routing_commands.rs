@@ -47,7 +47,7 @@ both_databases! {
         ]);
         assert_eq!(
             run.ok(),
-            "Added user alice.smith@example.com (Alice Smith, username alice.smith), available.\n"
+            "Added user alice.smith@example.com (Alice Smith, username alice.smith, agent), available.\n"
         );
         let bob = setup.json(&[
             "user", "add", "bob@example.com", "--first-name", " Bob ", "--last-name", "Jones",
@@ -55,7 +55,7 @@ both_databases! {
         ]);
         assert_eq!(
             keys(&bob),
-            ["available", "created_at", "email", "first_name", "id", "last_name", "username"]
+            ["available", "created_at", "email", "first_name", "id", "last_name", "role", "username"]
         );
         assert_eq!(bob["id"], 2);
         assert_eq!(bob["email"], "bob@example.com");
@@ -79,9 +79,9 @@ both_databases! {
         let run = setup.run(&["user", "list"]);
         assert_eq!(
             run.ok(),
-            "ID  EMAIL                    FIRST NAME  LAST NAME  USERNAME     AVAILABILITY\n\
-             1   alice.smith@example.com  Alice       Smith      alice.smith  available\n\
-             2   bob@example.com          Bob         Jones      bjones       away\n"
+            "ID  EMAIL                    FIRST NAME  LAST NAME  USERNAME     AVAILABILITY  ROLE\n\
+             1   alice.smith@example.com  Alice       Smith      alice.smith  available     agent\n\
+             2   bob@example.com          Bob         Jones      bjones       away          agent\n"
         );
         let back = setup.json(&["user", "availability", "bob@example.com", "available"]);
         assert_eq!(back["available"], true);

@@ -46,6 +46,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub log: LogConfig,
     pub spam: SpamConfig,
+    pub web: WebConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -263,6 +264,38 @@ pub struct MetricsConfig {
     pub listen: String,
 }
 
+/// The web inbox (`teaminbox-web`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// `IP:PORT` to serve the web inbox on; empty: no web inbox.
+    pub listen: String,
+    /// The address users open (behind a TLS proxy: its `https://` one):
+    /// the base of sign-in links, and `https` makes the cookie `Secure`.
+    pub public_url: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8025".into(),
+            public_url: "http://127.0.0.1:8025".into(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// `public_url` without a trailing `/`.
+    pub fn public_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+
+    /// Whether users reach the inbox over TLS (so cookies are `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
 /// How the daemon writes its log (to stderr).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -439,6 +472,26 @@ impl Config {
                 ),
             );
         }
+        if !self.web.listen.is_empty() && self.web_listen().is_none() {
+            return bad(
+                "web.listen",
+                format!(
+                    "`{}` is not IP:PORT (for example 127.0.0.1:8025); empty turns the web inbox off",
+                    crate::address::printable(&self.web.listen)
+                ),
+            );
+        }
+        let url = &self.web.public_url;
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad(
+                "web.public_url",
+                format!(
+                    "`{}` is not an http:// or https:// address",
+                    crate::address::printable(url)
+                ),
+            );
+        }
         self.spam.validate_within(self.security.check_timeout)?;
         let id = &self.security.authserv_id;
         if id.is_empty()
@@ -476,6 +529,11 @@ impl Config {
     /// Where to serve metrics; `None` when `[metrics] listen` is empty.
     pub fn metrics_listen(&self) -> Option<SocketAddr> {
         self.metrics.listen.parse().ok()
+    }
+
+    /// Where to serve the web inbox; `None` when `[web] listen` is empty.
+    pub fn web_listen(&self) -> Option<SocketAddr> {
+        self.web.listen.parse().ok()
     }
 
     /// The effective configuration as TOML, for `--check-config`, with a

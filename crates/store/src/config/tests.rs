@@ -259,3 +259,26 @@ fn spam_is_off_until_rspamd_url_is_set_and_its_timeout_fits_the_checks() {
         .to_string();
     assert!(error.contains("on_error"), "{error}");
 }
+
+#[test]
+fn the_web_inbox_listens_on_localhost_unless_told_otherwise() {
+    let config = Config::from_toml("").unwrap();
+    assert_eq!(config.web_listen(), Some("127.0.0.1:8025".parse().unwrap()));
+    assert_eq!(config.web.public_url(), "http://127.0.0.1:8025");
+    assert!(!config.web.is_https());
+    let config = Config::from_toml("[web]\nlisten = \"\"").unwrap();
+    assert_eq!(config.web_listen(), None);
+    let config = Config::from_toml("[web]\npublic_url = \"https://inbox.example.com/\"").unwrap();
+    assert_eq!(config.web.public_url(), "https://inbox.example.com");
+    assert!(config.web.is_https());
+    let e = error_of("[web]\nlisten = \"localhost:8025\"");
+    assert!(e.starts_with("`web.listen`: "), "{e}");
+    for bad in [
+        "inbox.example.com",
+        "ftp://x",
+        "https://x\\r\\nSet-Cookie: a",
+    ] {
+        let e = error_of(&format!("[web]\npublic_url = \"{bad}\""));
+        assert!(e.starts_with("`web.public_url`: "), "{bad}: {e}");
+    }
+}
