@@ -255,3 +255,55 @@ macro_rules! both_databases {
         }
     };
 }
+
+/// A conversation of `channel_id` from a new contact `contact`, with one
+/// received message (its text, and `html` as its HTML body) whose newest
+/// activity is `at`; its id. Written directly, as the processor would
+/// leave it, for tests of what the inbox shows.
+pub fn conversation(
+    store: &Store,
+    channel_id: i64,
+    contact: &str,
+    subject: &str,
+    html: Option<&str>,
+    at: chrono::NaiveDateTime,
+) -> i64 {
+    use crate::schema::{contacts, conversations, messages};
+    use diesel::ExpressionMethods;
+    store
+        .write(|conn| {
+            let contact_id = diesel::insert_into(contacts::table)
+                .values((contacts::address.eq(contact), contacts::created_at.eq(at)))
+                .returning(contacts::id)
+                .get_result::<i64>(conn)?;
+            let id = diesel::insert_into(conversations::table)
+                .values((
+                    conversations::channel_id.eq(channel_id),
+                    conversations::contact_id.eq(contact_id),
+                    conversations::subject.eq(subject),
+                    conversations::status.eq("open"),
+                    conversations::kind.eq("normal"),
+                    conversations::created_at.eq(at),
+                    conversations::last_message_at.eq(at),
+                ))
+                .returning(conversations::id)
+                .get_result::<i64>(conn)?;
+            diesel::insert_into(messages::table)
+                .values((
+                    messages::conversation_id.eq(id),
+                    messages::channel_id.eq(channel_id),
+                    messages::direction.eq("in"),
+                    messages::dedupe_key.eq(format!("test-{id}")),
+                    messages::from_address.eq(contact),
+                    messages::subject.eq(subject),
+                    messages::text_body.eq(format!("Text of {subject}")),
+                    messages::html_body.eq(html),
+                    messages::automated.eq(false),
+                    messages::decisions.eq("[\"Filed by a test.\"]"),
+                    messages::created_at.eq(at),
+                ))
+                .execute(conn)?;
+            Ok(id)
+        })
+        .unwrap_or_else(|e| panic!("add a test conversation: {e}"))
+}

@@ -36,7 +36,27 @@ pub struct ConversationFilter {
     pub unassigned: bool,
     /// At most this many, newest first; `None` for all.
     pub limit: Option<i64>,
+    /// Only those whose contact's address or name, or subject, contains
+    /// this text (any case).
+    pub search: Option<String>,
+    /// Only those listed after this one (its `last_message_at` and id): the
+    /// next page, found by key rather than by offset.
+    pub after: Option<(NaiveDateTime, i64)>,
 }
+
+/// How many conversations each of the web inbox's filters holds.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ConversationCounts {
+    pub open: i64,
+    pub closed: i64,
+    pub spam: i64,
+    /// Open and assigned to the user asking.
+    pub mine: i64,
+    /// Open and assigned to nobody.
+    pub unassigned: i64,
+}
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// One line of the conversation list.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -243,6 +263,49 @@ impl Views<'_> {
         self.store.read(|conn| load_summaries(conn, filter, None))
     }
 
+    /// The counts behind the web inbox's filters, for the user `user_id`.
+    pub fn conversation_counts(&self, user_id: i64) -> StoreResult<ConversationCounts> {
+        self.store.read(|conn| {
+            let by_status = conversations::table
+                .group_by(conversations::status)
+                .select((conversations::status, diesel::dsl::count_star()))
+                .load::<(String, i64)>(conn)?;
+            let status = |name: ConversationStatus| {
+                by_status
+                    .iter()
+                    .find(|(s, _)| s == name.as_str())
+                    .map_or(0, |(_, n)| *n)
+            };
+            let open = conversations::table
+                .filter(conversations::status.eq(ConversationStatus::Open.as_str()));
+            Ok(ConversationCounts {
+                open: status(ConversationStatus::Open),
+                closed: status(ConversationStatus::Closed),
+                spam: status(ConversationStatus::Spam),
+                mine: open
+                    .filter(conversations::assignee_user_id.eq(user_id))
+                    .count()
+                    .get_result(conn)?,
+                unassigned: open
+                    .filter(conversations::assignee_user_id.is_null())
+                    .count()
+                    .get_result(conn)?,
+            })
+        })
+    }
+
+    /// A message's HTML body as received (not sanitized), if it had one.
+    pub fn message_html(&self, id: i64) -> StoreResult<Option<String>> {
+        self.store.read(|conn| {
+            messages::table
+                .find(id)
+                .select(messages::html_body)
+                .first::<Option<String>>(conn)
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("there is no message {id}")))
+        })
+    }
+
     pub fn conversation(&self, id: i64) -> StoreResult<ConversationDetail> {
         self.store.read(|conn| find_conversation(conn, id))
     }
@@ -332,6 +395,27 @@ fn load_summaries(
     if filter.unassigned {
         query = query.filter(conversations::assignee_user_id.is_null());
     }
+    if let Some(text) = filter.search.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
+        query = query.filter(
+            lower(contacts::address)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(contacts::name.assume_not_null())
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(conversations::subject).like(pattern).escape('\\')),
+        );
+    }
+    if let Some((at, id)) = filter.after {
+        query = query.filter(
+            conversations::last_message_at
+                .lt(at)
+                .or(conversations::last_message_at
+                    .eq(at)
+                    .and(conversations::id.lt(id))),
+        );
+    }
     if let Some(limit) = filter.limit {
         query = query.limit(limit);
     }
@@ -364,6 +448,13 @@ fn load_summaries(
             },
         )
         .collect())
+}
+
+/// `text` with LIKE's wildcards (and the escape character) escaped by `\`.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// How many messages each of `ids` holds, a bounded number of ids per query
@@ -697,4 +788,71 @@ fn load_tickets(conn: &mut DbConnection, only: Option<i64>) -> StoreResult<Vec<T
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod web_list_tests {
+    use super::*;
+    use crate::both_databases;
+    use crate::testing::{channel, conversation};
+    use chrono::Duration;
+
+    both_databases! {
+        fn conversations_are_searched_paged_by_key_and_counted(db: TestDatabase) {
+            let store = db.store();
+            let support = channel(&store, "support@inbox.example.com");
+            let start = crate::now() - Duration::hours(1);
+            let ids: Vec<i64> = (0..5)
+                .map(|n| {
+                    conversation(
+                        &store,
+                        support,
+                        &format!("customer{n}@example.org"),
+                        &format!("Question {n}"),
+                        None,
+                        // Two share a time: the id breaks the tie.
+                        start + Duration::minutes(n.min(3)),
+                    )
+                })
+                .collect();
+            let listed = |filter: &ConversationFilter| -> Vec<i64> {
+                store.views().conversations(filter).unwrap().iter().map(|c| c.id).collect()
+            };
+            let first = ConversationFilter { limit: Some(2), ..Default::default() };
+            assert_eq!(listed(&first), [ids[4], ids[3]]);
+            let page = store.views().conversations(&first).unwrap();
+            let last = page.last().unwrap();
+            let next = ConversationFilter {
+                after: Some((last.last_message_at, last.id)),
+                ..first.clone()
+            };
+            assert_eq!(listed(&next), [ids[2], ids[1]]);
+
+            let search = |text: &str| {
+                listed(&ConversationFilter { search: Some(text.into()), ..Default::default() })
+            };
+            assert_eq!(search("CUSTOMER2@"), [ids[2]]);
+            assert_eq!(search("question 1"), [ids[1]]);
+            assert_eq!(search("%"), Vec::<i64>::new());
+            assert_eq!(search("_uestion 1"), Vec::<i64>::new());
+
+            let alice = store
+                .settings()
+                .add_user(&crate::settings::NewUser {
+                    email: "alice@example.com",
+                    first_name: "Alice",
+                    last_name: "Smith",
+                    username: "alice",
+                })
+                .unwrap();
+            store.settings().assign_conversation(ids[0], "alice@example.com").unwrap();
+            store.settings().close_conversation(ids[1]).unwrap();
+            assert_eq!(
+                store.views().conversation_counts(alice.id).unwrap(),
+                ConversationCounts { open: 4, closed: 1, spam: 0, mine: 1, unassigned: 3 }
+            );
+            assert_eq!(store.views().message_html(1).unwrap(), None);
+            assert!(matches!(store.views().message_html(99), Err(StoreError::NotFound(_))));
+        }
+    }
 }
