@@ -21,4 +21,9 @@ pub struct Cli {
     /// Print the effective configuration and exit.
     #[arg(long)]
     pub check_config: bool,
+    /// Serve only the web inbox (`[web] listen`): no milter socket,
+    /// processor, outbound or retention. For a web host that shares the
+    /// PostgreSQL database of a full daemon elsewhere.
+    #[arg(long)]
+    pub web_only: bool,
 }

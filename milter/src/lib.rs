@@ -84,6 +84,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     // Bound before anything else starts, so that a socket that cannot be
     // had stops the daemon with nothing to tear down.
     let metrics_listener = bind_metrics(&config).await?;
+    let web_listener = bind_web(&config).await?;
     let listener = bind(&config).await?;
     info!(
         "teaminbox-milter {VERSION} listening on {}",
@@ -120,6 +121,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
             stopped.clone(),
         ))
     });
+    let web = web_listener.map(|listener| spawn_web(listener, &config, &store, stopped.clone()));
     // Lessons for rspamd are given by every daemon that asks it: one worker.
     let teachers = config.spam.enabled().then(|| {
         let lessons = Arc::new(teaminbox_spam::lessons::LessonWorker::new(
@@ -164,6 +166,9 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
     if let Some(endpoint) = metrics_endpoint {
         let _ = endpoint.await;
     }
+    if let Some(web) = web {
+        let _ = web.await;
+    }
     if let Some(teachers) = teachers {
         let _ = teachers.await;
     }
@@ -191,6 +196,72 @@ async fn stop_gracefully(
     let limit = service::drain_limit(config.security.check_timeout.0);
     service::drain(&filter, limit).await;
     let _ = stop.send(true);
+}
+
+/// Runs the web inbox alone (`--web-only`): no milter socket, processor,
+/// outbound or retention, for a web host beside a shared PostgreSQL. Brings
+/// the database schema up to date first, as [`run`] does.
+pub async fn run_web_only(config: Config, shutdown: impl Future) -> Result<(), RunError> {
+    let store = Store::from_config(&config);
+    let migrate = store.clone();
+    let applied = tokio::task::spawn_blocking(move || migrate.migrate())
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    for name in applied {
+        info!("applied database migration {name}");
+    }
+    let Some(listener) = bind_web(&config).await? else {
+        return Err(RunError::Listen {
+            address: "(web.listen is empty)".into(),
+            source: std::io::Error::other("--web-only needs [web] listen"),
+        });
+    };
+    service::ready();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let web = spawn_web(listener, &config, &store, stopped);
+    shutdown.await;
+    service::stopping();
+    let _ = stop.send(true);
+    let _ = web.await;
+    info!("teaminbox-milter (web only) stopped");
+    Ok(())
+}
+
+/// Serves the web inbox on `listener` until `stopped` turns true.
+fn spawn_web(
+    listener: TcpListener,
+    config: &Config,
+    store: &Store,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    info!(
+        "web inbox at {} (listening on {})",
+        config.web.public_url(),
+        config.web.listen
+    );
+    let router = teaminbox_web::router(store.clone(), &config.web);
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = teaminbox_web::serve(listener, router, stop).await {
+            tracing::error!("web inbox: {e}");
+        }
+    })
+}
+
+/// Binds `[web] listen`, if set.
+async fn bind_web(config: &Config) -> Result<Option<TcpListener>, RunError> {
+    let Some(address) = config.web_listen() else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| RunError::Listen {
+            address: format!("{address} (web.listen)"),
+            source,
+        })?;
+    Ok(Some(listener))
 }
 
 /// Binds `[metrics] listen`, if set.

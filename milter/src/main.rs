@@ -29,9 +29,12 @@ fn main() -> ExitCode {
         // Installed before the socket exists: a SIGTERM that comes as soon
         // as the socket appears must be a clean stop, not a kill.
         let shutdown = shutdown_signal()?;
-        teaminbox_milter::run(config, shutdown)
-            .await
-            .map_err(|e| e.to_string())
+        if cli.web_only {
+            teaminbox_milter::run_web_only(config, shutdown).await
+        } else {
+            teaminbox_milter::run(config, shutdown).await
+        }
+        .map_err(|e| e.to_string())
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,13 +3,10 @@
 
 mod common;
 
+use common::http::{free_port, get};
 use common::{send_raw, Milter};
 use indymilter_test::{MacroStage, Status};
-use std::{
-    io::{Read, Write},
-    net::TcpStream,
-    time::Duration,
-};
+use std::time::Duration;
 use teaminbox_testkit::both_databases;
 use teaminbox_testkit::dns::TestDns;
 
@@ -19,35 +16,6 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 const MESSAGE: &[u8] = b"From: Alice <alice@example.org>\r\nTo: support@inbox.example.com\r\n\
     Subject: Printer on fire\r\nMessage-ID: <fire-1@example.org>\r\n\r\nHelp!\r\n";
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// `GET path` over plain HTTP/1.1: (status line, headers, body).
-async fn get(port: u16, path: &str) -> (String, String, String) {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-        let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
-        (status.to_owned(), headers.to_owned(), body.to_owned())
-    })
-    .await
-    .unwrap()
-}
 
 /// The value of the sample `series` (name and labels as printed), 0 when
 /// it is not there yet.

@@ -5,7 +5,7 @@ use std::{
     thread::JoinHandle,
     time::{Duration, Instant},
 };
-use teaminbox_store::config::{Config, ListenAddress};
+use teaminbox_store::config::{Config, ListenAddress, WebConfig};
 use tokio::sync::oneshot;
 
 /// A daemon started by [`RunningDaemon::start`]; stopped by
@@ -18,7 +18,12 @@ pub struct RunningDaemon {
 impl RunningDaemon {
     /// Starts the daemon with `config` and waits (up to 10 s) until its
     /// UNIX socket is there, which it is only once it listens.
-    pub fn start(config: Config) -> Self {
+    /// The web inbox, unless the test chose its address, listens on a port
+    /// of its own: daemons of tests running at once cannot share 8025.
+    pub fn start(mut config: Config) -> Self {
+        if config.web.listen == WebConfig::default().listen {
+            config.web.listen = "127.0.0.1:0".into();
+        }
         let socket = match &config.milter.listen {
             ListenAddress::Unix(path) => path.clone(),
             ListenAddress::Inet(_) => panic!("test daemons listen on a UNIX socket"),

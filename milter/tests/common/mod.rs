@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use indymilter_test::{ProtoOpts, Status, TestConnection};
 use std::{ffi::CString, path::PathBuf, time::Duration};
 use teaminbox_store::config::Config;

@@ -125,7 +125,7 @@ fn daemon_config(dir: &Path, db: &TestDatabase, dns: &TestDns, rspamd: Option<&R
     let mut toml = format!(
         "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\nhosted_domains = [\"{HOSTED}\"]\n\
          [database]\nurl = \"{}\"\n[dns]\nnameservers = [\"{}\"]\n\
-         [security]\nauthserv_id = \"mx.{HOSTED}\"\n[processor]\nworkers = 0\n[outbound]\nworkers = 0\n",
+         [security]\nauthserv_id = \"mx.{HOSTED}\"\n[processor]\nworkers = 0\n[outbound]\nworkers = 0\n[web]\nlisten = \"\"\n",
         dir.join("milter.sock").display(),
         db.url,
         dns.nameserver()

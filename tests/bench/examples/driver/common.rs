@@ -84,7 +84,7 @@ pub fn daemon_config(socket: &Path, db_url: &str, dns: &str, workers: usize) -> 
         "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\nhosted_domains = [\"{HOSTED}\"]\n\
          [database]\nurl = \"{db_url}\"\n[dns]\nnameservers = [\"{dns}\"]\n\
          [security]\nauthserv_id = \"{AUTHSERV_ID}\"\n[processor]\nworkers = {workers}\n\
-         [outbound]\nworkers = 0\n",
+         [outbound]\nworkers = 0\n[web]\nlisten = \"\"\n",
         socket.display()
     ))
     .expect("benchmark configuration")

@@ -188,7 +188,7 @@ pub fn daemon_toml_with(
         "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\n\
          hosted_domains = [\"{HOSTED}\"]\n{milter}\n[database]\nurl = \"{db_url}\"\n\
          [dns]\nnameservers = [\"{}\"]\n[security]\nauthserv_id = \"mx.{HOSTED}\"\n{security}\n\
-         [processor]\nworkers = {workers}\n",
+         [processor]\nworkers = {workers}\n[web]\nlisten = \"127.0.0.1:0\"\n",
         socket.display(),
         nameserver,
     )
