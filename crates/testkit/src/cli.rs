@@ -19,7 +19,7 @@ pub struct Run {
 /// harness's `TEAMINBOX_TEST_POSTGRES_URL` would be read as a configuration
 /// key) and the Rust variables that change what a panic prints: without
 /// `RUST_BACKTRACE` a panic says "run with `RUST_BACKTRACE=1`", which
-/// [`Run::from_output`] catches.
+/// [`Run::from_output`] catches. Sets `TEAMINBOX_WEB__LISTEN` (below).
 pub fn scrub_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("TEAMINBOX_") {
@@ -27,6 +27,9 @@ pub fn scrub_env(cmd: &mut Command) {
         }
     }
     cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LOG");
+    // The web inbox listens on 127.0.0.1:8025 by default: daemons of tests
+    // running at once would fight over it, so each gets a port of its own.
+    cmd.env("TEAMINBOX_WEB__LISTEN", "127.0.0.1:0");
 }
 
 impl Run {
