@@ -5,6 +5,7 @@ use super::{
     schema::{channels, hosted_local_parts, inbound_messages, inbound_recipients, messages},
     DbConnection, Store, StoreResult,
 };
+use crate::model::SmtpSession;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -42,13 +43,8 @@ pub struct HostedRecipient {
 /// Everything the milter hands over for one accepted message.
 #[derive(Debug)]
 pub struct NewInboundMessage {
-    /// The MTA's queue id (Postfix macro `i`), for matching log lines.
-    pub queue_id: Option<String>,
+    pub session: SmtpSession,
     pub received_at: NaiveDateTime,
-    pub client_address: Option<String>,
-    pub client_name: String,
-    pub helo: String,
-    pub mail_from: String,
     pub recipients: Vec<HostedRecipient>,
     pub raw_message: Vec<u8>,
     /// The SMTP-time checks' results; `None` when they did not run.
@@ -232,12 +228,12 @@ fn insert_message(conn: &mut DbConnection, message: &NewInboundMessage) -> Store
     let verdicts = message.verdicts.as_ref();
     let id = diesel::insert_into(inbound_messages::table)
         .values((
-            inbound_messages::queue_id.eq(&message.queue_id),
+            inbound_messages::queue_id.eq(&message.session.queue_id),
             inbound_messages::received_at.eq(message.received_at),
-            inbound_messages::client_address.eq(&message.client_address),
-            inbound_messages::client_name.eq(&message.client_name),
-            inbound_messages::helo.eq(&message.helo),
-            inbound_messages::mail_from.eq(&message.mail_from),
+            inbound_messages::client_address.eq(&message.session.client_address),
+            inbound_messages::client_name.eq(&message.session.client_name),
+            inbound_messages::helo.eq(&message.session.helo),
+            inbound_messages::mail_from.eq(&message.session.mail_from),
             inbound_messages::message_size.eq(message.raw_message.len() as i64),
             inbound_messages::raw_message.eq(&message.raw_message),
             inbound_messages::spf.eq(verdicts.map(|v| &v.spf)),
