@@ -11,14 +11,14 @@ use serde_json::Value;
 use teaminbox_store::{
     model::{FilterKind, FilterList},
     rejections::NewRejection,
-    settings::Filter,
+    settings::ListEntry,
 };
 use teaminbox_testkit::both_databases;
 
 /// This file's helpers on the shared setup, which leaves the schema to the
 /// binary (`Setup::unmigrated`): reading through them migrates first.
 impl Setup {
-    fn filters(&self) -> Vec<Filter> {
+    fn filters(&self) -> Vec<ListEntry> {
         self.db.store().settings().filters(None).unwrap()
     }
 

@@ -14,7 +14,7 @@ use teaminbox_store::settings::list_entry::FilterValue;
 use teaminbox_store::{
     model::{FilterKind, FilterList},
     rejections::{NewRejection, Rejection},
-    settings::Filter,
+    settings::ListEntry,
     Store, StoreError,
 };
 use teaminbox_testkit::both_databases;
@@ -45,7 +45,7 @@ fn set_rejected_at(db: &TestDatabase, id: i64, at: NaiveDateTime) {
     ));
 }
 
-fn add(store: &Store, list: FilterList, text: &str) -> Filter {
+fn add(store: &Store, list: FilterList, text: &str) -> ListEntry {
     let value = FilterValue::parse(text).unwrap();
     store
         .settings()

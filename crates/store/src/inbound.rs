@@ -207,18 +207,18 @@ impl Inbound<'_> {
     /// Every allow and deny list entry, for
     /// [`FilterSet`](teaminbox_filter::lists::FilterSet) (through its cache,
     /// not once per message).
-    pub fn filters(&self) -> StoreResult<Vec<super::settings::Filter>> {
+    pub fn filters(&self) -> StoreResult<Vec<super::settings::ListEntry>> {
         self.store.read(|conn| {
             use super::{
                 schema::filters,
-                settings::{Filter, FilterRow, FILTER_COLUMNS},
+                settings::{ListEntry, ListEntryRow, LIST_ENTRY_COLUMNS},
             };
             filters::table
-                .select(FILTER_COLUMNS)
+                .select(LIST_ENTRY_COLUMNS)
                 .order(filters::id)
-                .load::<FilterRow>(conn)?
+                .load::<ListEntryRow>(conn)?
                 .into_iter()
-                .map(Filter::from_row)
+                .map(ListEntry::from_row)
                 .collect()
         })
     }
