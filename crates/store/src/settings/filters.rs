@@ -2,8 +2,8 @@
 
 use super::Settings;
 use crate::{
-    is_unique_violation,
     model::{FilterKind, FilterList},
+    rows::is_unique_violation,
     schema::filters,
     StoreError, StoreResult,
 };
