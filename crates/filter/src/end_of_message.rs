@@ -226,7 +226,7 @@ const CHECK_ASIDE_FROM: usize = 1024 * 1024;
 /// through the runtime's handle, as the DNS lookups need it): hashing tens
 /// of megabytes for DKIM and ARC would otherwise hold up every other
 /// session, which share the daemon's one async thread (see
-/// [`teaminbox_milter::runtime`]). Hands the message and its transaction back.
+/// `teaminbox_milter::runtime`). Hands the message and its transaction back.
 async fn judge_aside_if_large(
     filter: &Arc<Filter>,
     session: Session,
