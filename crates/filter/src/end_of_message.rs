@@ -61,7 +61,7 @@ async fn finish(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
     }
     let session = Session {
         client_ip: conn.client_address,
-        smtp: conn.smtp_session(),
+        smtp: conn.session_with(Some(&tx)),
     };
     let queue_id = tx.queue_id.clone().unwrap_or_else(|| "-".into());
     if let Some(refusal) = denied_by_envelope(&filter, &session, &tx).await {

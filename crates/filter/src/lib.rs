@@ -281,7 +281,12 @@ impl Connection {
     /// The session as far as it went: the client, and the current
     /// message's envelope sender and queue id when there is one.
     fn smtp_session(&self) -> SmtpSession {
-        let tx = self.transaction.as_ref();
+        self.session_with(self.transaction.as_ref())
+    }
+
+    /// The session of this connection's client with transaction `tx`
+    /// (taken out of the connection at end of message).
+    fn session_with(&self, tx: Option<&Transaction>) -> SmtpSession {
         SmtpSession {
             queue_id: tx.and_then(|t| t.queue_id.clone()),
             client_address: self.client_address.map(|ip| ip.to_string()),
