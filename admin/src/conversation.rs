@@ -12,7 +12,7 @@ use crate::{
 use teaminbox_store::config::Config;
 use teaminbox_store::model::{self, SpamClass};
 use teaminbox_store::{
-    views::{ConversationDetail, ConversationFilter, ConversationSummary, MessageView, Ticket},
+    views::{ConversationDetail, ConversationQuery, ConversationSummary, MessageView, Ticket},
     Store,
 };
 
@@ -72,7 +72,7 @@ pub fn run(command: ConversationCommand, store: &Store, config: &Config) -> Admi
 
 fn list(args: ConversationList, store: &Store) -> AdminResult {
     let limit = crate::input::limit(args.limit)?;
-    let filter = ConversationFilter {
+    let filter = ConversationQuery {
         channel: args.channel,
         status: args.status.map(|s| match s {
             ConversationStatus::Open => model::ConversationStatus::Open,

@@ -5,7 +5,7 @@ use crate::{
     output, AdminError, AdminResult,
 };
 use teaminbox_store::settings::list_entry::FilterValue;
-use teaminbox_store::{model::FilterList, settings::Filter, Store, StoreError};
+use teaminbox_store::{model::FilterList, settings::ListEntry, Store, StoreError};
 
 pub fn run(command: FilterCommand, store: &Store) -> AdminResult {
     match command {
@@ -26,7 +26,7 @@ pub fn run(command: FilterCommand, store: &Store) -> AdminResult {
 
 const HEADER: [&str; 5] = ["ID", "LIST", "KIND", "VALUE", "ADDED (UTC)"];
 
-fn row(f: &Filter) -> Vec<String> {
+fn row(f: &ListEntry) -> Vec<String> {
     vec![
         f.id.to_string(),
         f.list.to_string(),

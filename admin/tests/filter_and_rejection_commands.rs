@@ -11,14 +11,14 @@ use serde_json::Value;
 use teaminbox_store::{
     model::{FilterKind, FilterList},
     rejections::NewRejection,
-    settings::Filter,
+    settings::ListEntry,
 };
 use teaminbox_testkit::both_databases;
 
 /// This file's helpers on the shared setup, which leaves the schema to the
 /// binary (`Setup::unmigrated`): reading through them migrates first.
 impl Setup {
-    fn filters(&self) -> Vec<Filter> {
+    fn filters(&self) -> Vec<ListEntry> {
         self.db.store().settings().filters(None).unwrap()
     }
 
@@ -38,11 +38,13 @@ impl Setup {
             .store()
             .rejections()
             .record(&NewRejection {
-                queue_id: Some("4dK2xY0l3z"),
-                client_address: Some("192.0.2.7"),
-                client_name: "mail.example.org",
-                helo: "mail.example.org",
-                mail_from,
+                session: teaminbox_store::model::SmtpSession {
+                    queue_id: Some("4dK2xY0l3z".into()),
+                    client_address: Some("192.0.2.7".into()),
+                    client_name: "mail.example.org".into(),
+                    helo: "mail.example.org".into(),
+                    mail_from: mail_from.into(),
+                },
                 header_from: Some("alice@example.org"),
                 recipients: &recipients,
                 smtp_code: "550",
@@ -276,11 +278,13 @@ both_databases! {
         let id = store
             .rejections()
             .record(&NewRejection {
-                queue_id: None,
-                client_address: None,
-                client_name: "unknown",
-                helo: "x",
-                mail_from: "",
+                session: teaminbox_store::model::SmtpSession {
+                    queue_id: None,
+                    client_address: None,
+                    client_name: "unknown".into(),
+                    helo: "x".into(),
+                    mail_from: "".into(),
+                },
                 // A hostile header: escaped in the table, kept in JSON.
                 header_from: Some("evil\u{1b}[2J@example.net"),
                 recipients: &recipients,

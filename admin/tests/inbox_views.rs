@@ -30,12 +30,18 @@ fn at(hour: u32, minute: u32) -> NaiveDateTime {
 fn enqueue(store: &Store, channel_id: i64, address: &str) -> i64 {
     store
         .inbound()
-        .enqueue(NewInboundMessage {
-            spam_check: None,
-            queue_id: Some("4dK2xY0l3z".into()),
-            received_at: at(7, 0),
-            mail_from: "customer@example.org".into(),
-            ..inbound_message(address, channel_id, b"Subject: seeded\r\n\r\nseeded\r\n")
+        .enqueue({
+            let base = inbound_message(address, channel_id, b"Subject: seeded\r\n\r\nseeded\r\n");
+            NewInboundMessage {
+                spam_check: None,
+                received_at: at(7, 0),
+                session: teaminbox_store::model::SmtpSession {
+                    queue_id: Some("4dK2xY0l3z".into()),
+                    mail_from: "customer@example.org".into(),
+                    ..base.session
+                },
+                ..base
+            }
         })
         .unwrap()
 }

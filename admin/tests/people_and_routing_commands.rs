@@ -533,18 +533,24 @@ fn processor_view(store: &Store, channel: i64) -> (ChannelRouting, Vec<String>) 
 fn enqueue(store: &Store, channel_id: i64) -> i64 {
     store
         .inbound()
-        .enqueue(NewInboundMessage {
-            spam_check: None,
-            received_at: NaiveDate::from_ymd_opt(2026, 11, 20)
-                .unwrap()
-                .and_hms_opt(9, 0, 0)
-                .unwrap(),
-            mail_from: "customer@example.org".into(),
-            ..inbound_message(
+        .enqueue({
+            let base = inbound_message(
                 "support@inbox.example.com",
                 channel_id,
                 b"Subject: hello\r\n\r\nhello\r\n",
-            )
+            );
+            NewInboundMessage {
+                spam_check: None,
+                received_at: NaiveDate::from_ymd_opt(2026, 11, 20)
+                    .unwrap()
+                    .and_hms_opt(9, 0, 0)
+                    .unwrap(),
+                session: teaminbox_store::model::SmtpSession {
+                    mail_from: "customer@example.org".into(),
+                    ..base.session
+                },
+                ..base
+            }
         })
         .unwrap()
 }

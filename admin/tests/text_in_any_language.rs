@@ -83,10 +83,16 @@ fn receive(setup: &Setup, sender: &str, raw: &str) {
     setup
         .store
         .inbound()
-        .enqueue(NewInboundMessage {
-            spam_check: None,
-            mail_from: sender.into(),
-            ..inbound_message(ADDRESS, 1, raw)
+        .enqueue({
+            let base = inbound_message(ADDRESS, 1, raw);
+            NewInboundMessage {
+                spam_check: None,
+                session: teaminbox_store::model::SmtpSession {
+                    mail_from: sender.into(),
+                    ..base.session
+                },
+                ..base
+            }
         })
         .unwrap();
     let processor = Processor::new(setup.store.clone(), "teaminbox@inbox.example.com".into());

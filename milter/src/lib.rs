@@ -131,7 +131,7 @@ pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> 
         tokio::spawn(lessons.run(stopped.clone()))
     });
     let senders = (config.outbound.workers > 0).then(|| {
-        let outbound = Arc::new(teaminbox_outbound::Outbound::new(&config, store));
+        let outbound = Arc::new(teaminbox_outbound::DeliveryWorker::new(&config, store));
         tokio::spawn(outbound.run(stopped.clone()))
     });
     let reloads = tokio::spawn(service::reload_on(

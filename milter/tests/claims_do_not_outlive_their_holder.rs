@@ -11,7 +11,7 @@ use std::{
         Arc,
     },
 };
-use teaminbox_outbound::Outbound;
+use teaminbox_outbound::DeliveryWorker;
 use teaminbox_processor::{Processor, MAX_ATTEMPTS};
 use teaminbox_store::claims::{self, LEASE};
 use teaminbox_store::config::Config;
@@ -202,7 +202,7 @@ both_databases! {
         let config = Config::from_toml(&format!(
             "[milter]\nhosted_domains = [\"inbox.example.com\"]\n[outbound]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ndefault_from_domain = \"inbox.example.com\"\n"
         )).unwrap();
-        let outbound = Outbound::new(&config, store.clone());
+        let outbound = DeliveryWorker::new(&config, store.clone());
         db.execute(
             "INSERT INTO outbound_messages (kind, to_address, subject, body, created_at) \
              VALUES ('notification', 'owner@acme.example', 'New', 'Hello', '2026-11-30 00:00:00')",

@@ -9,10 +9,16 @@ use teaminbox_testkit::{channel, inbound_message};
 
 fn message(tag: &str, channel_id: i64) -> NewInboundMessage {
     let raw = format!("Subject: {tag}\r\n\r\n{tag}\r\n");
-    NewInboundMessage {
-        spam_check: None,
-        queue_id: Some(tag.to_owned()),
-        ..inbound_message("support@inbox.example.com", channel_id, raw)
+    {
+        let base = inbound_message("support@inbox.example.com", channel_id, raw);
+        NewInboundMessage {
+            spam_check: None,
+            session: teaminbox_store::model::SmtpSession {
+                queue_id: Some(tag.to_owned()),
+                ..base.session
+            },
+            ..base
+        }
     }
 }
 

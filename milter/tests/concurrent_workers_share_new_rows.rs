@@ -44,10 +44,7 @@ both_databases! {
                 "From: Newcomer <{SENDER}>\r\nTo: {SUPPORT}\r\nSubject: Question {n}\r\n\
                  Message-ID: <q{n}@example.org>\r\nDate: Mon, 30 Nov 2026 03:00:00 +0000\r\n\r\nHello.\r\n"
             );
-            store.inbound().enqueue(NewInboundMessage {
-                spam_check: None,
-                mail_from: SENDER.into(),
-                verdicts: Some(Verdicts {
+            store.inbound().enqueue({ let base = inbound_message(SUPPORT, channel, raw); NewInboundMessage { spam_check: None, verdicts: Some(Verdicts {
                     spf: "pass".into(),
                     dkim: "pass".into(),
                     arc: "none".into(),
@@ -55,9 +52,7 @@ both_databases! {
                     spam: false,
                     header_from: Some("example.org".into()),
                     arc_trusted: false,
-                }),
-                ..inbound_message(SUPPORT, channel, raw)
-            }).unwrap();
+                }), session: teaminbox_store::model::SmtpSession { mail_from: SENDER.into(), ..base.session }, ..base } }).unwrap();
         }
 
         let processor = Arc::new(Processor::new(store.clone(), "teaminbox@inbox.example.com".into()));

@@ -14,7 +14,7 @@ use teaminbox_store::settings::list_entry::FilterValue;
 use teaminbox_store::{
     model::{FilterKind, FilterList},
     rejections::{NewRejection, Rejection},
-    settings::Filter,
+    settings::ListEntry,
     Store, StoreError,
 };
 use teaminbox_testkit::both_databases;
@@ -22,11 +22,13 @@ use teaminbox_testkit::TestDatabase;
 
 fn rejection<'a>(recipients: &'a [String], reason: &'a str) -> NewRejection<'a> {
     NewRejection {
-        queue_id: Some("4AbCdEf"),
-        client_address: Some("192.0.2.7"),
-        client_name: "client.example.org",
-        helo: "mail.example.org",
-        mail_from: "alice@example.org",
+        session: teaminbox_store::model::SmtpSession {
+            queue_id: Some("4AbCdEf".into()),
+            client_address: Some("192.0.2.7".into()),
+            client_name: "client.example.org".into(),
+            helo: "mail.example.org".into(),
+            mail_from: "alice@example.org".into(),
+        },
         header_from: Some("alice@example.org"),
         recipients,
         smtp_code: "550",
@@ -43,7 +45,7 @@ fn set_rejected_at(db: &TestDatabase, id: i64, at: NaiveDateTime) {
     ));
 }
 
-fn add(store: &Store, list: FilterList, text: &str) -> Filter {
+fn add(store: &Store, list: FilterList, text: &str) -> ListEntry {
     let value = FilterValue::parse(text).unwrap();
     store
         .settings()
@@ -97,18 +99,7 @@ both_databases! {
         let store = db.store();
         store
             .rejections()
-            .record(&NewRejection {
-                queue_id: None,
-                client_address: None,
-                client_name: "unknown",
-                helo: "",
-                mail_from: "",
-                header_from: None,
-                recipients: &[],
-                smtp_code: "550",
-                enhanced_code: "5.7.1",
-                reason: "the client address 192.0.2.7 is on the deny list",
-            })
+            .record(&NewRejection { session: teaminbox_store::model::SmtpSession { queue_id: None, client_address: None, client_name: "unknown".into(), helo: "".into(), mail_from: "".into() }, header_from: None, recipients: &[], smtp_code: "550", enhanced_code: "5.7.1", reason: "the client address 192.0.2.7 is on the deny list" })
             .unwrap();
         let r = &store.rejections().list(None, 10).unwrap()[0];
         assert_eq!(r.queue_id, None);

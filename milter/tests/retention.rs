@@ -26,11 +26,13 @@ fn days_ago(days: i64) -> String {
 
 fn refusal(reason: &str) -> NewRejection<'_> {
     NewRejection {
-        queue_id: None,
-        client_address: Some("192.0.2.7"),
-        client_name: "client.example.org",
-        helo: "mail.example.org",
-        mail_from: "alice@example.org",
+        session: teaminbox_store::model::SmtpSession {
+            queue_id: None,
+            client_address: Some("192.0.2.7".into()),
+            client_name: "client.example.org".into(),
+            helo: "mail.example.org".into(),
+            mail_from: "alice@example.org".into(),
+        },
         header_from: None,
         recipients: &[],
         smtp_code: "550",

@@ -22,6 +22,7 @@ use mail_auth::AuthenticatedMessage;
 use std::{net::IpAddr, sync::Arc, time::Instant};
 use teaminbox_spam::rspamd;
 use teaminbox_store::inbound::{NewInboundMessage, SpamCheck, Verdicts};
+use teaminbox_store::model::SmtpSession;
 use teaminbox_telemetry::{
     logging,
     metrics::{metrics, Refused},
@@ -59,9 +60,8 @@ async fn finish(filter: Arc<Filter>, cx: &mut EomContext<Connection>) -> Status 
             .await;
     }
     let session = Session {
-        client_address: conn.client_address,
-        client_name: conn.client_name.clone(),
-        helo: conn.helo.clone(),
+        client_ip: conn.client_address,
+        smtp: conn.session_with(Some(&tx)),
     };
     let queue_id = tx.queue_id.clone().unwrap_or_else(|| "-".into());
     if let Some(refusal) = denied_by_envelope(&filter, &session, &tx).await {
@@ -191,7 +191,7 @@ async fn denied_by_envelope(
     }
     // A failure to read the lists is answered in `judge`.
     let lists = filter.lists.get(&filter.store).await.ok()?;
-    let matched = lists.deny(session.client_address, &tx.mail_from, None)?;
+    let matched = lists.deny(session.client_ip, &tx.mail_from, None)?;
     Some(Refusal::denied(&matched))
 }
 
@@ -199,14 +199,15 @@ async fn denied_by_envelope(
 fn is_trusted(filter: &Filter, session: &Session, tx: &Transaction) -> bool {
     tx.authenticated
         || session
-            .client_address
+            .client_ip
             .is_some_and(|ip| filter.trusted_networks.iter().any(|n| n.contains(&ip)))
 }
 
+/// The session as the checks see it (the client's address as an IP) and
+/// as it is stored.
 struct Session {
-    client_address: Option<IpAddr>,
-    client_name: String,
-    helo: String,
+    client_ip: Option<IpAddr>,
+    smtp: SmtpSession,
 }
 
 enum Judgement {
@@ -225,7 +226,7 @@ const CHECK_ASIDE_FROM: usize = 1024 * 1024;
 /// through the runtime's handle, as the DNS lookups need it): hashing tens
 /// of megabytes for DKIM and ARC would otherwise hold up every other
 /// session, which share the daemon's one async thread (see
-/// [`teaminbox_milter::runtime`]). Hands the message and its transaction back.
+/// `teaminbox_milter::runtime`). Hands the message and its transaction back.
 async fn judge_aside_if_large(
     filter: &Arc<Filter>,
     session: Session,
@@ -265,11 +266,7 @@ async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8])
             };
         }
     };
-    if let Some(matched) = lists.deny(
-        session.client_address,
-        &tx.mail_from,
-        header_from.as_deref(),
-    ) {
+    if let Some(matched) = lists.deny(session.client_ip, &tx.mail_from, header_from.as_deref()) {
         return Judgement::Refuse {
             refusal: Refusal::denied(&matched),
             header_from,
@@ -284,8 +281,8 @@ async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8])
     // With no client address from the MTA the checks still run (see
     // `Authenticator::check` for what SPF says then).
     let envelope = Envelope {
-        client_ip: session.client_address,
-        helo: &session.helo,
+        client_ip: session.client_ip,
+        helo: &session.smtp.helo,
         mail_from: &tx.mail_from,
     };
     let Some(checked) = authenticator.check_in_time(&envelope, &message).await else {
@@ -293,7 +290,7 @@ async fn judge(filter: &Filter, session: &Session, tx: &Transaction, raw: &[u8])
         return judgement(authenticator.out_of_time(header_from));
     };
     let allowed = lists.allow(&Authenticated {
-        client_ip: session.client_address,
+        client_ip: session.client_ip,
         mail_from: checked.spf_passed_sender(&tx.mail_from),
         header_from: checked.dmarc_passed_author(),
         dkim_domains: checked.findings.passing_dkim_domains().collect(),
@@ -326,11 +323,7 @@ async fn spam_check(
         return (SpamJudgement::Accept(None), raw);
     };
     let envelope = rspamd::Envelope {
-        queue_id: tx.queue_id.clone(),
-        client_address: session.client_address.map(|ip| ip.to_string()),
-        client_name: session.client_name.clone(),
-        helo: session.helo.clone(),
-        mail_from: tx.mail_from.clone(),
+        session: session.smtp.clone(),
         recipients: tx.recipient_addresses(),
         user: tx.auth_user.clone(),
     };
@@ -356,12 +349,8 @@ async fn store(
     let store = filter.store.clone();
     let size = raw.len();
     let message = NewInboundMessage {
-        queue_id: tx.queue_id.clone(),
+        session: session.smtp.clone(),
         received_at: teaminbox_store::now(),
-        client_address: session.client_address.map(|ip| ip.to_string()),
-        client_name: session.client_name.clone(),
-        helo: session.helo.clone(),
-        mail_from: tx.mail_from.clone(),
         recipients: tx.hosted.clone(),
         raw_message: raw,
         verdicts: verdict.map(|v| Verdicts {

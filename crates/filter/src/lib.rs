@@ -39,6 +39,7 @@ use teaminbox_store::address::{envelope_address, envelope_domain, printable};
 use teaminbox_store::config::{parse_network, Config};
 use teaminbox_store::{
     inbound::{HostedRecipient, Route},
+    model::SmtpSession,
     rejections::NewRejection,
     Store,
 };
@@ -255,11 +256,7 @@ impl Filter {
 /// Everything the rejection log keeps about one refusal.
 #[derive(Debug)]
 struct RefusalRecord {
-    queue_id: Option<String>,
-    client_address: Option<String>,
-    client_name: String,
-    helo: String,
-    mail_from: String,
+    session: SmtpSession,
     header_from: Option<String>,
     recipients: Vec<String>,
     refusal: Refusal,
@@ -270,11 +267,7 @@ struct RefusalRecord {
 impl RefusalRecord {
     fn as_new(&self) -> NewRejection<'_> {
         NewRejection {
-            queue_id: self.queue_id.as_deref(),
-            client_address: self.client_address.as_deref(),
-            client_name: &self.client_name,
-            helo: &self.helo,
-            mail_from: &self.mail_from,
+            session: self.session.clone(),
             header_from: self.header_from.as_deref(),
             recipients: &self.recipients,
             smtp_code: self.refusal.code,
@@ -285,6 +278,24 @@ impl RefusalRecord {
 }
 
 impl Connection {
+    /// The session as far as it went: the client, and the current
+    /// message's envelope sender and queue id when there is one.
+    fn smtp_session(&self) -> SmtpSession {
+        self.session_with(self.transaction.as_ref())
+    }
+
+    /// The session of this connection's client with transaction `tx`
+    /// (taken out of the connection at end of message).
+    fn session_with(&self, tx: Option<&Transaction>) -> SmtpSession {
+        SmtpSession {
+            queue_id: tx.and_then(|t| t.queue_id.clone()),
+            client_address: self.client_address.map(|ip| ip.to_string()),
+            client_name: self.client_name.clone(),
+            helo: self.helo.clone(),
+            mail_from: tx.map(|t| t.mail_from.clone()).unwrap_or_default(),
+        }
+    }
+
     /// A refusal of this connection's current message, for the log.
     fn refusal_record(
         &self,
@@ -292,13 +303,8 @@ impl Connection {
         header_from: Option<String>,
         refusal: &Refusal,
     ) -> RefusalRecord {
-        let tx = self.transaction.as_ref();
         RefusalRecord {
-            queue_id: tx.and_then(|t| t.queue_id.clone()),
-            client_address: self.client_address.map(|ip| ip.to_string()),
-            client_name: self.client_name.clone(),
-            helo: self.helo.clone(),
-            mail_from: tx.map(|t| t.mail_from.clone()).unwrap_or_default(),
+            session: self.smtp_session(),
             header_from,
             recipients,
             refusal: refusal.clone(),

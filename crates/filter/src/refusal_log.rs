@@ -166,7 +166,7 @@ struct FloodKey {
 impl FloodKey {
     fn of(record: &RefusalRecord) -> Self {
         Self {
-            client_address: record.client_address.clone(),
+            client_address: record.session.client_address.clone(),
             smtp_code: record.refusal.code,
             enhanced_code: record.refusal.enhanced,
             reason: without_addresses(&record.refusal.text),
@@ -219,9 +219,10 @@ impl Window {
         let mut row = self.last?;
         // The client's name comes from the MTA: outside input.
         let client = row
+            .session
             .client_address
             .clone()
-            .unwrap_or_else(|| teaminbox_store::address::printable(&row.client_name));
+            .unwrap_or_else(|| teaminbox_store::address::printable(&row.session.client_name));
         row.refusal.text = format!(
             "and {} more like this from {client} within {} s, not logged one by one ({} recipients listed): {}",
             self.suppressed,
@@ -309,11 +310,13 @@ mod tests {
 
     fn refused(client: &str, recipient: &str) -> RefusalRecord {
         RefusalRecord {
-            queue_id: None,
-            client_address: Some(client.into()),
-            client_name: "client.example.org".into(),
-            helo: "mail.example.org".into(),
-            mail_from: "alice@example.org".into(),
+            session: teaminbox_store::model::SmtpSession {
+                queue_id: None,
+                client_address: Some(client.into()),
+                client_name: "client.example.org".into(),
+                helo: "mail.example.org".into(),
+                mail_from: "alice@example.org".into(),
+            },
             header_from: None,
             recipients: vec![recipient.into()],
             refusal: Refusal::unknown_address(recipient),

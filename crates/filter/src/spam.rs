@@ -42,7 +42,11 @@ impl SpamFilter {
     /// Asks rspamd on a blocking thread; hands the message back.
     pub async fn judge(&self, envelope: Envelope, raw: Vec<u8>) -> (SpamJudgement, Vec<u8>) {
         let rspamd = self.rspamd.clone();
-        let queue_id = envelope.queue_id.clone().unwrap_or_else(|| "-".into());
+        let queue_id = envelope
+            .session
+            .queue_id
+            .clone()
+            .unwrap_or_else(|| "-".into());
         let asked = tokio::task::spawn_blocking(move || {
             let scan = rspamd.check(&envelope, &raw);
             (scan, raw)

@@ -30,7 +30,9 @@ use tracing::{debug, info, warn};
 
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
-pub struct Outbound {
+/// The delivery worker: claims due mail, sends it to the MTA, records the
+/// outcome.
+pub struct DeliveryWorker {
     store: Store,
     transport: SmtpTransport,
     default_from_domain: String,
@@ -44,7 +46,7 @@ pub struct Outbound {
     pub wake: Arc<Notify>,
 }
 
-impl Outbound {
+impl DeliveryWorker {
     pub fn new(config: &Config, store: Store) -> Self {
         let (host, port) = smtp_host_port(&config.outbound.smtp_url);
         let transport = SmtpTransport::builder_dangerous(host)

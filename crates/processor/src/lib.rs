@@ -183,12 +183,14 @@ impl Processor {
             loop_marker: &self.loop_marker,
         };
         let reading = reading::read(&claimed.raw_message, &context);
-        self.store.inbox().apply(claimed.id, |tx| {
+        self.store.inbox().apply(claimed.id, |inbox| {
             #[cfg(feature = "testing")]
             self.panic_if_told(claimed);
             let mut filed = Vec::new();
-            for filing in filings(tx, claimed, &reading)? {
-                filed.push(file_into_channel(tx, claimed, &reading, &context, &filing)?);
+            for filing in filings(inbox, claimed, &reading)? {
+                filed.push(file_into_channel(
+                    inbox, claimed, &reading, &context, &filing,
+                )?);
             }
             Ok(filed.join("; "))
         })
@@ -227,7 +229,7 @@ struct Filing {
 /// The channels of a message, each once: a forwarding address names its
 /// channel; for a user's reply address the processor chooses.
 fn filings(
-    tx: &mut InboxTx<'_>,
+    inbox: &mut InboxTx<'_>,
     claimed: &ClaimedMessage,
     reading: &Reading,
 ) -> StoreResult<Vec<Filing>> {
@@ -248,7 +250,7 @@ fn filings(
                 unthreaded: None,
             },
             Owner::User(user_id) => {
-                reply_address_filing(tx, user_id, recipient, reading, &references)?
+                reply_address_filing(inbox, user_id, recipient, reading, &references)?
             }
         };
         if let Some(detail) = &recipient.detail {
@@ -277,15 +279,15 @@ fn filings(
 /// replied in); else the channel through which the user last wrote to this
 /// contact; else the channel through which the user last replied at all.
 fn reply_address_filing(
-    tx: &mut InboxTx<'_>,
+    inbox: &mut InboxTx<'_>,
     user_id: i64,
     recipient: &HostedRecipient,
     reading: &Reading,
     references: &[String],
 ) -> StoreResult<Filing> {
-    let user = tx.user_email(user_id)?;
+    let user = inbox.user_email(user_id)?;
     let address = &recipient.address;
-    if let Some(answered) = tx.answered(user_id, references)? {
+    if let Some(answered) = inbox.answered(user_id, references)? {
         return Ok(Filing {
             channel_id: answered.channel_id,
             references: vec![answered.matched.clone()],
@@ -298,9 +300,9 @@ fn reply_address_filing(
         });
     }
     let contact = &reading.author.address;
-    let (channel_id, why) = match tx.last_reply_channel(user_id, Some(contact))? {
+    let (channel_id, why) = match inbox.last_reply_channel(user_id, Some(contact))? {
         Some(channel) => (channel, format!("the channel through which {user} last wrote to {contact}")),
-        None => match tx.last_reply_channel(user_id, None)? {
+        None => match inbox.last_reply_channel(user_id, None)? {
             Some(channel) => (channel, format!("{user} never wrote to {contact}; the channel through which {user} last replied")),
             None => {
                 return Err(StoreError::NotFound(format!(
@@ -324,7 +326,7 @@ fn reply_address_filing(
 
 /// Files the message into one channel and says what happened.
 fn file_into_channel(
-    tx: &mut InboxTx<'_>,
+    inbox: &mut InboxTx<'_>,
     claimed: &ClaimedMessage,
     reading: &Reading,
     context: &Context<'_>,
@@ -333,12 +335,12 @@ fn file_into_channel(
     let now = teaminbox_store::now();
     let channel_id = filing.channel_id;
     let key = dedupe_key(reading);
-    if let Some(existing) = tx.duplicate_of(channel_id, &key)? {
+    if let Some(existing) = inbox.duplicate_of(channel_id, &key)? {
         return Ok(format!(
             "channel {channel_id}: duplicate of message {existing}, not filed again"
         ));
     }
-    let sources = tx.channel_sources(channel_id)?;
+    let sources = inbox.channel_sources(channel_id)?;
     let author = reading.author_in(&ListTrust {
         channel_id,
         authenticated: context.authenticated,
@@ -355,13 +357,13 @@ fn file_into_channel(
     if let Some(verdict) = spam_verdict(claimed) {
         decisions.push(format!("Content filter: {verdict}."));
     }
-    let (contact, _) = tx.contact(&author.person.address, author.person.name.as_deref(), now)?;
+    let (contact, _) = inbox.contact(&author.person.address, author.person.name.as_deref(), now)?;
     let references = &filing.references;
     let participants = Participants {
         team_addresses: context.team_addresses,
         sources: &sources,
     };
-    let thread = match tx.thread(channel_id, references)? {
+    let thread = match inbox.thread(channel_id, references)? {
         Some(thread) if participants.include(&author.person.address, &thread) => Some(thread),
         Some(thread) => {
             decisions.push(format!(
@@ -404,11 +406,11 @@ fn file_into_channel(
                     author.person.address
                 ));
             }
-            tx.touch_conversation(thread.conversation_id, now, reopen)?;
+            inbox.touch_conversation(thread.conversation_id, now, reopen)?;
             (thread.conversation_id, None)
         }
         None => open_conversation(
-            tx,
+            inbox,
             claimed,
             reading,
             &author,
@@ -429,7 +431,7 @@ fn file_into_channel(
             content: &a.content,
         })
         .collect();
-    let message_id = tx.insert_message(
+    let message_id = inbox.insert_message(
         &NewMessage {
             conversation_id,
             channel_id,
@@ -497,7 +499,7 @@ impl Participants<'_> {
 /// A new conversation: status, kind, assignee, ticket, verification and
 /// the owner-away notification. Returns it and its assignee.
 fn open_conversation(
-    tx: &mut InboxTx<'_>,
+    inbox: &mut InboxTx<'_>,
     claimed: &ClaimedMessage,
     reading: &Reading,
     author: &Author,
@@ -506,7 +508,7 @@ fn open_conversation(
     decisions: &mut Vec<String>,
 ) -> StoreResult<(i64, Option<i64>)> {
     let now = teaminbox_store::now();
-    let routing = tx.channel_routing(channel_id)?;
+    let routing = inbox.channel_routing(channel_id)?;
     let (status, kind) = if claimed.spam {
         decisions.push(if rspamd_filed_as_spam(claimed) {
             "Spam: rspamd's verdict at SMTP time (above); no ticket, no assignment, no \
@@ -521,10 +523,10 @@ fn open_conversation(
             "Verification: {} forwarding confirmation for {}, code {}; no ticket, no assignment.",
             v.provider, v.requested_by, v.code
         ));
-        tx.set_verification(channel_id, &v.code, v.link.as_deref(), &v.requested_by, now)?;
+        inbox.set_verification(channel_id, &v.code, v.link.as_deref(), &v.requested_by, now)?;
         if !v.requested_by.is_empty() {
             let requested = &v.requested_by;
-            match tx.add_verified_source(channel_id, requested, now)? {
+            match inbox.add_verified_source(channel_id, requested, now)? {
                 VerifiedSource::Added => decisions.push(format!(
                     "Source: {requested} asked for this confirmation, which arrived authenticated \
                      while channel {channel_id} was a draft, so the channel now trusts its list \
@@ -547,11 +549,11 @@ fn open_conversation(
         && kind == ConversationKind::Normal
         && reading.automated.is_none();
     let (assignee, notify_owner) = if routed {
-        choose_assignee(tx, &routing, channel_id, contact, decisions)?
+        choose_assignee(inbox, &routing, channel_id, contact, decisions)?
     } else {
         (None, None)
     };
-    let conversation_id = tx.create_conversation(&NewConversation {
+    let conversation_id = inbox.create_conversation(&NewConversation {
         channel_id,
         contact_id: contact.id,
         subject: &reading.subject,
@@ -563,10 +565,10 @@ fn open_conversation(
     if let Some(user) = assignee {
         // The time of this turn, not of the message: a worker that waited
         // for the round-robin lock comes after the one it waited for.
-        tx.record_assignment(channel_id, user, teaminbox_store::now())?;
+        inbox.record_assignment(channel_id, user, teaminbox_store::now())?;
     }
     if routed && routing.tickets_enabled {
-        let (ticket, name) = tx.create_filed_ticket(
+        let (ticket, name) = inbox.create_filed_ticket(
             conversation_id,
             &routing.ticket_properties,
             &reading.subject,
@@ -587,7 +589,7 @@ fn open_conversation(
             "{} wrote to your team inbox while you are away:\n\n{}\n",
             author.person.address, reading.text
         );
-        let id = tx.enqueue_notification(conversation_id, &owner_email, &subject, &body)?;
+        let id = inbox.enqueue_notification(conversation_id, &owner_email, &subject, &body)?;
         decisions.push(format!(
             "Owner {owner_email} is away: notification {id} queued to them."
         ));
@@ -598,7 +600,7 @@ fn open_conversation(
 /// The assignee by the channel's rule, and the owner to notify when the
 /// contact owner is away.
 fn choose_assignee(
-    tx: &mut InboxTx<'_>,
+    inbox: &mut InboxTx<'_>,
     routing: &teaminbox_store::inbox::ChannelRouting,
     channel_id: i64,
     contact: ContactRef,
@@ -606,7 +608,7 @@ fn choose_assignee(
 ) -> StoreResult<(Option<i64>, Option<String>)> {
     match routing.assign_mode {
         AssignMode::UsersAndTeams => {
-            let candidates = tx.round_robin_candidates(channel_id)?;
+            let candidates = inbox.round_robin_candidates(channel_id)?;
             match routing::round_robin(&candidates, routing.any_availability) {
                 Some(c) => {
                     decisions.push(format!(
@@ -628,7 +630,7 @@ fn choose_assignee(
         }
         AssignMode::ContactOwner => {
             let owner = match contact.owner_user_id {
-                Some(id) => tx.candidate(channel_id, id)?,
+                Some(id) => inbox.candidate(channel_id, id)?,
                 None => None,
             };
             match owner {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use std::{fmt, time::Duration};
-use teaminbox_store::model::{SpamAction as Action, SpamClass};
+use teaminbox_store::model::{SmtpSession, SpamAction as Action, SpamClass};
 
 /// rspamd's verdict on one message.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,11 +32,7 @@ impl Scan {
 /// The SMTP session around a message, for rspamd's request headers.
 #[derive(Clone, Debug, Default)]
 pub struct Envelope {
-    pub queue_id: Option<String>,
-    pub client_address: Option<String>,
-    pub client_name: String,
-    pub helo: String,
-    pub mail_from: String,
+    pub session: SmtpSession,
     pub recipients: Vec<String>,
     /// The SASL login of an authenticated submission.
     pub user: Option<String>,
@@ -165,11 +161,11 @@ fn answer(
 /// out rather than sent.
 fn envelope_headers(envelope: &Envelope) -> Vec<(&'static str, String)> {
     let mut headers = vec![
-        ("Queue-Id", envelope.queue_id.clone()),
-        ("IP", envelope.client_address.clone()),
-        ("Hostname", Some(envelope.client_name.clone())),
-        ("Helo", Some(envelope.helo.clone())),
-        ("From", Some(envelope.mail_from.clone())),
+        ("Queue-Id", envelope.session.queue_id.clone()),
+        ("IP", envelope.session.client_address.clone()),
+        ("Hostname", Some(envelope.session.client_name.clone())),
+        ("Helo", Some(envelope.session.helo.clone())),
+        ("From", Some(envelope.session.mail_from.clone())),
         ("User", envelope.user.clone()),
     ];
     headers.extend(
@@ -237,8 +233,11 @@ mod tests {
     #[test]
     fn header_values_that_could_break_a_header_are_left_out() {
         let envelope = Envelope {
-            helo: "evil\r\nX-Injected: 1".into(),
-            mail_from: "alice@example.org".into(),
+            session: SmtpSession {
+                helo: "evil\r\nX-Injected: 1".into(),
+                mail_from: "alice@example.org".into(),
+                ..Default::default()
+            },
             recipients: vec!["a@inbox.example".into(), "b@inbox.example".into()],
             ..Default::default()
         };

@@ -1,7 +1,7 @@
 //! Contacts, found or created: by the processor for a message's author,
 //! by the admin for a contact's owner.
 
-use crate::{on_backend, schema::contacts, DbConnection, StoreError, StoreResult};
+use crate::{rows::on_backend, schema::contacts, DbConnection, StoreError, StoreResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 

@@ -5,6 +5,7 @@ use super::{
     schema::{channels, hosted_local_parts, inbound_messages, inbound_recipients, messages},
     DbConnection, Store, StoreResult,
 };
+use crate::model::SmtpSession;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -42,13 +43,8 @@ pub struct HostedRecipient {
 /// Everything the milter hands over for one accepted message.
 #[derive(Debug)]
 pub struct NewInboundMessage {
-    /// The MTA's queue id (Postfix macro `i`), for matching log lines.
-    pub queue_id: Option<String>,
+    pub session: SmtpSession,
     pub received_at: NaiveDateTime,
-    pub client_address: Option<String>,
-    pub client_name: String,
-    pub helo: String,
-    pub mail_from: String,
     pub recipients: Vec<HostedRecipient>,
     pub raw_message: Vec<u8>,
     /// The SMTP-time checks' results; `None` when they did not run.
@@ -211,18 +207,18 @@ impl Inbound<'_> {
     /// Every allow and deny list entry, for
     /// [`FilterSet`](teaminbox_filter::lists::FilterSet) (through its cache,
     /// not once per message).
-    pub fn filters(&self) -> StoreResult<Vec<super::settings::Filter>> {
+    pub fn filters(&self) -> StoreResult<Vec<super::settings::ListEntry>> {
         self.store.read(|conn| {
             use super::{
                 schema::filters,
-                settings::{Filter, FilterRow, FILTER_COLUMNS},
+                settings::{ListEntry, ListEntryRow, LIST_ENTRY_COLUMNS},
             };
             filters::table
-                .select(FILTER_COLUMNS)
+                .select(LIST_ENTRY_COLUMNS)
                 .order(filters::id)
-                .load::<FilterRow>(conn)?
+                .load::<ListEntryRow>(conn)?
                 .into_iter()
-                .map(Filter::from_row)
+                .map(ListEntry::from_row)
                 .collect()
         })
     }
@@ -232,12 +228,12 @@ fn insert_message(conn: &mut DbConnection, message: &NewInboundMessage) -> Store
     let verdicts = message.verdicts.as_ref();
     let id = diesel::insert_into(inbound_messages::table)
         .values((
-            inbound_messages::queue_id.eq(&message.queue_id),
+            inbound_messages::queue_id.eq(&message.session.queue_id),
             inbound_messages::received_at.eq(message.received_at),
-            inbound_messages::client_address.eq(&message.client_address),
-            inbound_messages::client_name.eq(&message.client_name),
-            inbound_messages::helo.eq(&message.helo),
-            inbound_messages::mail_from.eq(&message.mail_from),
+            inbound_messages::client_address.eq(&message.session.client_address),
+            inbound_messages::client_name.eq(&message.session.client_name),
+            inbound_messages::helo.eq(&message.session.helo),
+            inbound_messages::mail_from.eq(&message.session.mail_from),
             inbound_messages::message_size.eq(message.raw_message.len() as i64),
             inbound_messages::raw_message.eq(&message.raw_message),
             inbound_messages::spf.eq(verdicts.map(|v| &v.spf)),

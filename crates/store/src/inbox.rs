@@ -7,8 +7,9 @@
 
 use super::{
     model::{AssignMode, ConversationKind, ConversationStatus},
-    on_backend, queue,
+    queue,
     rows::bad_row,
+    rows::on_backend,
     schema::{
         attachments, channel_assignees, channel_assignment_state, channel_sources, channels,
         contacts, conversations, messages, outbound_messages, team_members, tickets, users,

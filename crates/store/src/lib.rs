@@ -27,6 +27,7 @@ pub mod html_text;
 pub mod identity;
 pub mod worker;
 
+mod claiming;
 mod contacts;
 mod group_commit;
 pub mod inbound;
@@ -510,66 +511,6 @@ impl r2d2::HandleError<StoreError> for LogPoolErrors {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The first id `query` selects, for a claim: on PostgreSQL its row is
-/// locked for the transaction and rows other workers hold are skipped; on
-/// SQLite the write transaction already admits one claimer at a time.
-/// A macro because the two backends need the query typed for each.
-macro_rules! first_unclaimed {
-    ($conn:expr, $query:expr) => {
-        match $conn {
-            DbConnection::Postgres(pg) => $query
-                .for_update()
-                .skip_locked()
-                .first::<i64>(pg)
-                .optional(),
-            DbConnection::Sqlite(sqlite) => $query.first::<i64>(sqlite).optional(),
-        }
-    };
-}
-use first_unclaimed;
-
-/// The claims among `claims` (id, holder, claimed at) whose holder is
-/// `gone`, with their holders.
-fn dead_claims(
-    claims: Vec<(i64, Option<String>, Option<chrono::NaiveDateTime>)>,
-    gone: &dyn Fn(&str, chrono::NaiveDateTime) -> bool,
-) -> Vec<(i64, String)> {
-    claims
-        .into_iter()
-        .filter_map(|(id, holder, at)| match (holder, at) {
-            (Some(holder), Some(at)) if gone(&holder, at) => Some((id, holder)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Why a queue row whose claim was given back or taken over after its
-/// worker stopped is not done.
-fn died_while_processing(holder: &str) -> String {
-    format!("worker died while processing (claim of {holder})")
-}
-
-/// Runs `$body` with `$c` bound to the backend's own connection, for SQL
-/// that `MultiConnection` cannot express: upserts (`ON CONFLICT`). A macro
-/// because each backend needs the query typed for it.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            DbConnection::Postgres($c) => $body,
-            DbConnection::Sqlite($c) => $body,
-        }
-    };
-}
-use on_backend;
-
-/// The message of a unique-constraint violation, if `e` is one.
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
 }
 
 #[cfg(test)]

@@ -78,6 +78,21 @@ fn unknown_name<T: fmt::Display>(given: &str, what: &str, plural: &str, all: &[T
     )
 }
 
+/// Who handed the MTA a message: the SMTP client and the envelope sender,
+/// gathered from connect to DATA and carried whole to the stored message
+/// or to the rejection log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SmtpSession {
+    /// The MTA's queue id (Postfix macro `i`), once it is known.
+    pub queue_id: Option<String>,
+    /// `None` when the MTA did not say (a client on a UNIX socket).
+    pub client_address: Option<String>,
+    pub client_name: String,
+    pub helo: String,
+    /// The envelope sender without angle brackets; empty for `<>`.
+    pub mail_from: String,
+}
+
 named_enum! {
     /// How the From name of a reply is made.
     #[derive(Default)]

@@ -4,9 +4,9 @@
 //! outbound).
 
 use super::{
-    dead_claims, died_while_processing, first_unclaimed,
+    claiming::{dead_claims, died_while_processing, first_unclaimed},
     inbox::NewMessage,
-    is_unique_violation,
+    rows::is_unique_violation,
     schema::{conversations, messages, outbound_messages, sending_domains},
     DbConnection, Store, StoreError, StoreResult,
 };

@@ -11,8 +11,10 @@
 //! ([`Queue::release_dead`]).
 
 use super::{
-    dead_claims, died_while_processing, first_unclaimed, inbound::HostedRecipient,
-    schema::inbound_messages, DbConnection, Store, StoreResult,
+    claiming::{dead_claims, died_while_processing, first_unclaimed},
+    inbound::HostedRecipient,
+    schema::inbound_messages,
+    DbConnection, Store, StoreResult,
 };
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

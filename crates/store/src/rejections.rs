@@ -2,21 +2,15 @@
 //! refused for a security reason, with the reason in words; the admin reads
 //! it (`teaminbox-admin rejection list`).
 
-use super::{schema::rejections, Store, StoreResult};
+use super::{model::SmtpSession, schema::rejections, Store, StoreResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 /// One refusal, as the milter hands it over.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct NewRejection<'a> {
-    /// The MTA's queue id (Postfix macro `i`), when it was known.
-    pub queue_id: Option<&'a str>,
-    pub client_address: Option<&'a str>,
-    pub client_name: &'a str,
-    pub helo: &'a str,
-    /// The envelope sender without angle brackets; empty for `<>`.
-    pub mail_from: &'a str,
+    pub session: SmtpSession,
     /// The address of the From header, when the message got that far.
     pub header_from: Option<&'a str>,
     pub recipients: &'a [String],
@@ -140,11 +134,11 @@ fn insert(conn: &mut super::DbConnection, rejection: &NewRejection<'_>) -> Store
     Ok(diesel::insert_into(rejections::table)
         .values((
             rejections::rejected_at.eq(crate::now()),
-            rejections::queue_id.eq(rejection.queue_id),
-            rejections::client_address.eq(rejection.client_address),
-            rejections::client_name.eq(rejection.client_name),
-            rejections::helo.eq(rejection.helo),
-            rejections::mail_from.eq(rejection.mail_from),
+            rejections::queue_id.eq(&rejection.session.queue_id),
+            rejections::client_address.eq(&rejection.session.client_address),
+            rejections::client_name.eq(&rejection.session.client_name),
+            rejections::helo.eq(&rejection.session.helo),
+            rejections::mail_from.eq(&rejection.session.mail_from),
             rejections::header_from.eq(rejection.header_from),
             rejections::recipients.eq(&recipients),
             rejections::smtp_code.eq(rejection.smtp_code),

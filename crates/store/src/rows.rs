@@ -1,5 +1,6 @@
-//! Helpers for rows that several owners read: a row that does not read as
-//! it must, JSON columns, a user by email.
+//! Helpers for rows that several owners read and write: a row that does
+//! not read as it must, JSON columns, a user by email, upserts per backend,
+//! unique violations.
 
 use crate::{schema::users, DbConnection, StoreError, StoreResult};
 use diesel::prelude::*;
@@ -27,4 +28,25 @@ pub(crate) fn user_id(conn: &mut DbConnection, email: &str) -> StoreResult<i64> 
         .first::<i64>(conn)
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("there is no user {email}")))
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection, for SQL
+/// that `MultiConnection` cannot express: upserts (`ON CONFLICT`). A macro
+/// because each backend needs the query typed for it.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConnection::Postgres($c) => $body,
+            $crate::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// The message of a unique-constraint violation, if `e` is one.
+pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }

@@ -5,7 +5,7 @@
 //! once (unique per stored message and class).
 
 use super::{
-    dead_claims, died_while_processing, first_unclaimed,
+    claiming::{dead_claims, died_while_processing, first_unclaimed},
     schema::{conversations, inbound_messages, messages, spam_lessons},
     views::{self, ConversationSummary},
     DbConnection, Store, StoreError, StoreResult,

@@ -9,6 +9,7 @@
 use crate::address::ForwardingAddress;
 use crate::{
     inbound::{HostedRecipient, NewInboundMessage, Owner},
+    model::SmtpSession,
     settings::NewChannel,
     DbConnection, Store,
 };
@@ -191,12 +192,14 @@ pub fn inbound_message(
 ) -> NewInboundMessage {
     NewInboundMessage {
         spam_check: None,
-        queue_id: None,
+        session: SmtpSession {
+            queue_id: None,
+            client_address: Some("192.0.2.7".into()),
+            client_name: "mail.example.org".into(),
+            helo: "mail.example.org".into(),
+            mail_from: "alice@example.org".into(),
+        },
         received_at: crate::now(),
-        client_address: Some("192.0.2.7".into()),
-        client_name: "mail.example.org".into(),
-        helo: "mail.example.org".into(),
-        mail_from: "alice@example.org".into(),
         recipients: vec![HostedRecipient {
             address: address.into(),
             owner: Owner::Channel(channel_id),

@@ -27,7 +27,7 @@ pub struct Views<'s> {
 /// Which conversations [`Views::conversations`] lists. The default lists
 /// them all.
 #[derive(Clone, Debug, Default)]
-pub struct ConversationFilter {
+pub struct ConversationQuery {
     pub channel: Option<i64>,
     pub status: Option<ConversationStatus>,
     /// Only those assigned to this user (lower-case email).
@@ -258,7 +258,7 @@ impl Views<'_> {
     /// typo is not mistaken for an empty inbox.
     pub fn conversations(
         &self,
-        filter: &ConversationFilter,
+        filter: &ConversationQuery,
     ) -> StoreResult<Vec<ConversationSummary>> {
         self.store.read(|conn| load_summaries(conn, filter, None))
     }
@@ -354,7 +354,7 @@ type SummaryRow = (
 
 fn load_summaries(
     conn: &mut DbConnection,
-    filter: &ConversationFilter,
+    filter: &ConversationQuery,
     only: Option<i64>,
 ) -> StoreResult<Vec<ConversationSummary>> {
     let mut query = conversations::table
@@ -486,7 +486,7 @@ fn message_counts(conn: &mut DbConnection, ids: &[i64]) -> StoreResult<HashMap<i
 
 /// One conversation's summary, for the admin's operations.
 pub(super) fn find_summary(conn: &mut DbConnection, id: i64) -> StoreResult<ConversationSummary> {
-    load_summaries(conn, &ConversationFilter::default(), Some(id))?
+    load_summaries(conn, &ConversationQuery::default(), Some(id))?
         .pop()
         .ok_or_else(|| StoreError::NotFound(format!("there is no conversation {id}")))
 }

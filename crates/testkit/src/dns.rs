@@ -2,7 +2,7 @@
 //! hickory-server (the same hickory generation as mail-auth's resolver).
 //!
 //! ```no_run
-//! use teaminbox_milter::testing::dns::TestDns;
+//! use teaminbox_testkit::dns::TestDns;
 //! let dns = TestDns::builder()
 //!     .txt("example.org", "v=spf1 ip4:127.0.0.1 -all")
 //!     .txt("_dmarc.example.org", "v=DMARC1; p=reject")

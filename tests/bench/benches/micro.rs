@@ -179,13 +179,15 @@ fn processing(c: &mut Criterion) {
                     store
                         .inbound()
                         .enqueue(NewInboundMessage {
+                            session: teaminbox_store::model::SmtpSession {
+                                queue_id: None,
+                                client_address: Some("192.0.2.25".into()),
+                                client_name: "mail.example.com".into(),
+                                helo: "mail.example.com".into(),
+                                mail_from: String::from(&q.mail_from),
+                            },
                             spam_check: None,
-                            queue_id: None,
                             received_at: teaminbox_store::now(),
-                            client_address: Some("192.0.2.25".into()),
-                            client_name: "mail.example.com".into(),
-                            helo: "mail.example.com".into(),
-                            mail_from: String::from(&q.mail_from),
                             recipients: recipients.to_vec(),
                             raw_message: raw.clone(),
                             verdicts: Some(Verdicts {

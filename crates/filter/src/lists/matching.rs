@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use std::{collections::HashSet, net::IpAddr};
 use teaminbox_store::address::{envelope_address, printable};
 use teaminbox_store::settings::list_entry::{canonical_ip, FilterValue};
-use teaminbox_store::{model::FilterList, settings::Filter};
+use teaminbox_store::{model::FilterList, settings::ListEntry};
 
 /// An allow-list match. `matched` explains it in words, as `<kind>
 /// <entry> matches the <what> <value>`, for example `domain example.com
@@ -189,7 +189,7 @@ impl FilterSet {
     /// Arranges the stored entries. An entry whose value does not parse
     /// (only possible if someone wrote to the table by hand) is left out
     /// with a warning rather than stopping the milter.
-    pub fn new(filters: &[Filter]) -> Self {
+    pub fn new(filters: &[ListEntry]) -> Self {
         let mut set = Self::default();
         for filter in filters {
             let value = match FilterValue::parse(&filter.value) {
@@ -291,8 +291,8 @@ impl<'a> Sender<'a> {
     }
 }
 
-impl From<Vec<Filter>> for FilterSet {
-    fn from(filters: Vec<Filter>) -> Self {
+impl From<Vec<ListEntry>> for FilterSet {
+    fn from(filters: Vec<ListEntry>) -> Self {
         Self::new(&filters)
     }
 }
@@ -319,12 +319,12 @@ mod tests {
     }
 
     fn set(entries: &[(FilterList, &str)]) -> FilterSet {
-        let filters: Vec<Filter> = entries
+        let filters: Vec<ListEntry> = entries
             .iter()
             .enumerate()
             .map(|(i, (list, text))| {
                 let v = value(text);
-                Filter {
+                ListEntry {
                     id: i as i64 + 1,
                     list: *list,
                     kind: v.kind(),
@@ -637,7 +637,7 @@ mod tests {
 
     #[test]
     fn entries_that_do_not_parse_are_left_out() {
-        let filter = |id, kind, value: &str| Filter {
+        let filter = |id, kind, value: &str| ListEntry {
             id,
             list: Deny,
             kind,

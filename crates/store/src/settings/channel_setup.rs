@@ -10,7 +10,7 @@ use crate::address::ForwardingAddress;
 use crate::identity::{company_from_name, company_from_name_key};
 use crate::model::Channel;
 use crate::model::FromNameMode;
-use crate::{is_unique_violation, schema::channels, DbConnection, StoreError, StoreResult};
+use crate::{rows::is_unique_violation, schema::channels, DbConnection, StoreError, StoreResult};
 use diesel::prelude::*;
 
 /// A new channel's reply settings; the default is the agent-and-company

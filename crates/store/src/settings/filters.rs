@@ -2,8 +2,8 @@
 
 use super::Settings;
 use crate::{
-    is_unique_violation,
     model::{FilterKind, FilterList},
+    rows::is_unique_violation,
     schema::filters,
     StoreError, StoreResult,
 };
@@ -16,7 +16,7 @@ use serde::Serialize;
 /// address or domain, or an IP network such as `192.0.2.0/24` (a single
 /// address is `/32` or `/128`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Filter {
+pub struct ListEntry {
     pub id: i64,
     pub list: FilterList,
     pub kind: FilterKind,
@@ -25,7 +25,7 @@ pub struct Filter {
     pub created_at: NaiveDateTime,
 }
 
-/// The columns of `filters`, in the order [`Filter::from_row`] takes them.
+/// The columns of `filters`, in the order [`ListEntry::from_row`] takes them.
 pub(crate) type FilterColumns = (
     filters::id,
     filters::list,
@@ -34,7 +34,7 @@ pub(crate) type FilterColumns = (
     filters::created_at,
 );
 
-pub(crate) const FILTER_COLUMNS: FilterColumns = (
+pub(crate) const LIST_ENTRY_COLUMNS: FilterColumns = (
     filters::id,
     filters::list,
     filters::kind,
@@ -42,12 +42,12 @@ pub(crate) const FILTER_COLUMNS: FilterColumns = (
     filters::created_at,
 );
 
-pub(crate) type FilterRow = (i64, String, String, String, NaiveDateTime);
+pub(crate) type ListEntryRow = (i64, String, String, String, NaiveDateTime);
 
-impl Filter {
+impl ListEntry {
     /// A stored row. The table's CHECK constraints keep `list` and `kind` to
     /// the known names; anything else is reported rather than guessed.
-    pub(crate) fn from_row((id, list, kind, value, created_at): FilterRow) -> StoreResult<Self> {
+    pub(crate) fn from_row((id, list, kind, value, created_at): ListEntryRow) -> StoreResult<Self> {
         let bad = |e: String| {
             StoreError::Query(diesel::result::Error::DeserializationError(
                 format!("filters row {id}: {e}").into(),
@@ -73,7 +73,7 @@ impl Settings<'_> {
         list: FilterList,
         kind: FilterKind,
         value: &str,
-    ) -> StoreResult<Filter> {
+    ) -> StoreResult<ListEntry> {
         self.store.write(|conn| {
             diesel::insert_into(filters::table)
                 .values((
@@ -96,9 +96,9 @@ impl Settings<'_> {
                 .and_then(|id| {
                     let row = filters::table
                         .find(id)
-                        .select(FILTER_COLUMNS)
-                        .first::<FilterRow>(conn)?;
-                    Filter::from_row(row)
+                        .select(LIST_ENTRY_COLUMNS)
+                        .first::<ListEntryRow>(conn)?;
+                    ListEntry::from_row(row)
                 })
         })
     }
@@ -130,19 +130,19 @@ impl Settings<'_> {
 
     /// The entries of one list, or of both (allow first), each in the
     /// order they were added.
-    pub fn filters(&self, list: Option<FilterList>) -> StoreResult<Vec<Filter>> {
+    pub fn filters(&self, list: Option<FilterList>) -> StoreResult<Vec<ListEntry>> {
         self.store.read(|conn| {
             let mut query = filters::table
-                .select(FILTER_COLUMNS)
+                .select(LIST_ENTRY_COLUMNS)
                 .order((filters::list, filters::id))
                 .into_boxed();
             if let Some(list) = list {
                 query = query.filter(filters::list.eq(list.as_str()));
             }
             query
-                .load::<FilterRow>(conn)?
+                .load::<ListEntryRow>(conn)?
                 .into_iter()
-                .map(Filter::from_row)
+                .map(ListEntry::from_row)
                 .collect()
         })
     }

@@ -3,7 +3,7 @@
 use super::attempt;
 use crate::identity::local_part;
 use crate::{
-    is_unique_violation,
+    rows::is_unique_violation,
     schema::{channels, hosted_local_parts, users},
     DbConnection, StoreError, StoreResult,
 };

@@ -15,8 +15,8 @@ mod sources;
 
 pub use channel_setup::{ChannelReplies, ChannelUpdate};
 pub use channels::NewChannel;
-pub use filters::Filter;
-pub(super) use filters::{FilterRow, FILTER_COLUMNS};
+pub use filters::ListEntry;
+pub(super) use filters::{ListEntryRow, LIST_ENTRY_COLUMNS};
 pub(super) use local_parts::insert_local_part;
 pub(crate) use sources::add_source;
 

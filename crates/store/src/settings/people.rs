@@ -5,7 +5,7 @@ use super::Settings;
 use crate::model::User;
 use crate::rows::user_id;
 use crate::{
-    is_unique_violation,
+    rows::is_unique_violation,
     schema::{team_members, teams, users},
     DbConnection, StoreError, StoreResult,
 };

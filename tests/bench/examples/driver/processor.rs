@@ -79,13 +79,15 @@ pub fn run(
             store
                 .inbound()
                 .enqueue(NewInboundMessage {
+                    session: teaminbox_store::model::SmtpSession {
+                        queue_id: Some(queue_id),
+                        client_address: Some("192.0.2.25".into()),
+                        client_name: "mail.example.com".into(),
+                        helo: "mail.example.com".into(),
+                        mail_from: String::from(&q.mail_from),
+                    },
                     spam_check: None,
-                    queue_id: Some(queue_id),
                     received_at: teaminbox_store::now(),
-                    client_address: Some("192.0.2.25".into()),
-                    client_name: "mail.example.com".into(),
-                    helo: "mail.example.com".into(),
-                    mail_from: String::from(&q.mail_from),
                     recipients: recipient.to_vec(),
                     raw_message: q.raw.clone(),
                     verdicts: Some(Verdicts {
