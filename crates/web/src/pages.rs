@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use teaminbox_store::model::ConversationStatus;
-use teaminbox_store::views::{ConversationFilter, ConversationSummary, MessageView};
+use teaminbox_store::views::{ConversationQuery, ConversationSummary, MessageView};
 use teaminbox_store::StoreError;
 
 /// Conversations on one page of the list.
@@ -310,14 +310,14 @@ async fn list(
                 .map_err(|_| PageError::NotFound(format!("no status {name}")))?,
         ),
     };
-    let filter = ConversationFilter {
+    let filter = ConversationQuery {
         status,
         assignee_email: (query.assigned == "me").then(|| user.email.clone()),
         unassigned: query.assigned == "unassigned",
         limit: Some(PAGE_SIZE + 1),
         search: Some(query.q.trim().to_owned()).filter(|q| !q.is_empty()),
         after: parse_cursor(&query.after),
-        ..ConversationFilter::default()
+        ..ConversationQuery::default()
     };
     let user_id = user.id;
     let (mut found, counts) = blocking(&state, move |store| {
