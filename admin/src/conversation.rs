@@ -86,7 +86,7 @@ fn list(args: ConversationList, store: &Store) -> AdminResult {
             .transpose()?,
         unassigned: args.unassigned,
         limit,
-        ..ConversationFilter::default()
+        ..ConversationQuery::default()
     };
     let conversations = store.views().conversations(&filter)?;
     if args.json.json {

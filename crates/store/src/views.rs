@@ -826,21 +826,21 @@ mod web_list_tests {
                     )
                 })
                 .collect();
-            let listed = |filter: &ConversationFilter| -> Vec<i64> {
+            let listed = |filter: &ConversationQuery| -> Vec<i64> {
                 store.views().conversations(filter).unwrap().iter().map(|c| c.id).collect()
             };
-            let first = ConversationFilter { limit: Some(2), ..Default::default() };
+            let first = ConversationQuery { limit: Some(2), ..Default::default() };
             assert_eq!(listed(&first), [ids[4], ids[3]]);
             let page = store.views().conversations(&first).unwrap();
             let last = page.last().unwrap();
-            let next = ConversationFilter {
+            let next = ConversationQuery {
                 after: Some((last.last_message_at, last.id)),
                 ..first.clone()
             };
             assert_eq!(listed(&next), [ids[2], ids[1]]);
 
             let search = |text: &str| {
-                listed(&ConversationFilter { search: Some(text.into()), ..Default::default() })
+                listed(&ConversationQuery { search: Some(text.into()), ..Default::default() })
             };
             assert_eq!(search("CUSTOMER2@"), [ids[2]]);
             assert_eq!(search("question 1"), [ids[1]]);
