@@ -8,7 +8,7 @@ use super::{
     claiming::{dead_claims, died_while_processing, first_unclaimed},
     schema::{conversations, inbound_messages, messages, spam_lessons},
     views::{self, ConversationSummary},
-    DbConnection, Store, StoreError, StoreResult,
+    DbConnection, Store, StoreResult,
 };
 use crate::model::{ConversationStatus, SpamClass};
 use chrono::NaiveDateTime;
@@ -72,20 +72,9 @@ impl SpamLessons<'_> {
         let status = match class {
             SpamClass::Spam => ConversationStatus::Spam,
             SpamClass::Ham => ConversationStatus::Open,
-        }
-        .as_str();
+        };
         self.store.write(|conn| {
-            let before = conversations::table
-                .find(id)
-                .select(conversations::status)
-                .first::<String>(conn)
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("there is no conversation {id}")))?;
-            if before != status {
-                diesel::update(conversations::table.find(id))
-                    .set(conversations::status.eq(status))
-                    .execute(conn)?;
-            }
+            let before = crate::settings::set_status(conn, id, status)?;
             let ticket_created =
                 if before == ConversationStatus::Spam.as_str() && class == SpamClass::Ham {
                     ticket_as_filed(conn, id)?
@@ -95,7 +84,7 @@ impl SpamLessons<'_> {
             let lessons = queue_lessons(conn, id, class)?;
             Ok(Marked {
                 conversation: views::find_summary(conn, id)?,
-                changed: before != status,
+                changed: before != status.as_str(),
                 ticket_created,
                 lessons,
             })

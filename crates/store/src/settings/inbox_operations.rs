@@ -66,17 +66,27 @@ impl Settings<'_> {
         id: i64,
         status: ConversationStatus,
     ) -> StoreResult<(ConversationSummary, bool)> {
-        let status = status.as_str();
         self.store.write(|conn| {
-            let before = conversation_exists(conn, id)?;
-            if before != status {
-                diesel::update(conversations::table.find(id))
-                    .set(conversations::status.eq(status))
-                    .execute(conn)?;
-            }
-            Ok((views::find_summary(conn, id)?, before != status))
+            let before = set_status(conn, id, status)?;
+            Ok((views::find_summary(conn, id)?, before != status.as_str()))
         })
     }
+}
+
+/// Sets conversation `id`'s status (writing only if it changes) and
+/// returns the status it had, or [`StoreError::NotFound`].
+pub(crate) fn set_status(
+    conn: &mut DbConnection,
+    id: i64,
+    status: ConversationStatus,
+) -> StoreResult<String> {
+    let before = conversation_exists(conn, id)?;
+    if before != status.as_str() {
+        diesel::update(conversations::table.find(id))
+            .set(conversations::status.eq(status.as_str()))
+            .execute(conn)?;
+    }
+    Ok(before)
 }
 
 /// The status of conversation `id`, or [`StoreError::NotFound`].

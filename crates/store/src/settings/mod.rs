@@ -17,6 +17,7 @@ pub use channel_setup::{ChannelReplies, ChannelUpdate};
 pub use channels::NewChannel;
 pub use filters::ListEntry;
 pub(super) use filters::{ListEntryRow, LIST_ENTRY_COLUMNS};
+pub(crate) use inbox_operations::set_status;
 pub(super) use local_parts::insert_local_part;
 pub(crate) use sources::add_source;
 
