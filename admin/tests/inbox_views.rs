@@ -543,7 +543,8 @@ both_databases! {
                             }
                         ],
                         "delivery": null,
-                        "spam_check": null
+                        "spam_check": null,
+                        "authentication": null
                     },
                     {
                         "id": 6,
@@ -565,7 +566,8 @@ both_databases! {
                         ],
                         "attachments": [],
                         "delivery": null,
-                        "spam_check": null
+                        "spam_check": null,
+                        "authentication": null
                     }
                 ]
             })

@@ -11,6 +11,7 @@
 
 pub mod compose;
 pub mod dkim;
+pub mod reply;
 pub mod signature;
 
 use lettre::{address::Envelope, SmtpTransport, Transport};

@@ -158,6 +158,19 @@ pub struct MessageView {
     pub delivery: Option<Delivery>,
     /// For a received message that rspamd checked: its action and score.
     pub spam_check: Option<SpamCheckView>,
+    /// For a received message: SPF, DKIM, ARC and DMARC as checked at SMTP
+    /// time.
+    pub authentication: Option<AuthVerdicts>,
+}
+
+/// The authentication verdicts the milter recorded for a received
+/// message (`pass`, `fail`, `none`, ...; absent when not checked).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Queryable)]
+pub struct AuthVerdicts {
+    pub spf: Option<String>,
+    pub dkim: Option<String>,
+    pub arc: Option<String>,
+    pub dmarc: Option<String>,
 }
 
 /// rspamd's verdict on a received message at SMTP time.
@@ -185,6 +198,15 @@ pub struct AttachmentInfo {
     /// The Content-ID an inline image is referred to by, without brackets.
     pub content_id: Option<String>,
     pub inline: bool,
+}
+
+/// An attachment's name, type and content.
+#[derive(Clone, Debug, Queryable)]
+pub struct AttachmentFile {
+    /// As the message named it: never a path here.
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 /// A contact: someone who wrote to a channel, or whose owner the admin set.
@@ -314,6 +336,46 @@ impl Views<'_> {
                 .first::<Option<String>>(conn)
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("there is no message {id}")))
+        })
+    }
+
+    /// The image a message's HTML shows as `cid:content_id`, if it has
+    /// one of that Content-ID whose type is an image.
+    pub fn inline_image(
+        &self,
+        message_id: i64,
+        content_id: &str,
+    ) -> StoreResult<Option<AttachmentFile>> {
+        use super::schema::attachments;
+        self.store.read(|conn| {
+            Ok(attachments::table
+                .filter(attachments::message_id.eq(message_id))
+                .filter(attachments::content_id.eq(content_id))
+                .filter(attachments::content_type.like("image/%"))
+                .select((
+                    attachments::filename,
+                    attachments::content_type,
+                    attachments::content,
+                ))
+                .first::<AttachmentFile>(conn)
+                .optional()?)
+        })
+    }
+
+    /// An attachment with its content, as received.
+    pub fn attachment(&self, id: i64) -> StoreResult<AttachmentFile> {
+        use super::schema::attachments;
+        self.store.read(|conn| {
+            attachments::table
+                .find(id)
+                .select((
+                    attachments::filename,
+                    attachments::content_type,
+                    attachments::content,
+                ))
+                .first::<AttachmentFile>(conn)
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("there is no attachment {id}")))
         })
     }
 
@@ -605,33 +667,37 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
         .into_iter()
         .filter_map(|(mid, state, last_error)| Some((mid?, Delivery { state, last_error })))
         .collect();
-    let mut spam_checks = spam_checks(conn, rows.iter().filter_map(|r| r.1 .1))?;
+    let mut verdicts = smtp_verdicts(conn, rows.iter().filter_map(|r| r.1 .1))?;
     let messages = rows
         .into_iter()
         .map(
             |(
                 (id, direction, from, from_name, forwarded_by, subject, text),
                 (message_id, inbound_message_id, sent_at, created_at, automated, decisions, detail),
-            )| MessageView {
-                delivery: (direction == "out")
-                    .then(|| message_id.as_ref().and_then(|m| deliveries.remove(m)))
-                    .flatten(),
-                spam_check: inbound_message_id.and_then(|i| spam_checks.remove(&i)),
-                id,
-                direction,
-                from,
-                from_name,
-                forwarded_by,
-                subject,
-                text,
-                message_id,
-                inbound_message_id,
-                detail,
-                sent_at,
-                created_at,
-                automated,
-                decisions: decision_list(&decisions),
-                attachments: files.remove(&id).unwrap_or_default(),
+            )| {
+                let checked = inbound_message_id.and_then(|i| verdicts.remove(&i));
+                MessageView {
+                    delivery: (direction == "out")
+                        .then(|| message_id.as_ref().and_then(|m| deliveries.remove(m)))
+                        .flatten(),
+                    spam_check: checked.as_ref().and_then(|c| c.spam_check.clone()),
+                    authentication: checked.and_then(|c| c.authentication),
+                    id,
+                    direction,
+                    from,
+                    from_name,
+                    forwarded_by,
+                    subject,
+                    text,
+                    message_id,
+                    inbound_message_id,
+                    detail,
+                    sent_at,
+                    created_at,
+                    automated,
+                    decisions: decision_list(&decisions),
+                    attachments: files.remove(&id).unwrap_or_default(),
+                }
             },
         )
         .collect();
@@ -656,27 +722,55 @@ fn find_conversation(conn: &mut DbConnection, id: i64) -> StoreResult<Conversati
     })
 }
 
-/// rspamd's verdicts on the queue rows `ids`, by row.
-fn spam_checks(
+/// What was checked at SMTP time for the queue rows `ids`, by row.
+fn smtp_verdicts(
     conn: &mut DbConnection,
     ids: impl Iterator<Item = i64>,
-) -> StoreResult<HashMap<i64, SpamCheckView>> {
+) -> StoreResult<HashMap<i64, SmtpVerdicts>> {
     use super::schema::inbound_messages;
     Ok(inbound_messages::table
         .filter(inbound_messages::id.eq_any(ids.collect::<Vec<_>>()))
-        .filter(inbound_messages::spam_action.is_not_null())
         .select((
             inbound_messages::id,
-            inbound_messages::spam_action.assume_not_null(),
-            inbound_messages::spam_score,
+            (
+                inbound_messages::spf,
+                inbound_messages::dkim,
+                inbound_messages::arc,
+                inbound_messages::dmarc,
+            ),
+            (inbound_messages::spam_action, inbound_messages::spam_score),
         ))
-        .load::<(i64, String, Option<f64>)>(conn)?
+        .load::<(i64, AuthVerdicts, (Option<String>, Option<f64>))>(conn)?
         .into_iter()
-        .map(|(id, action, score)| {
-            let score = score.unwrap_or_default();
-            (id, SpamCheckView { action, score })
+        .map(|(id, authentication, (action, score))| {
+            let spam_check = action.map(|action| SpamCheckView {
+                action,
+                score: score.unwrap_or_default(),
+            });
+            let checked = [
+                &authentication.spf,
+                &authentication.dkim,
+                &authentication.arc,
+                &authentication.dmarc,
+            ]
+            .iter()
+            .any(|v| v.is_some());
+            let authentication = checked.then_some(authentication);
+            (
+                id,
+                SmtpVerdicts {
+                    authentication,
+                    spam_check,
+                },
+            )
         })
         .collect())
+}
+
+struct SmtpVerdicts {
+    /// `None` for a message stored without verdicts.
+    authentication: Option<AuthVerdicts>,
+    spam_check: Option<SpamCheckView>,
 }
 
 /// The decisions column: a JSON array of sentences. Anything else (never

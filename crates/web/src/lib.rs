@@ -5,7 +5,8 @@
 //! Security, in one place each: the session cookie and CSRF token
 //! (`session.rs`), failed sign-in limits (`limits.rs`), the headers on
 //! every response (`headers`, below), and a message's HTML made inert
-//! (`html_body.rs`). Reading works without JavaScript; there is none.
+//! (`html_body.rs`). Reading and acting work without JavaScript;
+//! `assets/app.js` only adds live updates and keyboard shortcuts.
 
 mod html_body;
 mod limits;
@@ -17,11 +18,11 @@ use axum::response::Response;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use teaminbox_store::config::WebConfig;
+use teaminbox_outbound::reply::ReplySettings;
+use teaminbox_store::config::Config;
 use teaminbox_store::{Store, StoreError};
 use tokio::net::TcpListener;
 
-pub use html_body::sanitize;
 pub use session::SESSION_COOKIE;
 
 /// What every handler shares.
@@ -31,14 +32,17 @@ pub struct AppState {
     /// Cookies are `Secure` when users reach the inbox over https.
     secure_cookies: bool,
     limits: Arc<limits::SignInLimits>,
+    /// How replies are composed: the same as `conversation reply`.
+    reply: Arc<ReplySettings>,
 }
 
 /// The whole application, for [`serve`] or a test's `oneshot`.
-pub fn router(store: Store, config: &WebConfig) -> Router {
+pub fn router(store: Store, config: &Config) -> Router {
     let state = AppState {
         store,
-        secure_cookies: config.is_https(),
+        secure_cookies: config.web.is_https(),
         limits: Arc::new(limits::SignInLimits::default()),
+        reply: Arc::new(ReplySettings::new(config)),
     };
     pages::routes()
         .with_state(state)
@@ -60,10 +64,12 @@ pub async fn serve(
     .await
 }
 
-/// The policy of every page: no script at all, styles and images from
-/// here, frames (a message's HTML) from here, never framed elsewhere.
-const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// The policy of every page: script, styles, images, requests and frames
+/// (a message's HTML) only from here, and no inline script; never framed
+/// elsewhere.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
 
 /// Security headers on every response. A response that set its own policy
 /// (a message's HTML, framed by our own page) keeps it.

@@ -7,9 +7,18 @@ use crate::{blocking, AppState};
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderValue};
 use teaminbox_store::accounts::Session;
+use teaminbox_store::model::UserRole;
 
 /// The cookie's name.
 pub const SESSION_COOKIE: &str = "teaminbox_session";
+
+/// The navigation bar of a signed-in page.
+pub struct Nav {
+    pub user_email: String,
+    /// For the sign-out forms.
+    pub csrf: String,
+    pub is_admin: bool,
+}
 
 /// A request from a signed-in user; anything else is sent to sign in.
 pub struct SignedIn {
@@ -19,6 +28,28 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
+    fn is_admin(&self) -> bool {
+        self.session.user.role == UserRole::Admin.as_str()
+    }
+
+    /// Refuses a user without the admin role.
+    pub fn require_admin(&self) -> Result<(), PageError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(PageError::AdminOnly)
+        }
+    }
+
+    /// What the navigation bar of every signed-in page shows.
+    pub fn nav(&self) -> Nav {
+        Nav {
+            user_email: self.session.user.email.clone(),
+            csrf: self.session.csrf_token.clone(),
+            is_admin: self.is_admin(),
+        }
+    }
+
     /// Refuses a state-changing request whose form does not carry this
     /// session's CSRF token.
     pub fn check_csrf(&self, given: &str) -> Result<(), PageError> {

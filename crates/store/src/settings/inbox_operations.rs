@@ -36,9 +36,18 @@ impl Settings<'_> {
     /// Round-robin state is not touched: a manual assignment does not take
     /// the user's turn.
     pub fn assign_conversation(&self, id: i64, email: &str) -> StoreResult<ConversationSummary> {
+        self.set_assignee(id, Some(email))
+    }
+
+    /// Leaves a conversation (and its ticket) to nobody.
+    pub fn unassign_conversation(&self, id: i64) -> StoreResult<ConversationSummary> {
+        self.set_assignee(id, None)
+    }
+
+    fn set_assignee(&self, id: i64, email: Option<&str>) -> StoreResult<ConversationSummary> {
         self.store.write(|conn| {
             conversation_exists(conn, id)?;
-            let user = user_id(conn, email)?;
+            let user = email.map(|email| user_id(conn, email)).transpose()?;
             diesel::update(conversations::table.find(id))
                 .set(conversations::assignee_user_id.eq(user))
                 .execute(conn)?;

@@ -2,144 +2,13 @@
 //! on SQLite and PostgreSQL: signing in and out, access control, CSRF, the
 //! list and the conversation, and hostile HTML made inert.
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
+mod common;
+
+use axum::http::{header, StatusCode};
+use common::{assert_secure_headers, one_conversation, Inbox, PASSWORD};
+use teaminbox_store::both_databases;
 use teaminbox_store::config::WebConfig;
-use teaminbox_store::settings::NewUser;
 use teaminbox_store::testing::{channel, conversation};
-use teaminbox_store::{both_databases, Store};
-use tower::ServiceExt;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers[header::LOCATION].to_str().unwrap()
-    }
-
-    /// The session token the reply's cookie sets.
-    fn session_token(&self) -> String {
-        let cookie = self.headers[header::SET_COOKIE].to_str().unwrap();
-        let value = cookie.split(';').next().unwrap();
-        value.strip_prefix("teaminbox_session=").unwrap().to_owned()
-    }
-}
-
-struct Inbox {
-    store: Store,
-    router: Router,
-}
-
-impl Inbox {
-    /// A migrated database with alice and bob (both with [`PASSWORD`]),
-    /// the web inbox on it.
-    fn new(db: &teaminbox_store::testing::TestDatabase, config: &WebConfig) -> Self {
-        let store = db.store();
-        store.migrate().unwrap();
-        for (email, username) in [("alice@example.com", "alice"), ("bob@example.com", "bob")] {
-            store
-                .settings()
-                .add_user(&NewUser {
-                    email,
-                    first_name: "Test",
-                    last_name: "User",
-                    username,
-                })
-                .unwrap();
-            store.accounts().set_password(email, PASSWORD).unwrap();
-        }
-        let router = teaminbox_web::router(store.clone(), config);
-        Self { store, router }
-    }
-
-    async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut request = Request::get(path);
-        if let Some(token) = token {
-            request = request.header(header::COOKIE, format!("teaminbox_session={token}"));
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, form: &str) -> Reply {
-        let mut request =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(token) = token {
-            request = request.header(header::COOKIE, format!("teaminbox_session={token}"));
-        }
-        self.send(request.body(Body::from(form.to_owned())).unwrap())
-            .await
-    }
-
-    async fn sign_in(&self, email: &str, password: &str) -> Reply {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("email", email)
-            .append_pair("password", password)
-            .finish();
-        self.post("/sign-in", None, &form).await
-    }
-
-    /// Signs in and returns the session's token and CSRF token.
-    async fn signed_in(&self, email: &str) -> (String, String) {
-        let reply = self.sign_in(email, PASSWORD).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        let token = reply.session_token();
-        let csrf = self
-            .store
-            .accounts()
-            .session(&token)
-            .unwrap()
-            .unwrap()
-            .csrf_token;
-        (token, csrf)
-    }
-
-    fn status_of(&self, id: i64) -> String {
-        self.store.views().conversation(id).unwrap().status
-    }
-}
-
-fn one_conversation(store: &Store, html: Option<&str>) -> i64 {
-    let support = channel(store, "support@inbox.example.com");
-    conversation(
-        store,
-        support,
-        "customer@example.org",
-        "Printer on fire",
-        html,
-        chrono::Utc::now().naive_utc(),
-    )
-}
-
-fn assert_secure_headers(reply: &Reply) {
-    let policy = reply.headers[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap();
-    assert!(policy.contains("default-src 'none'"), "{policy}");
-    assert!(!policy.contains("script-src"), "{policy}");
-    assert!(!policy.contains("unsafe-inline"), "{policy}");
-    assert_eq!(reply.headers[header::X_FRAME_OPTIONS], "DENY");
-    assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-}
 
 both_databases! {
     async fn signed_out_requests_go_to_sign_in(db: TestDatabase) {
@@ -234,7 +103,7 @@ both_databases! {
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
         assert_eq!(inbox.status_of(id), "open");
         inbox
-            .post(&format!("/conversations/{id}/assign-to-me"), Some(&alice), &format!("csrf={alice_csrf}"))
+            .post(&format!("/conversations/{id}/assign"), Some(&alice), &format!("csrf={alice_csrf}&assignee=alice%40example.com"))
             .await;
         let detail = inbox.store.views().conversation(id).unwrap();
         assert_eq!(detail.assignee.unwrap().email, "alice@example.com");
@@ -305,7 +174,7 @@ both_databases! {
             .collect();
         let (alice, csrf) = inbox.signed_in("alice@example.com").await;
         inbox
-            .post(&format!("/conversations/{}/assign-to-me", ids[3]), Some(&alice), &format!("csrf={csrf}"))
+            .post(&format!("/conversations/{}/assign", ids[3]), Some(&alice), &format!("csrf={csrf}&assignee=alice%40example.com"))
             .await;
         let list = inbox.get("/", Some(&alice)).await;
         assert_eq!(list.status, StatusCode::OK);
@@ -354,7 +223,7 @@ both_databases! {
         assert!(page.body.contains("<details class=\"decisions\"><summary>Why is this here?</summary>"));
         assert!(page.body.contains("Filed by a test."));
         let frame = page.body.split("<iframe").nth(1).unwrap().split('>').next().unwrap();
-        assert!(frame.starts_with(" sandbox src=\"/messages/1/html\""), "{frame}");
+        assert!(frame.starts_with(" sandbox name=\"message-1\" src=\"/messages/1/html\""), "{frame}");
         assert!(!page.body.contains("allow-scripts"));
         assert!(!page.body.contains("tracker.example"));
 
@@ -362,7 +231,7 @@ both_databases! {
         assert_eq!(body.status, StatusCode::OK);
         assert_eq!(
             body.headers[header::CONTENT_SECURITY_POLICY],
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
         );
         assert_eq!(body.headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
         assert_eq!(body.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
