@@ -5,45 +5,12 @@
 
 mod common;
 
-use common::browser::{self, find, open, sign_in, text};
+use common::admin;
+use common::browser::{self, find, open, sign_in, text, web_inbox, AGENT, PASSWORD};
 use common::replies::customer_writes;
-use common::{admin, admin_with_input, Milter, HOSTED};
 use fantoccini::{Client, Locator};
-use teaminbox_e2e::{free_port, Postfix};
+use teaminbox_e2e::Postfix;
 use teaminbox_testkit::both_databases;
-use teaminbox_testkit::dns::TestDns;
-
-const AGENT: &str = "jane@acme.example";
-const PASSWORD: &str = "correct horse battery staple";
-
-/// The whole daemon with its web inbox, a channel, and an agent with a
-/// password; the inbox's address and the admin's configuration.
-fn inbox(db: teaminbox_testkit::TestDatabase) -> (Milter, String, std::path::PathBuf) {
-    let mut milter = Milter::start_full(db, TestDns::builder().start(), 1);
-    milter.channel(&format!("support@{HOSTED}"));
-    let base = milter.serve_web(free_port());
-    let config = milter.admin_config();
-    let (code, _, err) = admin(
-        &config,
-        &[
-            "user",
-            "add",
-            AGENT,
-            "--first-name",
-            "Jane",
-            "--last-name",
-            "Doe",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = admin_with_input(
-        &config,
-        &["user", "set-password", AGENT],
-        &format!("{PASSWORD}\n"),
-    );
-    assert_eq!(code, 0, "{err}");
-    (milter, base, config)
-}
 
 /// The subjects the list at `url` shows.
 async fn listed_subjects(client: &Client, url: &str) -> Vec<String> {
@@ -61,7 +28,7 @@ async fn listed_subjects(client: &Client, url: &str) -> Vec<String> {
 
 both_databases! {
     fn an_agent_reads_and_closes_a_conversation(db: TestDatabase) {
-        let (milter, base, _config) = inbox(db);
+        let (milter, base, _config) = web_inbox(db);
         let postfix: Postfix = milter.postfix();
         let id = customer_writes(&milter, &postfix, "alice@example.org", "Printer on fire");
         let page = format!("/conversations/{id}");
@@ -114,7 +81,7 @@ async fn use_link(client: &Client, link: &str) {
 
 both_databases! {
     fn a_sign_in_link_works_once(db: TestDatabase) {
-        let (_milter, base, config) = inbox(db);
+        let (_milter, base, config) = web_inbox(db);
         let (code, out, err) = admin(&config, &["user", "sign-in-link", AGENT]);
         assert_eq!(code, 0, "{err}");
         let link = out.trim().to_owned();

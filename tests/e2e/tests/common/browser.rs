@@ -8,6 +8,7 @@
 //! processes are killed when the test ends, however it ends. A missing
 //! chromium or chromedriver fails the test: it never skips.
 
+use super::{admin, admin_with_input, Milter, HOSTED};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
 use nix::sys::signal::{killpg, Signal};
@@ -20,6 +21,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use teaminbox_e2e::free_port;
+use teaminbox_testkit::{dns::TestDns, TestDatabase};
+
+/// The agent the browser tests sign in as, and their password.
+pub const AGENT: &str = "jane@acme.example";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// What to install when a program is missing.
 const INSTALL_HINT: &str = "install Debian's chromium and chromium-driver \
@@ -147,6 +153,8 @@ async fn connect(port: u16, chromium: &Path, profile: &Path, log: &Path) -> Clie
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--disable-breakpad",
+            "--disable-crash-reporter",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         ],
     });
@@ -250,4 +258,30 @@ pub async fn sign_in(client: &Client, base: &str, email: &str, password: &str) {
         .unwrap();
     find(client, "ul.filters").await;
     assert_eq!(text(client, "nav .who").await, email);
+}
+
+/// The whole daemon (milter, one processor worker, web inbox on a port of
+/// its own) with a channel for support@ the hosted domain and [`AGENT`]
+/// with [`PASSWORD`] (set as an admin would, on standard input); the
+/// inbox's address and the admin's configuration file.
+pub fn web_inbox(db: TestDatabase) -> (Milter, String, PathBuf) {
+    let mut milter = Milter::start_full(db, TestDns::builder().start(), 1);
+    milter.channel(&format!("support@{HOSTED}"));
+    let base = milter.serve_web(free_port());
+    let config = milter.admin_config();
+    let add = [
+        "user",
+        "add",
+        AGENT,
+        "--first-name",
+        "Jane",
+        "--last-name",
+        "Doe",
+    ];
+    let (code, _, err) = admin(&config, &add);
+    assert_eq!(code, 0, "{err}");
+    let set_password = ["user", "set-password", AGENT];
+    let (code, _, err) = admin_with_input(&config, &set_password, &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    (milter, base, config)
 }
