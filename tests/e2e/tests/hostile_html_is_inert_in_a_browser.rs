@@ -234,16 +234,18 @@ both_databases! {
             sign_in(&client, &base, AGENT, PASSWORD).await;
             client.goto(&format!("{base}/conversations/{id}")).await.unwrap();
             find(&client, "article.message iframe").await.enter_frame().await.unwrap();
-            let shown = text(&client, "body").await;
+            find(&client, "body p").await;
+            let shown = text(&client, "html").await;
             assert!(shown.contains(HTML_TEXT), "{shown}");
             assert!(shown.contains("Regards, Mallory"), "{shown}");
+            assert!(!shown.contains(SCRIPT_MARK), "{shown}");
             // What is left of the javascript: link does nothing when clicked.
             if let Ok(link) = client.find(Locator::Css("a")).await {
                 link.click().await.unwrap();
             }
             // Past the meta refresh's 3 s: whatever would load has loaded.
             tokio::time::sleep(Duration::from_secs(4)).await;
-            let shown = text(&client, "body").await;
+            let shown = text(&client, "html").await;
             assert!(!shown.contains(SCRIPT_MARK), "{shown}");
             client.enter_parent_frame().await.unwrap();
 
@@ -256,6 +258,7 @@ both_databases! {
             // runs its scripts and makes the listener record requests.
             client.goto(&recorder.url(RAW_PAGE)).await.unwrap();
             assert_eq!(client.title().await.unwrap(), "pwned");
+            assert!(text(&client, "html").await.contains(SCRIPT_MARK));
             assert!(cookie_names(&client).await.contains(&"pwned".to_owned()));
             wait_for_hits(
                 recorder,
