@@ -199,9 +199,12 @@ async fn save_failure(client: &Client, test: &str) {
         Ok(png) => std::fs::write(dir.join("screenshot.png"), png).unwrap(),
         Err(e) => eprintln!("no screenshot: {e}"),
     }
-    let url = client.current_url().await.map(|u| u.to_string());
+    let url = client
+        .current_url()
+        .await
+        .map_or_else(|e| e.to_string(), String::from);
     let source = client.source().await.unwrap_or_else(|e| e.to_string());
-    let page = format!("<!-- {url:?} -->\n{source}");
+    let page = format!("<!-- {url} -->\n{source}");
     std::fs::write(dir.join("page.html"), page).unwrap();
     eprintln!(
         "--- the browser's screenshot and page source: {} ---",
