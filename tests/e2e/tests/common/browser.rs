@@ -127,8 +127,8 @@ impl Drop for Browser {
 
 /// Waits (up to 20 s) until chromedriver listens on `port`, then opens a
 /// session: headless chromium with a profile in `profile`, which resolves
-/// no host name (every address the tests open is 127.0.0.1) and fetches
-/// nothing in the background.
+/// no host name, reaches no address but loopback (every address the tests
+/// open is 127.0.0.1) and fetches nothing in the background.
 async fn connect(port: u16, chromium: &Path, profile: &Path, log: &Path) -> Client {
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
@@ -156,6 +156,9 @@ async fn connect(port: u16, chromium: &Path, profile: &Path, log: &Path) -> Clie
             "--disable-breakpad",
             "--disable-crash-reporter",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            // Any other address goes to a closed port (loopback bypasses
+            // proxies), so nothing can leave the machine.
+            "--proxy-server=http://127.0.0.1:9",
         ],
     });
     let mut capabilities = serde_json::Map::new();
