@@ -16,6 +16,8 @@ TEST_PACKAGES=(
     python3-authres # dkimpy's ARC sealing needs it
     python3-dnspython # dkimpy's verification against the test DNS server
     bind9-dnsutils  # dig: a second, third-party DNS client for the test server
+    chromium        # the real browser of the web inbox tests (headless, tests/e2e)
+    chromium-driver # chromedriver: the tests drive chromium over WebDriver
     rspamd          # the content spam filter the spam tests run (ports of their own)
     redis-server    # rspamd's Bayes store in those tests (one per test, its own port)
     openssl         # DKIM test keys

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod daemon;
 pub mod delivery;
 pub mod replies;
@@ -89,6 +90,17 @@ impl Milter {
         self.stop();
         self.config.metrics.listen = format!("127.0.0.1:{port}");
         self.resume();
+    }
+
+    /// Restarts the daemon with its web inbox on 127.0.0.1:`port` (and
+    /// its sign-in links pointing there); returns the inbox's address.
+    pub fn serve_web(&mut self, port: u16) -> String {
+        self.stop();
+        let url = format!("http://127.0.0.1:{port}");
+        self.config.web.listen = format!("127.0.0.1:{port}");
+        self.config.web.public_url = url.clone();
+        self.resume();
+        url
     }
 
     /// The configuration file `teaminbox-admin` needs to work on this
@@ -220,13 +232,30 @@ pub fn message(subject: &str) -> Vec<u8> {
 /// Runs the real `teaminbox-admin` (built beside this test binary) with
 /// the given configuration; returns (exit code, stdout, stderr).
 pub fn admin(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let output = std::process::Command::new(workspace_binary("teaminbox-admin"))
+    admin_with_input(config, args, "")
+}
+
+/// [`admin`] with `input` on its standard input.
+pub fn admin_with_input(
+    config: &std::path::Path,
+    args: &[&str],
+    input: &str,
+) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(workspace_binary("teaminbox-admin"))
         .arg("--config")
         .arg(config)
         .args(args)
         .env_remove("TEAMINBOX_CONFIG")
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // A command that reads nothing may close its input before this write.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let output = child.wait_with_output().unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),

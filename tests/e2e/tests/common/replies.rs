@@ -61,11 +61,17 @@ pub fn customer_writes(milter: &Milter, postfix: &Postfix, from: &str, subject: 
     let raw = String::from_utf8(message(subject))
         .unwrap()
         .replace("alice@example.org", from);
+    customer_sends(milter, postfix, from, raw.as_bytes())
+}
+
+/// A customer sends `raw` (from `from`, through Postfix); returns the id of
+/// the conversation the processor files it into.
+pub fn customer_sends(milter: &Milter, postfix: &Postfix, from: &str, raw: &[u8]) -> String {
     let t = send_message(
         postfix.smtp_addr(),
         from,
         &[&format!("support@{HOSTED}")],
-        raw.as_bytes(),
+        raw,
     );
     assert_eq!(t.outcome().code, 250, "{:?}", t.all);
     let mut id = None;
