@@ -785,6 +785,30 @@ pub enum TicketCommand {
     /// Show one ticket.
     #[command(after_help = "Example:\n  teaminbox-admin ticket show 4")]
     Show(TicketId),
+    /// Change a ticket's name, pipeline, stage or priority.
+    #[command(after_help = "Examples:\n  \
+        teaminbox-admin ticket update 4 --stage \"Waiting on contact\" --priority high\n  \
+        teaminbox-admin ticket update 4 --priority \"\"      # clears the priority")]
+    Update(TicketUpdateArgs),
+}
+
+#[derive(Args)]
+pub struct TicketUpdateArgs {
+    /// The ticket's id, as `ticket list` shows it.
+    pub id: i64,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// "" clears it.
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// "" clears it.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// "" clears it.
+    #[arg(long)]
+    pub priority: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Args)]

@@ -1,6 +1,8 @@
 //! `teaminbox-admin ticket ...`: the tickets channels made.
 
-use crate::{cli::TicketCommand, output, AdminResult};
+use crate::{cli::TicketCommand, output, AdminError, AdminResult};
+use teaminbox_store::tickets::TicketUpdate;
+use teaminbox_store::views::Ticket;
 use teaminbox_store::Store;
 
 pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
@@ -43,45 +45,65 @@ pub fn run(command: TicketCommand, store: &Store) -> AdminResult {
             Ok(())
         }
         TicketCommand::Show(args) => {
-            let t = store.views().ticket(args.id)?;
-            if args.json.json {
-                output::json(&t);
-            } else {
-                let dash = |v: &Option<String>| output::or_dash(v.as_deref());
-                let properties = t
-                    .properties
-                    .iter()
-                    .map(|(key, value)| match value {
-                        serde_json::Value::String(text) => format!("{key}={text}"),
-                        other => format!("{key}={other}"),
-                    })
-                    .collect::<Vec<_>>();
-                output::fields(&[
-                    ("Ticket", t.id.to_string()),
-                    ("Name", t.name.clone()),
-                    (
-                        "Conversation",
-                        format!(
-                            "{} ({}, channel {})",
-                            t.conversation_id, t.conversation_status, t.channel_id
-                        ),
-                    ),
-                    ("Pipeline", dash(&t.pipeline)),
-                    ("Stage", dash(&t.stage)),
-                    ("Priority", dash(&t.priority)),
-                    (
-                        "Properties",
-                        if properties.is_empty() {
-                            "-".into()
-                        } else {
-                            properties.join(", ")
-                        },
-                    ),
-                    ("Owner", dash(&t.owner_email)),
-                    ("Created", format!("{} UTC", output::time(&t.created_at))),
-                ]);
+            show(&store.views().ticket(args.id)?, args.json.json);
+            Ok(())
+        }
+        TicketCommand::Update(args) => {
+            let update = TicketUpdate {
+                name: args.name,
+                pipeline: args.pipeline,
+                stage: args.stage,
+                priority: args.priority,
+            };
+            if let Some(problem) = update.problem() {
+                return Err(AdminError::Usage(problem));
             }
+            show(
+                &store.settings().update_ticket(args.id, &update)?,
+                args.json.json,
+            );
             Ok(())
         }
     }
+}
+
+/// Prints a ticket, as a table of fields or as JSON.
+fn show(t: &Ticket, json: bool) {
+    if json {
+        output::json(t);
+        return;
+    }
+    let dash = |v: &Option<String>| output::or_dash(v.as_deref());
+    let properties = t
+        .properties
+        .iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => format!("{key}={text}"),
+            other => format!("{key}={other}"),
+        })
+        .collect::<Vec<_>>();
+    output::fields(&[
+        ("Ticket", t.id.to_string()),
+        ("Name", t.name.clone()),
+        (
+            "Conversation",
+            format!(
+                "{} ({}, channel {})",
+                t.conversation_id, t.conversation_status, t.channel_id
+            ),
+        ),
+        ("Pipeline", dash(&t.pipeline)),
+        ("Stage", dash(&t.stage)),
+        ("Priority", dash(&t.priority)),
+        (
+            "Properties",
+            if properties.is_empty() {
+                "-".into()
+            } else {
+                properties.join(", ")
+            },
+        ),
+        ("Owner", dash(&t.owner_email)),
+        ("Created", format!("{} UTC", output::time(&t.created_at))),
+    ]);
 }

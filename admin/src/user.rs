@@ -7,15 +7,12 @@ use crate::{
 };
 use std::io::{BufRead, IsTerminal};
 use teaminbox_store::{
+    accounts::Accounts,
     config::Config,
     model::{User, UserRole},
     settings::NewUser,
     Store,
 };
-
-/// Shorter passwords are refused: the web inbox is reachable by anyone who
-/// can reach its port.
-const MIN_PASSWORD_CHARS: usize = 10;
 
 pub fn run(command: UserCommand, store: &Store, config: &Config) -> AdminResult {
     match command {
@@ -96,12 +93,10 @@ fn read_password() -> Result<String, AdminError> {
             .map_err(unreadable)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AdminError::Usage(format!(
-            "the password must be at least {MIN_PASSWORD_CHARS} characters"
-        )));
+    match Accounts::new_password_problem(&password) {
+        Some(problem) => Err(AdminError::Usage(problem)),
+        None => Ok(password),
     }
-    Ok(password)
 }
 
 const HEADER: [&str; 7] = [

@@ -787,6 +787,19 @@ both_databases! {
             )
         );
         assert_eq!(setup.run(&["ticket", "show", "9"]).fails(1), "teaminbox-admin: there is no ticket 9");
+
+        // An agent's changes: kept fields stay, "" clears one.
+        let updated = setup.json(&["ticket", "update", "1", "--stage", "Waiting on contact", "--priority", "", "--json"]);
+        assert_eq!(
+            (&updated["name"], &updated["pipeline"], &updated["stage"], &updated["priority"]),
+            (&json!("Printer on fire"), &json!("Support"), &json!("Waiting on contact"), &json!(null))
+        );
+        assert_eq!(setup.json(&["ticket", "show", "1"]), updated);
+        let refused = setup.run(&["ticket", "update", "1", "--name", " "]).fails(2).to_owned();
+        assert_eq!(refused, "teaminbox-admin: a ticket's name cannot be empty");
+        let refused = setup.run(&["ticket", "update", "1", "--stage", "two\nlines"]).fails(2).to_owned();
+        assert_eq!(refused, "teaminbox-admin: the ticket's stage must be one line of text");
+        assert_eq!(setup.run(&["ticket", "update", "9", "--stage", "x"]).fails(1), "teaminbox-admin: there is no ticket 9");
     }
 }
 

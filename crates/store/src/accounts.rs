@@ -38,6 +38,10 @@ pub struct NewSession {
     pub csrf_token: String,
 }
 
+/// Shorter passwords are refused: the web inbox is reachable by anyone who
+/// can reach its port.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 /// A signed-in browser, found by its cookie's token.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -57,6 +61,12 @@ impl Accounts<'_> {
                 .execute(conn)?;
             load_user(conn, id)
         })
+    }
+
+    /// Why `password` may not be anyone's new password, if it may not.
+    pub fn new_password_problem(password: &str) -> Option<String> {
+        (password.chars().count() < MIN_PASSWORD_CHARS)
+            .then(|| format!("the password must be at least {MIN_PASSWORD_CHARS} characters"))
     }
 
     /// Sets a user's password and ends their sessions: a new password is

@@ -398,11 +398,7 @@ impl Views<'_> {
     }
 
     pub fn ticket(&self, id: i64) -> StoreResult<Ticket> {
-        self.store.read(|conn| {
-            load_tickets(conn, Some(id))?
-                .pop()
-                .ok_or_else(|| StoreError::NotFound(format!("there is no ticket {id}")))
-        })
+        self.store.read(|conn| find_ticket(conn, id))
     }
 }
 
@@ -840,6 +836,12 @@ type TicketRow = (
     Option<String>,
     NaiveDateTime,
 );
+
+pub(crate) fn find_ticket(conn: &mut DbConnection, id: i64) -> StoreResult<Ticket> {
+    load_tickets(conn, Some(id))?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound(format!("there is no ticket {id}")))
+}
 
 fn load_tickets(conn: &mut DbConnection, only: Option<i64>) -> StoreResult<Vec<Ticket>> {
     let mut query = tickets::table

@@ -66,12 +66,6 @@ pub fn sanitize(html: &str, images: Images) -> String {
     builder.clean(html).to_string()
 }
 
-/// Whether `html` refers to remote images the agent could ask for.
-pub fn has_remote_images(html: &str) -> bool {
-    let lower = html.to_ascii_lowercase();
-    lower.contains("<img") && (lower.contains("http://") || lower.contains("https://"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,7 +88,5 @@ mod tests {
         assert!(!remote.contains("javascript"), "{remote}");
         let none = sanitize(BODY, Images::None);
         assert!(!none.contains("src="), "{none}");
-        assert!(has_remote_images(BODY));
-        assert!(!has_remote_images("<p>https://example.com</p>"));
     }
 }

@@ -13,8 +13,10 @@ mod limits;
 mod pages;
 mod session;
 
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +48,7 @@ pub fn router(store: Store, config: &Config) -> Router {
     };
     pages::routes()
         .with_state(state)
+        .layer(axum::middleware::from_fn(same_origin))
         .layer(axum::middleware::map_response(headers))
 }
 
@@ -93,6 +96,30 @@ async fn headers(mut response: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     response
+}
+
+/// Refuses a POST a browser sent from another site: its `Origin` names
+/// another host than the one it was sent to. The session's CSRF token
+/// already guards every signed-in form; this also guards the sign-in form
+/// (no session yet), so that no site can sign a browser in as someone
+/// else. A request without `Origin` (not a browser's) is left to the
+/// token.
+async fn same_origin(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let refused = request.method() == Method::POST
+        && headers.get(header::ORIGIN).is_some_and(|origin| {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin_host = origin
+                .to_str()
+                .ok()
+                .and_then(|o| o.split_once("://"))
+                .map(|(_, host)| host);
+            host.is_none() || origin_host != host
+        });
+    if refused {
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+    next.run(request).await
 }
 
 /// Runs blocking store work off the async threads.

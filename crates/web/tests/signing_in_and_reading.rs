@@ -14,7 +14,9 @@ both_databases! {
     async fn signed_out_requests_go_to_sign_in(db: TestDatabase) {
         let inbox = Inbox::new(&db, &WebConfig::default());
         let id = one_conversation(&inbox.store, None);
-        for path in ["/", &format!("/conversations/{id}"), "/messages/1/html"] {
+        let pages = ["/", &format!("/conversations/{id}"), "/messages/1/html", "/messages/1/inline/a%40b",
+                     "/attachments/1", "/account/password", "/admin/users"];
+        for path in pages {
             let reply = inbox.get(path, None).await;
             assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}");
             assert_eq!(reply.location(), "/sign-in");
@@ -22,13 +24,15 @@ both_databases! {
             let forged = inbox.get(path, Some(&"ab".repeat(32))).await;
             assert_eq!(forged.location(), "/sign-in", "{path}");
         }
-        let reply = inbox.post(&format!("/conversations/{id}/close"), None, "csrf=x").await;
-        assert_eq!(reply.location(), "/sign-in");
+        for action in ["close", "reply", "assign", "spam", "ticket"] {
+            let reply = inbox.post(&format!("/conversations/{id}/{action}"), None, "csrf=x&body=hi").await;
+            assert_eq!(reply.location(), "/sign-in", "{action}");
+        }
         assert_eq!(inbox.status_of(id), "open");
+        assert_eq!(inbox.store.views().conversation(id).unwrap().messages.len(), 1);
         let page = inbox.get("/sign-in", None).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("<form method=\"post\" action=\"/sign-in\""));
-        assert!(!page.body.contains("<script"));
         assert_secure_headers(&page);
     }
 }
@@ -147,6 +151,7 @@ both_databases! {
         assert!(page.body.contains("<form method=\"post\">"));
         let reply = inbox.post(&path, None, "").await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.location(), "/account/password");
         let session = inbox.store.accounts().session(&reply.session_token()).unwrap().unwrap();
         assert_eq!(session.user.email, "alice@example.com");
         let again = inbox.post(&path, None, "").await;
@@ -241,5 +246,62 @@ both_databases! {
             assert!(!body.body.contains(inert), "{inert} in {}", body.body);
         }
         assert_eq!(inbox.get("/messages/99/html", Some(&alice)).await.status, StatusCode::NOT_FOUND);
+    }
+}
+
+both_databases! {
+    async fn a_user_sets_their_own_password(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let (alice, csrf) = inbox.signed_in("alice@example.com").await;
+        let (elsewhere, _) = inbox.signed_in("alice@example.com").await;
+        let page = inbox.get("/account/password", Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("action=\"/account/password\""));
+        let set = |password: &str, again: &str| {
+            let body = common::form(&[("csrf", &csrf), ("password", password), ("again", again)]);
+            let (inbox, alice) = (&inbox, &alice);
+            async move { inbox.post("/account/password", Some(alice), &body).await }
+        };
+
+        let differ = set("a long new password", "a long new passw0rd").await;
+        assert_eq!(differ.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(differ.body.contains("The two passwords differ."), "{}", differ.body);
+        let short = set("short", "short").await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(short.body.contains("The password must be at least 10 characters."), "{}", short.body);
+        assert_eq!(inbox.sign_in("alice@example.com", PASSWORD).await.status, StatusCode::SEE_OTHER);
+
+        let done = set("a long new password", "a long new password").await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER);
+        assert_eq!(done.location(), "/");
+        let fresh = done.session_token();
+        assert_eq!(inbox.get("/", Some(&fresh)).await.status, StatusCode::OK);
+        for ended in [&alice, &elsewhere] {
+            assert_eq!(inbox.get("/", Some(ended)).await.status, StatusCode::SEE_OTHER);
+        }
+        assert_eq!(inbox.sign_in("alice@example.com", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(inbox.sign_in("alice@example.com", "a long new password").await.status, StatusCode::SEE_OTHER);
+    }
+}
+
+both_databases! {
+    async fn a_post_from_another_site_is_refused(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let form = common::form(&[("email", "alice@example.com"), ("password", PASSWORD)]);
+        let from = |origin: &'static str| {
+            let request = axum::http::Request::post("/sign-in")
+                .header(header::HOST, "inbox.example.com")
+                .header(header::ORIGIN, origin)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(form.clone()))
+                .unwrap();
+            let inbox = &inbox;
+            async move { inbox.send(request).await }
+        };
+        let forged = from("https://evil.example").await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(!forged.headers.contains_key(header::SET_COOKIE));
+        assert_eq!(from("null").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(from("https://inbox.example.com").await.status, StatusCode::SEE_OTHER);
     }
 }

@@ -14,7 +14,7 @@ use teaminbox_store::config::WebConfig;
 use teaminbox_store::inbound::Verdicts;
 use teaminbox_store::model::UserRole;
 use teaminbox_store::settings::ChannelUpdate;
-use teaminbox_store::testing::{channel, inbound_message};
+use teaminbox_store::testing::{channel, conversation, inbound_message};
 use teaminbox_store::Store;
 
 const SIGNATURE: &str = "<p>Kind regards,<br>{{sender.full_name}}</p>";
@@ -283,5 +283,43 @@ both_databases! {
         let remote = inbox.get(&format!("/messages/{message}/html?images=remote"), Some(&alice)).await;
         assert!(remote.body.contains("<img src=\"https://tracker.example/p.gif\">"), "{}", remote.body);
         assert!(remote.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("img-src 'self' data: https: http:"));
+    }
+}
+
+both_databases! {
+    async fn the_ticket_is_edited_with_the_admins_rules(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let raw = "From: Carol <carol@example.org>\r\nTo: support@inbox.example.com\r\n\
+            Subject: Broken printer\r\nMessage-ID: <t-1@example.org>\r\n\r\nIt broke.\r\n";
+        let id = filed(&inbox.store, "support@inbox.example.com", raw, Some(passed("example.org")));
+        let ticket = inbox.store.views().conversation(id).unwrap().ticket.expect("a ticket").id;
+        let (alice, csrf) = inbox.signed_in("alice@example.com").await;
+        let page = inbox.get(&format!("/conversations/{id}"), Some(&alice)).await;
+        assert!(page.body.contains(&format!("<summary>Ticket {ticket}: Broken printer</summary>")), "{}", page.body);
+        let save = |name: &'static str, stage: &'static str| {
+            let body = form(&[("csrf", &csrf), ("name", name), ("pipeline", "Support"), ("stage", stage), ("priority", "")]);
+            let (inbox, alice) = (&inbox, &alice);
+            async move { inbox.post(&format!("/conversations/{id}/ticket"), Some(alice), &body).await }
+        };
+
+        assert_eq!(save("Printer repair", "Waiting on contact").await.status, StatusCode::SEE_OTHER);
+        let saved = inbox.store.views().ticket(ticket).unwrap();
+        assert_eq!(
+            (saved.name.as_str(), saved.pipeline.as_deref(), saved.stage.as_deref(), saved.priority.as_deref()),
+            ("Printer repair", Some("Support"), Some("Waiting on contact"), None)
+        );
+        let page = inbox.get(&format!("/conversations/{id}"), Some(&alice)).await;
+        assert!(page.body.contains(&format!("<summary>Ticket {ticket}: Printer repair · Support · Waiting on contact</summary>")), "{}", page.body);
+
+        let empty = save(" ", "New").await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(empty.body, "a ticket's name cannot be empty");
+        let two_lines = save("Printer", "two\nlines").await;
+        assert_eq!(two_lines.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(inbox.store.views().ticket(ticket).unwrap(), saved);
+        let other = channel(&inbox.store, "sales@inbox.example.com");
+        let none = conversation(&inbox.store, other, "dave@example.org", "No ticket", None, chrono::Utc::now().naive_utc());
+        let body = form(&[("csrf", &csrf), ("name", "x")]);
+        assert_eq!(inbox.post(&format!("/conversations/{none}/ticket"), Some(&alice), &body).await.status, StatusCode::NOT_FOUND);
     }
 }

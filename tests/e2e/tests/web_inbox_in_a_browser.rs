@@ -1,15 +1,21 @@
 //! The web inbox in a real browser (headless chromium over WebDriver): a
 //! message that came in through Postfix shows in the list; the agent signs
-//! in through the form, reads it, closes it, and finds it under "closed"
-//! and no longer under "open". A one-time sign-in link signs in once.
+//! in through the form, reads it, sees the From line and signature the
+//! customer will see, replies (the reply reaches the customer through
+//! Postfix with that From, the signature and the thread's headers), closes
+//! it, and finds it under "closed" and no longer under "open". A one-time
+//! sign-in link signs in once, and asks for a password that then works.
 
 mod common;
 
 use common::admin;
 use common::browser::{self, find, open, sign_in, text, web_inbox, AGENT, PASSWORD};
-use common::replies::customer_writes;
+use common::message;
+use common::replies::customer_sends;
 use fantoccini::{Client, Locator};
+use std::time::Duration;
 use teaminbox_e2e::Postfix;
+use teaminbox_store::settings::ChannelUpdate;
 use teaminbox_testkit::both_databases;
 
 /// The subjects the list at `url` shows.
@@ -26,11 +32,20 @@ async fn listed_subjects(client: &Client, url: &str) -> Vec<String> {
     subjects
 }
 
+/// The signature of the test channel's replies.
+const SIGNATURE: &str = "<p>Best,<br>{{sender.full_name}}</p>";
+
 both_databases! {
-    fn an_agent_reads_and_closes_a_conversation(db: TestDatabase) {
-        let (milter, base, _config) = web_inbox(db);
+    fn an_agent_reads_replies_and_closes_a_conversation(db: TestDatabase) {
+        let (mut milter, base, _config) = web_inbox(db);
         let postfix: Postfix = milter.postfix();
-        let id = customer_writes(&milter, &postfix, "alice@example.org", "Printer on fire");
+        milter.send_through(postfix.smtp_addr(), 1);
+        let channel = milter.store.settings().channels().unwrap()[0].id;
+        let signature = ChannelUpdate { signature_html: Some(Some(SIGNATURE.into())), ..Default::default() };
+        milter.store.settings().update_channel(channel, &signature).unwrap();
+        let raw = String::from_utf8(message("Printer on fire")).unwrap()
+            .replace("<Printer on fire@example.org>", "<fire-1@example.org>");
+        let id = customer_sends(&milter, &postfix, "alice@example.org", raw.as_bytes());
         let page = format!("/conversations/{id}");
         browser::run(|client| async move {
             // Signed out, the inbox sends the browser to the sign-in form.
@@ -51,6 +66,15 @@ both_databases! {
             let body = text(&client, "article.message pre").await;
             assert!(body.contains("the printer is on fire."), "{body}");
 
+            // What the customer will see, before sending.
+            assert_eq!(text(&client, ".reply-from").await, "From: \"Jane Doe at Acme\" <jane@inbox.example.com>");
+            assert_eq!(text(&client, ".reply-to").await, "To: Alice <alice@example.org>");
+            assert_eq!(text(&client, ".signature-preview").await, "--\nBest,\nJane Doe");
+            find(&client, "#reply-body").await.send_keys("Unplug it first.").await.unwrap();
+            find(&client, "#send").await.click().await.unwrap();
+            find(&client, "article.message.out").await;
+            assert!(text(&client, "article.message.out .delivery").await.starts_with("Delivery: "));
+
             find(&client, "form[action$='/close'] button").await.click().await.unwrap();
             find(&client, "form[action$='/reopen'] button").await;
             assert!(text(&client, "p.facts").await.contains("closed"));
@@ -59,8 +83,18 @@ both_databases! {
             assert_eq!(closed, ["Printer on fire"]);
             let open_now = listed_subjects(&client, &format!("{base}/?status=open")).await;
             assert!(open_now.is_empty(), "{open_now:?}");
-            assert_eq!(text(&client, "main > p").await, "No conversations here.");
+            assert_eq!(text(&client, "#rows > p").await, "No conversations here.");
         });
+
+        let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
+        let reply = &captured[0];
+        assert_eq!(reply.recipients(), ["alice@example.org"]);
+        let sent = reply.text();
+        assert!(sent.contains("From: \"Jane Doe at Acme\" <jane@inbox.example.com>"), "{sent}");
+        assert!(sent.contains("Subject: Re: Printer on fire"), "{sent}");
+        assert!(sent.contains("In-Reply-To: <fire-1@example.org>"), "{sent}");
+        assert!(sent.contains("References: <fire-1@example.org>"), "{sent}");
+        assert!(sent.contains("Unplug it first.\r\n\r\n-- \r\nBest,\r\nJane Doe"), "{sent}");
         let status = milter.db.rows(&format!(
             "SELECT status AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c \
              FROM conversations WHERE id = {id}"
@@ -88,8 +122,15 @@ both_databases! {
         assert!(link.starts_with(&format!("{base}/sign-in/")), "{link}");
         browser::run(|client| async move {
             use_link(&client, &link).await;
-            find(&client, "ul.filters").await;
+            // A link is how a user gets a password: the page asks for one.
+            find(&client, "form[action='/account/password']").await;
             assert_eq!(text(&client, "nav .who").await, AGENT);
+            for field in ["password", "again"] {
+                let input = find(&client, &format!("input[name='{field}']")).await;
+                input.send_keys("a new password, long").await.unwrap();
+            }
+            find(&client, "form[action='/account/password'] button").await.click().await.unwrap();
+            find(&client, "ul.filters").await;
 
             // A second browser (no cookie) with the same link is refused.
             client.delete_all_cookies().await.unwrap();
@@ -99,6 +140,9 @@ both_databases! {
             client.goto(&format!("{base}/")).await.unwrap();
             find(&client, "form.sign-in").await;
             assert_eq!(client.current_url().await.unwrap().path(), "/sign-in");
+            // The password set through the link signs in.
+            sign_in(&client, &base, AGENT, "a new password, long").await;
+            assert_eq!(text(&client, "nav .who").await, AGENT);
         });
     }
 }

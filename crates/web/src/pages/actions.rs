@@ -1,5 +1,5 @@
-//! The actions on a conversation: close, reopen, assign, spam and not
-//! spam. Each checks the form's CSRF token, does one store operation (the
+//! The actions on a conversation: close, reopen, assign, its ticket, spam
+//! and not spam. Each checks the form's CSRF token, does one store operation (the
 //! same as the admin's command) and goes back to the conversation.
 
 use super::{CsrfForm, PageResult};
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use serde::Deserialize;
 use teaminbox_store::model::SpamClass;
+use teaminbox_store::tickets::TicketUpdate;
 use teaminbox_store::{Store, StoreError};
 
 pub(super) async fn close(
@@ -58,6 +59,45 @@ pub(super) async fn assign(
             "" => settings.unassign_conversation(id).map(drop),
             email => settings.assign_conversation(id, email).map(drop),
         }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct TicketForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    pipeline: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    priority: String,
+}
+
+/// Saves the conversation's ticket's fields (an empty one but the name
+/// clears it), with the rules of `ticket update`.
+pub(super) async fn ticket(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    Form(form): Form<TicketForm>,
+) -> PageResult {
+    let update = TicketUpdate {
+        name: Some(form.name),
+        pipeline: Some(form.pipeline),
+        stage: Some(form.stage),
+        priority: Some(form.priority),
+    };
+    act(&state, &signed_in, id, &form.csrf, move |store| {
+        let ticket = store
+            .views()
+            .conversation(id)?
+            .ticket
+            .ok_or_else(|| StoreError::NotFound(format!("conversation {id} has no ticket")))?;
+        store.settings().update_ticket(ticket.id, &update).map(drop)
     })
     .await
 }

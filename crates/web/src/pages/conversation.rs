@@ -43,6 +43,15 @@ struct Confirmation {
     link: Option<String>,
 }
 
+/// The ticket: its summary line and its fields for the edit form.
+struct TicketShown {
+    line: String,
+    name: String,
+    pipeline: String,
+    stage: String,
+    priority: String,
+}
+
 /// The reply form as the agent left it.
 #[derive(Default)]
 pub(super) struct Draft {
@@ -75,7 +84,7 @@ struct ConversationPage {
     channel: String,
     status: String,
     is_spam: bool,
-    ticket: Option<String>,
+    ticket: Option<TicketShown>,
     assignee: String,
     /// The users it can be assigned to: (email, label, current).
     assignees: Vec<(String, String, bool)>,
@@ -151,7 +160,13 @@ fn conversation_page(nav: Nav, loaded: Loaded) -> ConversationPage {
         channel: detail.channel_name,
         is_spam: detail.status == ConversationStatus::Spam.as_str(),
         status: detail.status,
-        ticket: detail.ticket.map(|t| ticket_line(&t)),
+        ticket: detail.ticket.map(|t| TicketShown {
+            line: ticket_line(&t),
+            name: t.name,
+            pipeline: t.pipeline.unwrap_or_default(),
+            stage: t.stage.unwrap_or_default(),
+            priority: t.priority.unwrap_or_default(),
+        }),
         assignees: users
             .into_iter()
             .map(|u| {

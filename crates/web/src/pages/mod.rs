@@ -3,6 +3,7 @@
 //! and renders a template; state changes are POSTs that carry the
 //! session's CSRF token.
 
+mod account;
 mod actions;
 mod admin;
 mod conversation;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/close", post(actions::close))
         .route("/conversations/{id}/reopen", post(actions::reopen))
         .route("/conversations/{id}/assign", post(actions::assign))
+        .route("/conversations/{id}/ticket", post(actions::ticket))
         .route("/conversations/{id}/spam", post(actions::spam))
         .route("/conversations/{id}/not-spam", post(actions::not_spam))
         .route("/messages/{id}/html", get(conversation::message_html))
@@ -45,6 +47,10 @@ pub fn routes() -> Router<AppState> {
             get(conversation::inline_image),
         )
         .route("/attachments/{id}", get(conversation::attachment))
+        .route(
+            "/account/password",
+            get(account::password_page).post(account::set_password),
+        )
         .route("/admin/users", get(admin::users))
 }
 
@@ -59,6 +65,9 @@ pub enum PageError {
     Forbidden,
     #[error("{0}")]
     NotFound(String),
+    /// A change the rules refuse, in the words the admin tool uses.
+    #[error("{0}")]
+    Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -67,6 +76,7 @@ impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Conflict(why) => Self::Refused(why),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -84,6 +94,7 @@ impl IntoResponse for PageError {
             Self::SignedOut => return Redirect::to("/sign-in").into_response(),
             Self::Forbidden | Self::AdminOnly => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(e) => {
                 tracing::error!("web: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -3,6 +3,7 @@
 //! When something arrived or was sent while the agent wrote, the page
 //! comes back with a notice and the draft kept: sending again sends it.
 
+use super::account::capitalised;
 use super::conversation::{render, Draft};
 use super::{person, shown_time, PageResult};
 use crate::session::SignedIn;
@@ -93,11 +94,4 @@ fn collision_notice(newer: &MessageView) -> String {
         "{who} {what} at {when}, while you were writing. Read it below; \
          your reply is not sent yet: send it as it is, or change it first."
     )
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect::<String>() + "."
-    })
 }

@@ -64,18 +64,18 @@ pub(super) async fn sign_in(
         state.limits.failed(&email, &client);
         return refused(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
-    start_session(&state, user.id).await
+    start_session(&state, user.id, "/").await
 }
 
-/// Signs the browser in as `user_id` and sends it to the inbox.
-async fn start_session(state: &AppState, user_id: i64) -> PageResult {
+/// Signs the browser in as `user_id` and sends it to `then`.
+pub(super) async fn start_session(state: &AppState, user_id: i64, then: &str) -> PageResult {
     let session = blocking(state, move |store| store.accounts().start_session(user_id)).await?;
     Ok((
         [(
             header::SET_COOKIE,
             set_cookie(Some(&session.token), state.secure_cookies),
         )],
-        Redirect::to("/"),
+        Redirect::to(then),
     )
         .into_response())
 }
@@ -124,7 +124,8 @@ pub(super) async fn link_sign_in(
     })
     .await?;
     match user {
-        Some(user) => start_session(&state, user.id).await,
+        // A link is how a user gets a password, or a new one.
+        Some(user) => start_session(&state, user.id, "/account/password").await,
         None => Ok((
             StatusCode::NOT_FOUND,
             Html(LinkPage { valid_shape: false }.render()?),
