@@ -789,7 +789,7 @@ both_databases! {
         assert_eq!(setup.run(&["ticket", "show", "9"]).fails(1), "teaminbox-admin: there is no ticket 9");
 
         // An agent's changes: kept fields stay, "" clears one.
-        let updated = setup.json(&["ticket", "update", "1", "--stage", "Waiting on contact", "--priority", "", "--json"]);
+        let updated = setup.json(&["ticket", "update", "1", "--stage", "Waiting on contact", "--priority", ""]);
         assert_eq!(
             (&updated["name"], &updated["pipeline"], &updated["stage"], &updated["priority"]),
             (&json!("Printer on fire"), &json!("Support"), &json!("Waiting on contact"), &json!(null))

@@ -239,7 +239,7 @@ fn spawn_web(
         config.web.public_url(),
         config.web.listen
     );
-    let router = teaminbox_web::router(store.clone(), &config);
+    let router = teaminbox_web::router(store.clone(), config);
     tokio::spawn(async move {
         let stop = async move {
             let _ = stopped.wait_for(|stop| *stop).await;

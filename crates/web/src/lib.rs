@@ -91,9 +91,12 @@ async fn headers(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Nothing of the inbox's addresses leaks to other sites; `same-origin`
+    // rather than `no-referrer`, which would make the browser send
+    // `Origin: null` with our own forms (see `same_origin`).
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

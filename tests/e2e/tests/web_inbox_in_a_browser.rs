@@ -89,12 +89,14 @@ both_databases! {
         let captured = postfix.wait_captured_full(1, Duration::from_secs(30));
         let reply = &captured[0];
         assert_eq!(reply.recipients(), ["alice@example.org"]);
-        let sent = reply.text();
+        let sent = reply.text().replace("\r\n", "\n");
         assert!(sent.contains("From: \"Jane Doe at Acme\" <jane@inbox.example.com>"), "{sent}");
         assert!(sent.contains("Subject: Re: Printer on fire"), "{sent}");
         assert!(sent.contains("In-Reply-To: <fire-1@example.org>"), "{sent}");
         assert!(sent.contains("References: <fire-1@example.org>"), "{sent}");
-        assert!(sent.contains("Unplug it first.\r\n\r\n-- \r\nBest,\r\nJane Doe"), "{sent}");
+        assert!(sent.contains("<p>Unplug it first.</p>\n<div class=\"signature\"><p>Best,<br>Jane Doe</p></div>"), "{sent}");
+        // The text part, quoted-printable: the signature under "-- ".
+        assert!(sent.contains("Unplug it first.\n\n--=20\nBest,\nJane Doe"), "{sent}");
         let status = milter.db.rows(&format!(
             "SELECT status AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c \
              FROM conversations WHERE id = {id}"
