@@ -5,13 +5,15 @@
 //! Postfix with that From, the signature and the thread's headers), closes
 //! it, and finds it under "closed" and no longer under "open". A one-time
 //! sign-in link signs in once, and asks for a password that then works.
+//! New mail shows in an open list without a reload, and the keys work.
 
 mod common;
 
 use common::admin;
 use common::browser::{self, find, open, sign_in, text, web_inbox, AGENT, PASSWORD};
 use common::message;
-use common::replies::customer_sends;
+use common::replies::{customer_sends, customer_writes};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, Locator};
 use std::time::Duration;
 use teaminbox_e2e::Postfix;
@@ -146,5 +148,67 @@ both_databases! {
             sign_in(&client, &base, AGENT, "a new password, long").await;
             assert_eq!(text(&client, "nav .who").await, AGENT);
         });
+    }
+}
+
+/// Presses and releases `key` wherever the focus is.
+async fn press(client: &Client, key: char) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    client.perform_actions(keys).await.unwrap();
+}
+
+/// What page script `expression` evaluates to.
+async fn evaluate(client: &Client, expression: &str) -> serde_json::Value {
+    client.execute(&format!("return {expression};"), vec![]).await.unwrap()
+}
+
+both_databases! {
+    fn new_mail_shows_without_a_reload_and_the_keys_work(db: TestDatabase) {
+        let (milter, base, _config) = web_inbox(db);
+        let postfix: Postfix = milter.postfix();
+        customer_writes(&milter, &postfix, "alice@example.org", "First");
+        let (daemon, mta) = (&milter, &postfix);
+        browser::run(|client| async move {
+            sign_in(&client, &base, AGENT, PASSWORD).await;
+            assert_eq!(listed_subjects(&client, &format!("{base}/")).await, ["First"]);
+            // A mark that a reload would wipe out.
+            evaluate(&client, "window.notReloaded = true").await;
+
+            let second = customer_writes(daemon, mta, "bob@example.org", "Second");
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let rows = client.find_all(Locator::Css("#rows tbody tr")).await.unwrap();
+                if rows.len() == 2 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "the new conversation did not appear");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            assert_eq!(evaluate(&client, "window.notReloaded").await, true);
+            assert_eq!(text(&client, "#rows tbody tr:first-child td a").await, "Second");
+            assert_eq!(text(&client, "ul.filters li:first-child .count").await, "2");
+
+            // j, j, k: the first row again; o opens it.
+            for key in ['j', 'j', 'k'] {
+                press(&client, key).await;
+            }
+            assert_eq!(evaluate(&client, "document.querySelector('tr.selected').dataset.id").await, second);
+            press(&client, 'o').await;
+            find(&client, "#reply-body").await;
+            assert_eq!(text(&client, "h1").await, "Second");
+            // r goes to the reply; e (outside the reply) closes.
+            press(&client, 'r').await;
+            assert_eq!(evaluate(&client, "document.activeElement.id").await, "reply-body");
+            evaluate(&client, "document.activeElement.blur()").await;
+            press(&client, 'e').await;
+            find(&client, "#reopen").await;
+        });
+        let status = milter.db.rows(
+            "SELECT status AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c \
+             FROM conversations WHERE subject = 'Second'",
+        );
+        assert_eq!(status, [(Some("closed".to_owned()), None, None)]);
     }
 }
