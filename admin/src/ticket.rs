@@ -75,12 +75,9 @@ fn show(t: &Ticket, json: bool) {
     }
     let dash = |v: &Option<String>| output::or_dash(v.as_deref());
     let properties = t
-        .properties
-        .iter()
-        .map(|(key, value)| match value {
-            serde_json::Value::String(text) => format!("{key}={text}"),
-            other => format!("{key}={other}"),
-        })
+        .custom_properties()
+        .into_iter()
+        .map(|(key, value)| format!("{key}={value}"))
         .collect::<Vec<_>>();
     output::fields(&[
         ("Ticket", t.id.to_string()),

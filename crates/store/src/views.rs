@@ -274,6 +274,20 @@ pub struct Ticket {
     pub created_at: NaiveDateTime,
 }
 
+impl Ticket {
+    /// The custom properties as text: a string as it is, anything else as
+    /// JSON.
+    pub fn custom_properties(&self) -> Vec<(String, String)> {
+        self.properties
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => (key.clone(), text.clone()),
+                other => (key.clone(), other.to_string()),
+            })
+            .collect()
+    }
+}
+
 impl Views<'_> {
     /// Conversations, newest message first (then highest id). A channel or
     /// assignee that does not exist is [`StoreError::NotFound`], so that a

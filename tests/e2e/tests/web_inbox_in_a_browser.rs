@@ -161,7 +161,10 @@ async fn press(client: &Client, key: char) {
 
 /// What page script `expression` evaluates to.
 async fn evaluate(client: &Client, expression: &str) -> serde_json::Value {
-    client.execute(&format!("return {expression};"), vec![]).await.unwrap()
+    client
+        .execute(&format!("return {expression};"), vec![])
+        .await
+        .unwrap()
 }
 
 both_databases! {

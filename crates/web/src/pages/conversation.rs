@@ -50,6 +50,8 @@ struct TicketShown {
     pipeline: String,
     stage: String,
     priority: String,
+    /// The channel's custom properties, as the ticket was made with them.
+    custom: Vec<(String, String)>,
 }
 
 /// The reply form as the agent left it.
@@ -161,6 +163,7 @@ fn conversation_page(nav: Nav, loaded: Loaded) -> ConversationPage {
         is_spam: detail.status == ConversationStatus::Spam.as_str(),
         status: detail.status,
         ticket: detail.ticket.map(|t| TicketShown {
+            custom: t.custom_properties(),
             line: ticket_line(&t),
             name: t.name,
             pipeline: t.pipeline.unwrap_or_default(),
