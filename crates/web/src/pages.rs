@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use teaminbox_store::model::ConversationStatus;
-use teaminbox_store::views::{ConversationQuery, ConversationSummary, MessageView};
+use teaminbox_store::views::{CappedCount, ConversationQuery, ConversationSummary, MessageView};
 use teaminbox_store::StoreError;
 
 /// Conversations on one page of the list.
@@ -268,7 +268,8 @@ struct ListQuery {
 struct FilterLink {
     label: &'static str,
     url: String,
-    count: i64,
+    /// Shown as `1000+` beyond the store's cap.
+    count: CappedCount,
     current: bool,
 }
 
