@@ -458,12 +458,14 @@ fn load_summaries(
         );
     }
     if let Some((at, id)) = filter.after {
-        query = query.filter(
+        // `at` bounds the range first, on its own: the list's index then
+        // reads on from the key in order. Written as one OR (earlier, or
+        // the same time and a lower id), the planner unioned two index
+        // searches and sorted half the table (BENCHMARKS.md, section 6).
+        query = query.filter(conversations::last_message_at.le(at)).filter(
             conversations::last_message_at
                 .lt(at)
-                .or(conversations::last_message_at
-                    .eq(at)
-                    .and(conversations::id.lt(id))),
+                .or(conversations::id.lt(id)),
         );
     }
     if let Some(limit) = filter.limit {
