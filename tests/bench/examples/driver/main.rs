@@ -242,11 +242,13 @@ fn main() {
         web::run(&work_path, args.web, args.web_requests)
     });
     let postgres_version = pg_admin.as_deref().map(common::pg_version);
+    let postgres_settings = pg_admin.as_deref().map(common::pg_settings);
 
     let text = report::render(&report::Inputs {
         args: &args,
         machine,
         postgres_version,
+        postgres_settings,
         smtp: smtp.as_ref(),
         memory: memory.as_ref(),
         processor: processor.as_ref(),
