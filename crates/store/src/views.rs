@@ -44,16 +44,49 @@ pub struct ConversationQuery {
     pub after: Option<(NaiveDateTime, i64)>,
 }
 
-/// How many conversations each of the web inbox's filters holds.
+/// How many conversations each of the web inbox's filters holds, each
+/// counted up to [`COUNT_CAP`].
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ConversationCounts {
-    pub open: i64,
-    pub closed: i64,
-    pub spam: i64,
+    pub open: CappedCount,
+    pub closed: CappedCount,
+    pub spam: CappedCount,
     /// Open and assigned to the user asking.
-    pub mine: i64,
+    pub mine: CappedCount,
     /// Open and assigned to nobody.
-    pub unassigned: i64,
+    pub unassigned: CappedCount,
+}
+
+/// Where the filters' counts stop. An exact count reads every matching
+/// index entry, and with a million conversations (most of them closed)
+/// that alone takes longer than a page may (BENCHMARKS.md, section 6);
+/// up to the cap it is a short index range.
+pub const COUNT_CAP: i64 = 1000;
+
+/// A count that stops at [`COUNT_CAP`]: shown as `1000+` beyond it.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CappedCount {
+    /// Exact up to the cap; the cap when there are more.
+    pub count: i64,
+    /// Whether there are more than `count`.
+    pub more: bool,
+}
+
+impl CappedCount {
+    /// The count of `found` things, at most `cap + 1` of them looked at.
+    fn of(found: usize, cap: i64) -> Self {
+        let found = found as i64;
+        Self {
+            count: found.min(cap),
+            more: found > cap,
+        }
+    }
+}
+
+impl std::fmt::Display for CappedCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.count, if self.more { "+" } else { "" })
+    }
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -301,33 +334,8 @@ impl Views<'_> {
 
     /// The counts behind the web inbox's filters, for the user `user_id`.
     pub fn conversation_counts(&self, user_id: i64) -> StoreResult<ConversationCounts> {
-        self.store.read(|conn| {
-            let by_status = conversations::table
-                .group_by(conversations::status)
-                .select((conversations::status, diesel::dsl::count_star()))
-                .load::<(String, i64)>(conn)?;
-            let status = |name: ConversationStatus| {
-                by_status
-                    .iter()
-                    .find(|(s, _)| s == name.as_str())
-                    .map_or(0, |(_, n)| *n)
-            };
-            let open = conversations::table
-                .filter(conversations::status.eq(ConversationStatus::Open.as_str()));
-            Ok(ConversationCounts {
-                open: status(ConversationStatus::Open),
-                closed: status(ConversationStatus::Closed),
-                spam: status(ConversationStatus::Spam),
-                mine: open
-                    .filter(conversations::assignee_user_id.eq(user_id))
-                    .count()
-                    .get_result(conn)?,
-                unassigned: open
-                    .filter(conversations::assignee_user_id.is_null())
-                    .count()
-                    .get_result(conn)?,
-            })
-        })
+        self.store
+            .read(|conn| conversation_counts(conn, user_id, COUNT_CAP))
     }
 
     /// The messages of a conversation that have an HTML body.
@@ -416,6 +424,37 @@ impl Views<'_> {
     }
 }
 
+/// Each filter's conversations, up to `cap` (then "more"): ids only, from
+/// the list's indexes (migration 2026-11-30-000050).
+fn conversation_counts(
+    conn: &mut DbConnection,
+    user_id: i64,
+    cap: i64,
+) -> StoreResult<ConversationCounts> {
+    let with_status = |status: ConversationStatus| {
+        conversations::table
+            .filter(conversations::status.eq(status.as_str()))
+            .select(conversations::id)
+            .into_boxed::<super::MultiBackend>()
+    };
+    let mut count = |query: conversations::BoxedQuery<'_, super::MultiBackend, _>| {
+        let found = query.limit(cap + 1).load::<i64>(conn)?;
+        StoreResult::Ok(CappedCount::of(found.len(), cap))
+    };
+    Ok(ConversationCounts {
+        open: count(with_status(ConversationStatus::Open))?,
+        closed: count(with_status(ConversationStatus::Closed))?,
+        spam: count(with_status(ConversationStatus::Spam))?,
+        mine: count(
+            with_status(ConversationStatus::Open)
+                .filter(conversations::assignee_user_id.eq(user_id)),
+        )?,
+        unassigned: count(
+            with_status(ConversationStatus::Open).filter(conversations::assignee_user_id.is_null()),
+        )?,
+    })
+}
+
 type SummaryRow = (
     (i64, i64, String, String, String, String),
     (NaiveDateTime, NaiveDateTime),
@@ -491,12 +530,14 @@ fn load_summaries(
         );
     }
     if let Some((at, id)) = filter.after {
-        query = query.filter(
+        // `at` bounds the range first, on its own: the list's index then
+        // reads on from the key in order. Written as one OR (earlier, or
+        // the same time and a lower id), the planner unioned two index
+        // searches and sorted half the table (BENCHMARKS.md, section 6).
+        query = query.filter(conversations::last_message_at.le(at)).filter(
             conversations::last_message_at
                 .lt(at)
-                .or(conversations::last_message_at
-                    .eq(at)
-                    .and(conversations::id.lt(id))),
+                .or(conversations::id.lt(id)),
         );
     }
     if let Some(limit) = filter.limit {
@@ -968,10 +1009,24 @@ mod web_list_tests {
                 .unwrap();
             store.settings().assign_conversation(ids[0], "alice@example.com").unwrap();
             store.settings().close_conversation(ids[1]).unwrap();
+            let exactly = |count| CappedCount { count, more: false };
             assert_eq!(
                 store.views().conversation_counts(alice.id).unwrap(),
-                ConversationCounts { open: 4, closed: 1, spam: 0, mine: 1, unassigned: 3 }
+                ConversationCounts {
+                    open: exactly(4),
+                    closed: exactly(1),
+                    spam: exactly(0),
+                    mine: exactly(1),
+                    unassigned: exactly(3),
+                }
             );
+            // Beyond the cap: the cap and "more", shown as such.
+            let capped = store
+                .read(|conn| conversation_counts(conn, alice.id, 3))
+                .unwrap();
+            assert_eq!(capped.open, CappedCount { count: 3, more: true });
+            assert_eq!(capped.unassigned, exactly(3));
+            assert_eq!((capped.open.to_string(), capped.unassigned.to_string()), ("3+".into(), "3".into()));
             assert_eq!(store.views().message_html(1).unwrap(), None);
             assert_eq!(store.views().messages_with_html(ids[0]).unwrap(), Vec::<i64>::new());
             assert!(matches!(store.views().message_html(99), Err(StoreError::NotFound(_))));

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 use teaminbox_store::model::ConversationStatus;
-use teaminbox_store::views::{ConversationQuery, ConversationSummary};
+use teaminbox_store::views::{CappedCount, ConversationQuery, ConversationSummary};
 
 /// Conversations on one page of the list.
 const PAGE_SIZE: i64 = 50;
@@ -30,7 +30,8 @@ pub(super) struct ListQuery {
 struct FilterLink {
     label: &'static str,
     url: String,
-    count: i64,
+    /// Shown as `1000+` beyond the store's cap.
+    count: CappedCount,
     current: bool,
 }
 

@@ -216,21 +216,29 @@ pub fn pg_text(url: &str, sql: &str) -> String {
         .v
 }
 
-/// PostgreSQL's durability settings, checked: tests/bench/run restarts
+/// Checks PostgreSQL's durability settings: tests/bench/run restarts
 /// the tests' throwaway cluster (which runs with fsync off) with the
 /// durable defaults, so that every commit is on disk before the milter
 /// answers, as with SQLite's `synchronous = FULL`.
-pub fn pg_durable_settings(admin_url: &str) -> String {
-    let settings = pg_text(
+pub fn assert_pg_durable(admin_url: &str) {
+    let settings = pg_settings(admin_url);
+    assert!(
+        pg_is_durable(&settings),
+        "PostgreSQL is not durable ({settings}): run through tests/bench/run, which restarts it with fsync on"
+    );
+}
+
+/// PostgreSQL's settings that decide whether a commit is on disk.
+pub fn pg_settings(admin_url: &str) -> String {
+    pg_text(
         admin_url,
         "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) AS v FROM pg_settings \
          WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method')",
-    );
-    assert!(
-        settings.contains("fsync=on") && settings.contains("synchronous_commit=on"),
-        "PostgreSQL is not durable ({settings}): run through tests/bench/run, which restarts it with fsync on"
-    );
-    settings
+    )
+}
+
+pub fn pg_is_durable(settings: &str) -> bool {
+    settings.contains("fsync=on") && settings.contains("synchronous_commit=on")
 }
 
 pub fn pg_version(admin_url: &str) -> String {

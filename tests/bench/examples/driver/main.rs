@@ -1,6 +1,6 @@
 //! The benchmark driver of `tests/bench/run`: SMTP throughput and latency
-//! through a real Postfix, the processor, the daemon's memory, and the
-//! report (BENCHMARKS.md). Everything talks to 127.0.0.1 only.
+//! through a real Postfix, the processor, the daemon's memory, the web
+//! inbox's server time, and the report (BENCHMARKS.md). Everything talks to 127.0.0.1 only.
 //!
 //! Run it through `tests/bench/run`, which installs the packages, starts
 //! Docker and PostgreSQL, builds the release binaries and the Postfix image,
@@ -17,6 +17,7 @@ mod processor;
 mod report;
 mod smtp;
 mod third_party;
+mod web;
 
 use std::{path::PathBuf, time::Instant};
 
@@ -26,8 +27,8 @@ usage: driver [OPTIONS]
 Runs the benchmarks and writes the report. Normally started by tests/bench/run.
 
   --out FILE            report to write (default BENCHMARKS.md)
-  --only LIST           stages to run, comma separated: smtp, memory, processor
-                        (default all three)
+  --only LIST           stages to run, comma separated: smtp, memory, processor,
+                        web (default all four)
   --milter-bin FILE     release teaminbox-milter for the memory stage
                         (default target/release/teaminbox-milter)
   --criterion DIR       Criterion's output to include (default target/criterion)
@@ -43,6 +44,8 @@ Runs the benchmarks and writes the report. Normally started by tests/bench/run.
   --workers N           processor workers (default 2, the daemon's default)
   --no-tmpfs            skip the processor's tmpfs (no fsync) diagnosis run
   --concurrent N        concurrent 1 MiB messages for memory (default 50)
+  --web N               conversations stored for the web stage (default 1000000)
+  --web-requests N      measured requests per page and database (default 100)
 
 For experiments (environment; the daemon ignores TEAMINBOX_TEST_*):
   TEAMINBOX_TEST_BENCH_CASES=ab         throughput and latency for these cases
@@ -68,13 +71,20 @@ pub struct Args {
     pub workers: usize,
     pub tmpfs: bool,
     pub concurrent: usize,
+    pub web: u64,
+    pub web_requests: usize,
 }
 
 fn parse_args() -> Args {
     let repo = common::repo();
     let mut a = Args {
         out: PathBuf::from("BENCHMARKS.md"),
-        only: vec!["smtp".into(), "memory".into(), "processor".into()],
+        only: vec![
+            "smtp".into(),
+            "memory".into(),
+            "processor".into(),
+            "web".into(),
+        ],
         milter_bin: repo.join("target/release/teaminbox-milter"),
         criterion: repo.join("target/criterion"),
         command: std::env::var("TEAMINBOX_TEST_BENCH_COMMAND")
@@ -90,6 +100,8 @@ fn parse_args() -> Args {
         workers: 2,
         tmpfs: true,
         concurrent: 50,
+        web: 1_000_000,
+        web_requests: 100,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -122,6 +134,8 @@ fn parse_args() -> Args {
             "--workers" => a.workers = number(value()) as usize,
             "--no-tmpfs" => a.tmpfs = false,
             "--concurrent" => a.concurrent = number(value()) as usize,
+            "--web" => a.web = number(value()),
+            "--web-requests" => a.web_requests = number(value()) as usize,
             // `cargo bench` style flags some callers add: ignore.
             "--bench" => {}
             "-h" | "--help" => {
@@ -135,7 +149,7 @@ fn parse_args() -> Args {
         }
     }
     for stage in &a.only {
-        if !["smtp", "memory", "processor"].contains(&stage.as_str()) {
+        if !["smtp", "memory", "processor", "web"].contains(&stage.as_str()) {
             eprintln!("driver: unknown stage {stage}\n{USAGE}");
             std::process::exit(2)
         }
@@ -220,15 +234,25 @@ fn main() {
             args.tmpfs,
         )
     });
+    let web = (wants("web") && args.web > 0).then(|| {
+        assert!(
+            pg_admin.is_some(),
+            "TEAMINBOX_TEST_POSTGRES_URL (tests/bench/run starts PostgreSQL)"
+        );
+        web::run(&work_path, args.web, args.web_requests)
+    });
     let postgres_version = pg_admin.as_deref().map(common::pg_version);
+    let postgres_settings = pg_admin.as_deref().map(common::pg_settings);
 
     let text = report::render(&report::Inputs {
         args: &args,
         machine,
         postgres_version,
+        postgres_settings,
         smtp: smtp.as_ref(),
         memory: memory.as_ref(),
         processor: processor.as_ref(),
+        web: web.as_ref(),
         criterion: report::criterion_results(&args.criterion),
         seconds: started.elapsed().as_secs_f64(),
     });

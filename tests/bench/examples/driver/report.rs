@@ -1,6 +1,6 @@
 //! BENCHMARKS.md.
 
-use crate::{memory, processor, smtp, smtp::Case, Args};
+use crate::{memory, processor, smtp, smtp::Case, web, Args};
 use std::{fmt::Write as _, path::Path};
 use teaminbox_bench::{stats, system};
 
@@ -108,9 +108,12 @@ pub struct Inputs<'a> {
     pub args: &'a Args,
     pub machine: Machine,
     pub postgres_version: Option<String>,
+    /// Its durability settings at the end of the run.
+    pub postgres_settings: Option<String>,
     pub smtp: Option<&'a smtp::Results>,
     pub memory: Option<&'a memory::Results>,
     pub processor: Option<&'a processor::Results>,
+    pub web: Option<&'a web::Results>,
     pub criterion: Vec<CriterionResult>,
     pub seconds: f64,
 }
@@ -190,10 +193,15 @@ pub fn render(i: &Inputs<'_>) -> String {
         );
     }
     if let Some(v) = &i.postgres_version {
-        let settings = i.smtp.map(|r| r.pg_settings.as_str()).unwrap_or("");
+        let settings = i.postgres_settings.as_deref().unwrap_or("");
+        let how = if crate::common::pg_is_durable(settings) {
+            "made durable for the benchmark"
+        } else {
+            "not durable, as the tests run it (not through tests/bench/run)"
+        };
         let _ = writeln!(
             s,
-            "| PostgreSQL | {v} (tests/lib/postgres.sh's throwaway cluster; made durable for the benchmark: {settings}) |"
+            "| PostgreSQL | {v} (tests/lib/postgres.sh's throwaway cluster; {how}: {settings}) |"
         );
     }
     if let Some(r) = i.smtp {
@@ -226,6 +234,9 @@ pub fn render(i: &Inputs<'_>) -> String {
         memory(&mut s, r);
     }
     criterion(&mut s, &i.criterion);
+    if let Some(r) = i.web {
+        web_inbox(&mut s, r);
+    }
     let analysis = crate::common::repo().join("tests/bench/analysis.md");
     if let Ok(text) = std::fs::read_to_string(&analysis) {
         let _ = writeln!(s, "{}", text.trim_end());
@@ -319,10 +330,33 @@ fn targets(s: &mut String, i: &Inputs<'_>) {
     let many = peak(0, true);
     let _ = writeln!(
         s,
-        "| peak RSS ≤ 200 MiB receiving 50 × 1 MiB at once | {} | {} |\n",
+        "| peak RSS ≤ 200 MiB receiving 50 × 1 MiB at once | {} | {} |",
         many.map_or("–".into(), |p| format!("{:.1} MiB", mib(p))),
         verdict(many.map(|p| mib(p) <= 200.0))
     );
+    for db in i.web.map_or(&[][..], |r| &r.databases[..]) {
+        for (what, search) in [
+            ("list pages and the 50-message conversation", false),
+            ("search", true),
+        ] {
+            let (worst, p95) = db
+                .pages
+                .iter()
+                .filter(|p| p.label.starts_with("search") == search)
+                .map(|p| (p.label, stats::percentile(&p.ms, 95.0)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or(("–", f64::NAN));
+            let _ = writeln!(
+                s,
+                "| web {what} p95 < {:.0} ms with {} conversations, {} | slowest p95: {p95:.1} ms ({worst}) | {} |",
+                web::TARGET_P95_MS,
+                thousands(i.web.map_or(0, |r| r.conversations)),
+                db.name,
+                verdict(Some(p95 < web::TARGET_P95_MS))
+            );
+        }
+    }
+    s.push('\n');
 }
 
 fn throughput(s: &mut String, r: &smtp::Results) {
@@ -562,4 +596,58 @@ fn criterion(s: &mut String, results: &[CriterionResult]) {
         );
     }
     let _ = writeln!(s);
+}
+
+fn web_inbox(s: &mut String, r: &web::Results) {
+    let _ = writeln!(
+        s,
+        "## 6. Web inbox\n\nServer time of the web inbox's pages with {} conversations stored \
+         (`tests/bench/examples/driver/web.rs`): {} contacts, three channels, five users; a tenth \
+         of the conversations open, a fiftieth spam, the rest closed; open and closed ones \
+         assigned by turns to one of the five users or to nobody; activity spread over a year, \
+         not in id order; one message and one ticket each, a 600-byte attachment on every tenth \
+         message; and one open conversation of 50 messages (about 1.2 KB of text each, every \
+         fifth with a 2 KB HTML body). Written with SQL in one transaction (set-up, not \
+         measured); PostgreSQL then gets `VACUUM ANALYZE` (what autovacuum does soon after a \
+         load), SQLite nothing (the daemon never runs ANALYZE).\n\n\
+         Each request goes through the web crate's real router (`teaminbox_web::router`, \
+         tower's `oneshot`, no socket) with a signed-in session's cookie, one at a time; its time \
+         runs from the call until the whole body is read: the session lookup, the store's \
+         queries (the list's filter counts included), the rendering. Each page's response is \
+         checked once (status 200 and its content), then the pages are requested by turns, \
+         {} turns of warm-up and {} measured (fewer for a page whose measured requests took \
+         over 30 s in all, but at least 20). Target: p95 under {:.0} ms. Load average \
+         (1/5/15 min) before/after: {} → {}. The stage took {:.0} s.\n",
+        thousands(r.conversations),
+        thousands(r.contacts),
+        r.warmup,
+        r.requests,
+        web::TARGET_P95_MS,
+        load(r.load_before),
+        load(r.load_after),
+        r.seconds
+    );
+    for db in &r.databases {
+        let _ = writeln!(
+            s,
+            "{}: built in {:.0} s, {:.0} MB.\n\n| page | URL | requests | median ms | p95 ms | bytes | |\n|---|---|---|---|---|---|---|",
+            db.name,
+            db.build_seconds,
+            db.db_bytes as f64 / 1e6
+        );
+        for p in &db.pages {
+            let p95 = stats::percentile(&p.ms, 95.0);
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {} | {:.2} | **{p95:.2}** | {} | {} |",
+                p.label,
+                p.url,
+                p.ms.len(),
+                stats::median(&p.ms),
+                p.bytes,
+                verdict(Some(p95 < web::TARGET_P95_MS))
+            );
+        }
+        s.push('\n');
+    }
 }

@@ -76,7 +76,6 @@ pub struct Results {
     pub latency_messages: usize,
     pub checks: Vec<String>,
     pub postfix_version: String,
-    pub pg_settings: String,
     pub third_party_versions: String,
     pub message_size: usize,
     pub load_before: (f64, f64, f64),
@@ -171,7 +170,7 @@ impl Target {
 pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) -> Results {
     let started = Instant::now();
     let load_before = teaminbox_bench::system::load_average();
-    let pg_settings = common::pg_durable_settings(pg_admin);
+    common::assert_pg_durable(pg_admin);
     let dns = mail.dns.nameserver();
     let mut checks = Vec::new();
 
@@ -340,7 +339,6 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
         latency_messages: p.latency_messages,
         checks,
         postfix_version,
-        pg_settings,
         third_party_versions,
         message_size: mail.signed.len(),
         load_before,
