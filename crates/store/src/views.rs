@@ -333,9 +333,13 @@ impl Views<'_> {
     }
 
     /// The counts behind the web inbox's filters, for the user `user_id`.
-    pub fn conversation_counts(&self, user_id: i64) -> StoreResult<ConversationCounts> {
+    pub fn conversation_counts(
+        &self,
+        user_id: i64,
+        channel: Option<i64>,
+    ) -> StoreResult<ConversationCounts> {
         self.store
-            .read(|conn| conversation_counts(conn, user_id, COUNT_CAP))
+            .read(|conn| conversation_counts(conn, user_id, channel, COUNT_CAP))
     }
 
     /// The messages of a conversation that have an HTML body.
@@ -429,13 +433,18 @@ impl Views<'_> {
 fn conversation_counts(
     conn: &mut DbConnection,
     user_id: i64,
+    channel: Option<i64>,
     cap: i64,
 ) -> StoreResult<ConversationCounts> {
     let with_status = |status: ConversationStatus| {
-        conversations::table
+        let query = conversations::table
             .filter(conversations::status.eq(status.as_str()))
             .select(conversations::id)
-            .into_boxed::<super::MultiBackend>()
+            .into_boxed::<super::MultiBackend>();
+        match channel {
+            Some(channel) => query.filter(conversations::channel_id.eq(channel)),
+            None => query,
+        }
     };
     let mut count = |query: conversations::BoxedQuery<'_, super::MultiBackend, _>| {
         let found = query.limit(cap + 1).load::<i64>(conn)?;
@@ -1011,7 +1020,7 @@ mod web_list_tests {
             store.settings().close_conversation(ids[1]).unwrap();
             let exactly = |count| CappedCount { count, more: false };
             assert_eq!(
-                store.views().conversation_counts(alice.id).unwrap(),
+                store.views().conversation_counts(alice.id, None).unwrap(),
                 ConversationCounts {
                     open: exactly(4),
                     closed: exactly(1),
@@ -1022,7 +1031,7 @@ mod web_list_tests {
             );
             // Beyond the cap: the cap and "more", shown as such.
             let capped = store
-                .read(|conn| conversation_counts(conn, alice.id, 3))
+                .read(|conn| conversation_counts(conn, alice.id, None, 3))
                 .unwrap();
             assert_eq!(capped.open, CappedCount { count: 3, more: true });
             assert_eq!(capped.unassigned, exactly(3));

@@ -205,6 +205,20 @@ both_databases! {
         assert!(!found.body.contains("Question number 18<"));
         let bad = inbox.get("/?status=pending", Some(&alice)).await;
         assert_eq!(bad.status, StatusCode::NOT_FOUND);
+
+        // Another channel: its own list and counts; the links keep it.
+        let sales = channel(&inbox.store, "sales@inbox.example.com");
+        conversation(&inbox.store, sales, "dave@example.org", "Quote please", None, start);
+        let everything = inbox.get("/?status=all", Some(&alice)).await;
+        assert!(everything.body.contains("All <span class=\"count\">56</span>"), "{}", everything.body);
+        let only = inbox.get(&format!("/?status=open&channel={sales}"), Some(&alice)).await;
+        assert!(only.body.contains("Quote please<"), "{}", only.body);
+        assert!(!only.body.contains("Question number"));
+        assert!(only.body.contains("Open <span class=\"count\">1</span>"), "{}", only.body);
+        assert!(only.body.contains(&format!("<option value=\"{sales}\" selected>")), "{}", only.body);
+        assert!(only.body.contains(&format!("href=\"/?status=closed&#38;channel={sales}\"")), "{}", only.body);
+        assert_eq!(inbox.get("/?channel=99", Some(&alice)).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(inbox.get("/?channel=x", Some(&alice)).await.status, StatusCode::NOT_FOUND);
     }
 }
 

@@ -20,6 +20,9 @@ pub(super) struct ListQuery {
     status: String,
     #[serde(default)]
     assigned: String,
+    /// A channel's id; empty for every channel.
+    #[serde(default)]
+    channel: String,
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -51,6 +54,8 @@ struct Row {
 struct ListPage {
     nav: Nav,
     filters: Vec<FilterLink>,
+    /// Every channel: (id, name and address, selected).
+    channels: Vec<(i64, String, bool)>,
     status: String,
     assigned: String,
     q: String,
@@ -72,34 +77,58 @@ pub(super) async fn list(
                 .map_err(|_| PageError::NotFound(format!("no status {name}")))?,
         ),
     };
+    let channel = match query.channel.as_str() {
+        "" => None,
+        id => Some(
+            id.parse::<i64>()
+                .map_err(|_| PageError::NotFound(format!("no channel {id}")))?,
+        ),
+    };
     let filter = ConversationQuery {
+        channel,
         status,
         assignee_email: (query.assigned == "me").then(|| user.email.clone()),
         unassigned: query.assigned == "unassigned",
         limit: Some(PAGE_SIZE + 1),
         search: Some(query.q.trim().to_owned()).filter(|q| !q.is_empty()),
         after: parse_cursor(&query.after),
-        ..ConversationQuery::default()
     };
     let user_id = user.id;
-    let (mut found, counts) = blocking(&state, move |store| {
+    let (mut found, counts, channels) = blocking(&state, move |store| {
         Ok((
             store.views().conversations(&filter)?,
-            store.views().conversation_counts(user_id)?,
+            store.views().conversation_counts(user_id, channel)?,
+            store.settings().channels()?,
         ))
     })
     .await?;
-    let status_name = status.map_or("all", |s| s.as_str()).to_owned();
+    let at = ListUrl {
+        status: status.map_or("all", |s| s.as_str()),
+        assigned: &query.assigned,
+        channel: &query.channel,
+        q: &query.q,
+        after: "",
+    };
     let next_url = (found.len() as i64 > PAGE_SIZE).then(|| {
         found.truncate(PAGE_SIZE as usize);
-        let last = found.last().expect("a full page");
-        list_url(&status_name, &query.assigned, &query.q, &cursor(last))
+        let last = cursor(found.last().expect("a full page"));
+        ListUrl { after: &last, ..at }.url()
     });
-    let filter_link = |label, status: &str, assigned: &str, count| FilterLink {
+    let filter_link = |label, status, assigned, count| FilterLink {
         label,
-        url: list_url(status, assigned, "", ""),
+        url: ListUrl {
+            status,
+            assigned,
+            q: "",
+            ..at
+        }
+        .url(),
         count,
-        current: status == status_name && assigned == query.assigned,
+        current: status == at.status && assigned == at.assigned,
+    };
+    let all = CappedCount {
+        count: counts.open.count + counts.closed.count + counts.spam.count,
+        more: counts.open.more || counts.closed.more || counts.spam.more,
     };
     let filters = vec![
         filter_link("Open", "open", "", counts.open),
@@ -107,13 +136,21 @@ pub(super) async fn list(
         filter_link("Unassigned", "open", "unassigned", counts.unassigned),
         filter_link("Closed", "closed", "", counts.closed),
         filter_link("Spam", "spam", "", counts.spam),
+        filter_link("All", "all", "", all),
     ];
     page(&ListPage {
         nav: signed_in.nav(),
         filters,
-        status: status_name,
-        assigned: query.assigned,
-        q: query.q,
+        channels: channels
+            .into_iter()
+            .map(|c| {
+                let label = format!("{} ({})", c.name, c.forwarding_address);
+                (c.id, label, Some(c.id) == channel)
+            })
+            .collect(),
+        status: at.status.to_owned(),
+        assigned: query.assigned.clone(),
+        q: query.q.clone(),
         rows: found.iter().map(row).collect(),
         next_url,
     })
@@ -150,13 +187,31 @@ fn parse_cursor(text: &str) -> Option<(NaiveDateTime, i64)> {
     Some((at, id.parse().ok()?))
 }
 
-fn list_url(status: &str, assigned: &str, q: &str, after: &str) -> String {
-    let mut url = form_urlencoded::Serializer::for_suffix(String::from("/?"), 2);
-    url.append_pair("status", status);
-    for (key, value) in [("assigned", assigned), ("q", q), ("after", after)] {
-        if !value.is_empty() {
-            url.append_pair(key, value);
+/// Where the list is: its filter, channel, search and page.
+#[derive(Clone, Copy)]
+struct ListUrl<'a> {
+    status: &'a str,
+    assigned: &'a str,
+    channel: &'a str,
+    q: &'a str,
+    after: &'a str,
+}
+
+impl ListUrl<'_> {
+    fn url(&self) -> String {
+        let mut url = form_urlencoded::Serializer::for_suffix(String::from("/?"), 2);
+        url.append_pair("status", self.status);
+        let optional = [
+            ("assigned", self.assigned),
+            ("channel", self.channel),
+            ("q", self.q),
+            ("after", self.after),
+        ];
+        for (key, value) in optional {
+            if !value.is_empty() {
+                url.append_pair(key, value);
+            }
         }
+        url.finish()
     }
-    url.finish()
 }
