@@ -252,29 +252,27 @@ fn spawn_web(
 
 /// Binds `[web] listen`, if set.
 async fn bind_web(config: &Config) -> Result<Option<TcpListener>, RunError> {
-    let Some(address) = config.web_listen() else {
-        return Ok(None);
-    };
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|source| RunError::Listen {
-            address: format!("{address} (web.listen)"),
-            source,
-        })?;
-    Ok(Some(listener))
+    bind_optional(config.web_listen(), "web.listen").await
 }
 
-/// Binds `[metrics] listen`, if set.
+/// Binds `[metrics] listen`, if set. Before the milter's socket, so that
+/// an address that cannot be had stops the daemon at start.
 async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, RunError> {
-    let Some(address) = config.metrics_listen() else {
+    bind_optional(config.metrics_listen(), "metrics.listen").await
+}
+
+/// Binds `address` (the setting `key`), if there is one.
+async fn bind_optional(
+    address: Option<std::net::SocketAddr>,
+    key: &str,
+) -> Result<Option<TcpListener>, RunError> {
+    let Some(address) = address else {
         return Ok(None);
     };
-    // Before the milter's socket, so that an address that cannot be had
-    // stops the daemon at start.
     let listener = TcpListener::bind(address)
         .await
         .map_err(|source| RunError::Listen {
-            address: format!("{address} (metrics.listen)"),
+            address: format!("{address} ({key})"),
             source,
         })?;
     Ok(Some(listener))
