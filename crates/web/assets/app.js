@@ -122,6 +122,45 @@
     });
   }
 
+  // --- Settings: connect a channel -------------------------------------
+  // Copy buttons copy the text of the element they name.
+  function copyButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (button) {
+      var source = document.querySelector(button.dataset.copy);
+      if (!source || !navigator.clipboard) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+          button.textContent = "Copied";
+        });
+      });
+    });
+  }
+
+  // The "Insert token" menu puts a token where the signature's cursor is.
+  function tokenMenu() {
+    var menu = document.querySelector(".token-menu");
+    var field = document.querySelector("#signature");
+    if (!menu || !field) return;
+    menu.hidden = false;
+    menu.addEventListener("click", function (event) {
+      var token = event.target.dataset && event.target.dataset.token;
+      if (!token) return;
+      var start = field.selectionStart, end = field.selectionEnd;
+      field.value = field.value.slice(0, start) + token + field.value.slice(end);
+      field.focus();
+      field.selectionStart = field.selectionEnd = start + token.length;
+    });
+  }
+
+  // The provider's confirmation code appears without a reload.
+  function forwardingPage() {
+    poll(function (fresh) { swap(fresh, "#confirmation"); });
+  }
+
+  copyButtons();
+  tokenMenu();
+  if (document.querySelector("#confirmation")) forwardingPage();
   if (document.querySelector("#rows")) listPage();
   if (document.querySelector("#messages")) conversationPage();
 })();

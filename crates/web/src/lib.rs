@@ -36,6 +36,9 @@ pub struct AppState {
     limits: Arc<limits::SignInLimits>,
     /// How replies are composed: the same as `conversation reply`.
     reply: Arc<ReplySettings>,
+    /// Where forwarding addresses may be (`milter.hosted_domains`); new
+    /// channels get theirs in the first.
+    hosted_domains: Arc<Vec<String>>,
 }
 
 /// The whole application, for [`serve`] or a test's `oneshot`.
@@ -45,6 +48,7 @@ pub fn router(store: Store, config: &Config) -> Router {
         secure_cookies: config.web.is_https(),
         limits: Arc::new(limits::SignInLimits::default()),
         reply: Arc::new(ReplySettings::new(config)),
+        hosted_domains: Arc::new(config.milter.hosted_domains.clone()),
     };
     pages::routes()
         .with_state(state)

@@ -10,6 +10,13 @@ impl Settings<'_> {
     pub fn sending_domain_verified(&self, domain: &str) -> StoreResult<bool> {
         self.store.read(|conn| domain_verified(conn, domain))
     }
+
+    /// Refuses a custom From address outside the verified sending domains,
+    /// in the words the channel's writes use ([`StoreError::Conflict`]):
+    /// for a form that shows the refusal next to the field before saving.
+    pub fn check_from_address(&self, address: &str) -> StoreResult<()> {
+        self.store.read(|conn| require_verified_from(conn, address))
+    }
 }
 
 fn domain_verified(conn: &mut DbConnection, domain: &str) -> StoreResult<bool> {

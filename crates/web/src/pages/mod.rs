@@ -6,6 +6,7 @@
 mod account;
 mod actions;
 mod admin;
+mod channels;
 mod conversation;
 mod list;
 mod reply;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
             get(account::password_page).post(account::set_password),
         )
         .route("/admin/users", get(admin::users))
+        .merge(channels::routes())
 }
 
 /// Why a page is not shown.

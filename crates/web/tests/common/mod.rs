@@ -64,6 +64,7 @@ impl Inbox {
             ..Config::default()
         };
         config.outbound.default_from_domain = "inbox.example.com".into();
+        config.milter.hosted_domains = vec!["inbox.example.com".into()];
         let router = teaminbox_web::router(store.clone(), &config);
         Self { store, router }
     }
