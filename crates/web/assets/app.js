@@ -153,6 +153,35 @@
     });
   }
 
+  // The preview follows the form as the admin types (the server renders
+  // it, unsaved, with the reply composer's own code).
+  function livePreview() {
+    var form = document.querySelector("#replies-form[data-preview]");
+    if (!form) return;
+    var timer = null;
+    function refresh() {
+      fetch(form.dataset.preview, {
+        method: "POST",
+        credentials: "same-origin",
+        body: new URLSearchParams(new FormData(form))
+      })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html) swap(new DOMParser().parseFromString(html, "text/html"), "#preview");
+        })
+        .catch(function () { /* the saved preview stays */ });
+    }
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 300);
+    }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("click", function (event) {
+      if (event.target.dataset && event.target.dataset.token) later();
+    });
+  }
+
   // The provider's confirmation code appears without a reload.
   function forwardingPage() {
     poll(function (fresh) { swap(fresh, "#confirmation"); });
@@ -160,6 +189,7 @@
 
   copyButtons();
   tokenMenu();
+  livePreview();
   if (document.querySelector("#confirmation")) forwardingPage();
   if (document.querySelector("#rows")) listPage();
   if (document.querySelector("#messages")) conversationPage();

@@ -119,6 +119,22 @@ both_databases! {
         assert!(shown.contains("Saved."), "{shown}");
         common::assert_secure_headers(&preview);
 
+        // The live preview: the form as typed, unsaved.
+        let live = inbox.post(&format!("/settings/channels/{id}/preview"), Some(&bob),
+            &replies_form(&csrf, &[("company", "Acme Labs"), ("signature", "<p>Cheers, {{sender.first_name}}</p>")])).await;
+        assert_eq!(live.status, StatusCode::OK, "{}", live.body);
+        let shown = live.text();
+        assert!(shown.starts_with("<aside class=\"preview\" id=\"preview\">"), "{shown}");
+        assert!(shown.contains("From: \"Acme Labs\" <bob@inbox.example.com>"), "{shown}");
+        assert!(shown.contains("<p>Cheers, Test</p>"), "{shown}");
+        const SCRIPT: &str = "<p>Hi</p><script>alert(1)</script>";
+        let live = inbox.post(&format!("/settings/channels/{id}/preview"), Some(&bob),
+            &replies_form(&csrf, &[("signature", SCRIPT)])).await;
+        assert!(live.text().contains(&format!("<p class=\"error\">{}</p>", signature::check(SCRIPT).unwrap_err())), "{}", live.body);
+        assert!(!live.body.contains("<script>"), "{}", live.body);
+        assert_eq!(only_channel(&inbox).signature_html.as_deref(), Some(SIGNATURE), "a preview saves nothing");
+        assert_eq!(only_channel(&inbox).company, "Acme");
+
         // Back to agent and company: the preview follows.
         let again = inbox.post(&format!("/settings/channels/{id}/replies"), Some(&bob),
             &replies_form(&csrf, &[("from_name", "agent-and-company"), ("go", "next")])).await;
@@ -350,7 +366,7 @@ both_databases! {
             assert_eq!(inbox.get(&path, Some(&alice)).await.status, StatusCode::FORBIDDEN, "{path}");
         }
         let posted = replies_form(&csrf, &[]);
-        for path in ["new", "{id}/replies", "{id}/routing", "{id}/address", "{id}/sources",
+        for path in ["new", "{id}/replies", "{id}/preview", "{id}/routing", "{id}/address", "{id}/sources",
                      "{id}/sources/remove", "{id}/finish", "{id}/enable", "{id}/disable"] {
             let path = format!("/settings/channels/{}", path.replace("{id}", &id.to_string()));
             let reply = inbox.post(&path, Some(&alice), &posted).await;

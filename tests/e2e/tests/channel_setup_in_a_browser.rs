@@ -78,6 +78,13 @@ both_databases! {
             find(&client, "#saved").await;
             assert_eq!(text(&client, ".from-line").await, "From: \"Jane Doe at Acme Sales\" <jane@inbox.example.com>");
             assert_eq!(text(&client, ".signature-preview").await, "--\nBest,\nJane Doe");
+            // The preview follows what is typed, before it is saved.
+            find(&client, "#company").await.send_keys(" EU").await.unwrap();
+            client.wait().at_most(browser::PATIENCE).for_element(fantoccini::Locator::XPath(
+                "//p[@class='from-line' and contains(., 'Acme Sales EU')]",
+            )).await.unwrap();
+            find(&client, "#company").await.clear().await.unwrap();
+            find(&client, "#company").await.send_keys("Acme Sales").await.unwrap();
 
             // Step 2: round robin over the team.
             find(&client, "#next").await.click().await.unwrap();

@@ -35,6 +35,10 @@ pub(super) fn routes() -> Router<AppState> {
             get(replies::show).post(replies::save),
         )
         .route(
+            "/settings/channels/{id}/preview",
+            post(replies::live_preview),
+        )
+        .route(
             "/settings/channels/{id}/routing",
             get(routing::show).post(routing::save),
         )

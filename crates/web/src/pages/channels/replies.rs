@@ -90,7 +90,66 @@ impl Errors {
 /// What a contact sees of a reply.
 struct Preview {
     from: String,
+    /// Checked by [`signature::check`] before it is shown.
     signature_html: String,
+    /// Why the signature typed is refused (the live preview's).
+    refusal: Option<String>,
+}
+
+impl Preview {
+    /// A reply of the signed-in user on `channel`, through the reply
+    /// composer's own [`ReplyLook`].
+    fn of(channel: &Channel, signed_in: &SignedIn, state: &AppState) -> Self {
+        let look = ReplyLook::new(channel, &signed_in.session.user, &state.reply);
+        Self {
+            from: look.from.display(),
+            signature_html: look.signature_html,
+            refusal: None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "channel_preview_page.html")]
+struct PreviewFragment {
+    preview: Option<Preview>,
+}
+
+/// The live preview (app.js asks as the admin types): the channel as the
+/// form would make it, unsaved. What the form cannot make yet stays as
+/// saved; a refused signature is said instead of shown.
+pub(in crate::pages) async fn live_preview(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    Form(form): Form<RepliesForm>,
+) -> PageResult {
+    admin_change(&signed_in, &form.csrf)?;
+    let mut channel = blocking(&state, move |store| store.settings().channel(id)).await?;
+    if let Ok(company) = input::text_field("Company", &form.company) {
+        company.clone_into(&mut channel.company);
+    }
+    if let Ok(mode) = form.from_name.parse() {
+        channel.from_name_mode = mode;
+    }
+    channel.from_address = form
+        .custom_from()
+        .then(|| input::address("From address", &form.from_address).ok())
+        .flatten();
+    let refused_signature = match checked_signature(&form.signature) {
+        Ok(signature) => {
+            channel.signature_html = signature;
+            None
+        }
+        Err(why) => Some(why),
+    };
+    let preview = Preview {
+        refusal: refused_signature,
+        ..Preview::of(&channel, &signed_in, &state)
+    };
+    page(&PreviewFragment {
+        preview: Some(preview),
+    })
 }
 
 #[derive(Template)]
@@ -138,16 +197,12 @@ pub(in crate::pages) async fn show(
 ) -> PageResult {
     signed_in.require_admin()?;
     let channel = blocking(&state, move |store| store.settings().channel(id)).await?;
-    let look = ReplyLook::new(&channel, &signed_in.session.user, &state.reply);
     page(&RepliesPage {
         nav: signed_in.nav(),
         steps: Steps::of(&channel, 1),
         form: RepliesForm::of(&channel),
         errors: Errors::default(),
-        preview: Some(Preview {
-            from: look.from.display(),
-            signature_html: look.signature_html,
-        }),
+        preview: Some(Preview::of(&channel, &signed_in, &state)),
         default_from: default_from(&state, &signed_in.session.user),
         saved: query.is_saved(),
     })
