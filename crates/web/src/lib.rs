@@ -39,6 +39,8 @@ pub struct AppState {
     /// Where forwarding addresses may be (`milter.hosted_domains`); new
     /// channels get theirs in the first.
     hosted_domains: Arc<Vec<String>>,
+    /// The base of sign-in links (`[web] public_url`).
+    public_url: Arc<String>,
 }
 
 /// The whole application, for [`serve`] or a test's `oneshot`.
@@ -49,6 +51,7 @@ pub fn router(store: Store, config: &Config) -> Router {
         limits: Arc::new(limits::SignInLimits::default()),
         reply: Arc::new(ReplySettings::new(config)),
         hosted_domains: Arc::new(config.milter.hosted_domains.clone()),
+        public_url: Arc::new(config.web.public_url().to_owned()),
     };
     pages::routes()
         .with_state(state)

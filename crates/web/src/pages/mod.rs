@@ -52,7 +52,12 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(account::password_page).post(account::set_password),
         )
-        .route("/admin/users", get(admin::users))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/users/role", post(admin::set_role))
+        .route("/admin/users/availability", post(admin::set_availability))
+        .route("/admin/users/sign-in-link", post(admin::new_sign_in_link))
+        .route("/admin/teams", post(admin::add_team))
+        .route("/admin/teams/members", post(admin::add_member))
         .merge(channels::routes())
 }
 

@@ -164,7 +164,7 @@ async fn set_enabled(
 }
 
 /// Every change here: an admin's, with the session's CSRF token.
-fn admin_change(signed_in: &SignedIn, csrf: &str) -> Result<(), PageError> {
+pub(super) fn admin_change(signed_in: &SignedIn, csrf: &str) -> Result<(), PageError> {
     signed_in.require_admin()?;
     signed_in.check_csrf(csrf)
 }
@@ -190,12 +190,12 @@ impl Steps {
 }
 
 /// A refused input, as the web shows it (next to its field).
-fn refusal(e: &InputError) -> String {
+pub(super) fn refusal(e: &InputError) -> String {
     e.message(printable)
 }
 
 /// A page shown again with what was refused: 422.
-fn refused(template: &impl Template) -> PageResult {
+pub(super) fn refused(template: &impl Template) -> PageResult {
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(template.render()?)).into_response())
 }
 
