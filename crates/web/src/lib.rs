@@ -41,6 +41,8 @@ pub struct AppState {
     hosted_domains: Arc<Vec<String>>,
     /// The base of sign-in links (`[web] public_url`).
     public_url: Arc<String>,
+    /// The resolver's, to verify a sending domain's DKIM record.
+    nameservers: Arc<Vec<SocketAddr>>,
 }
 
 /// The whole application, for [`serve`] or a test's `oneshot`.
@@ -52,6 +54,7 @@ pub fn router(store: Store, config: &Config) -> Router {
         reply: Arc::new(ReplySettings::new(config)),
         hosted_domains: Arc::new(config.milter.hosted_domains.clone()),
         public_url: Arc::new(config.web.public_url().to_owned()),
+        nameservers: Arc::new(config.nameservers()),
     };
     pages::routes()
         .with_state(state)

@@ -8,6 +8,7 @@ mod actions;
 mod admin;
 mod channels;
 mod conversation;
+mod domains;
 mod list;
 mod reply;
 mod sign_in;
@@ -58,6 +59,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/sign-in-link", post(admin::new_sign_in_link))
         .route("/admin/teams", post(admin::add_team))
         .route("/admin/teams/members", post(admin::add_member))
+        .route("/settings/domains", get(domains::list).post(domains::add))
+        .route("/settings/domains/verify", post(domains::verify))
         .merge(channels::routes())
 }
 
