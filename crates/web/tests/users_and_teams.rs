@@ -82,6 +82,23 @@ both_databases! {
 }
 
 both_databases! {
+    async fn an_agent_sets_their_own_availability_from_the_header(db: TestDatabase) {
+        let inbox = Inbox::new(&db, &WebConfig::default());
+        let (alice, csrf) = inbox.signed_in("alice@example.com").await;
+        let header = inbox.get("/", Some(&alice)).await;
+        assert!(header.body.contains("<input type=\"hidden\" name=\"value\" value=\"away\"><button title=\"You get new conversations by round robin\">Available</button>"), "{}", header.body);
+        let set = inbox.post("/account/availability", Some(&alice), &form(&[("csrf", &csrf), ("value", "away")])).await;
+        assert_eq!(set.location(), "/");
+        assert!(!inbox.store.settings().user("alice@example.com").unwrap().available);
+        assert!(inbox.store.settings().user("bob@example.com").unwrap().available, "only their own");
+        assert!(inbox.get("/", Some(&alice)).await.body.contains("Away</button>"));
+        let forged = inbox.post("/account/availability", Some(&alice), &form(&[("csrf", "x"), ("value", "available")])).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(!inbox.store.settings().user("alice@example.com").unwrap().available);
+    }
+}
+
+both_databases! {
     async fn an_agent_cannot_change_users_or_teams(db: TestDatabase) {
         let inbox = Inbox::new(&db, &WebConfig::default());
         let (alice, csrf) = inbox.signed_in("alice@example.com").await;

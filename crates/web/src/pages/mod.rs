@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(account::password_page).post(account::set_password),
         )
+        .route("/account/availability", post(account::set_availability))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/role", post(admin::set_role))
         .route("/admin/users/availability", post(admin::set_availability))
