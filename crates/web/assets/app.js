@@ -137,19 +137,52 @@
     });
   }
 
-  // The "Insert token" menu puts a token where the signature's cursor is.
+  // The signature's simple editor: bold, italic, a link, an image by URL,
+  // a line break, and the "Insert token" menu, at the cursor (or around
+  // the selected text). The server checks the HTML as it checks a file.
   function tokenMenu() {
     var menu = document.querySelector(".token-menu");
     var field = document.querySelector("#signature");
     if (!menu || !field) return;
     menu.hidden = false;
-    menu.addEventListener("click", function (event) {
-      var token = event.target.dataset && event.target.dataset.token;
-      if (!token) return;
+    function attribute(text) {
+      return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+    }
+    function put(before, after) {
       var start = field.selectionStart, end = field.selectionEnd;
-      field.value = field.value.slice(0, start) + token + field.value.slice(end);
+      var selected = field.value.slice(start, end);
+      field.value = field.value.slice(0, start) + before + selected + after + field.value.slice(end);
       field.focus();
-      field.selectionStart = field.selectionEnd = start + token.length;
+      field.selectionStart = start + before.length;
+      field.selectionEnd = start + before.length + selected.length;
+    }
+    menu.addEventListener("click", function (event) {
+      var button = event.target.closest("button");
+      if (!button) return;
+      var data = button.dataset, url;
+      if (data.token) put(data.token, "");
+      else if (data.wrap) put("<" + data.wrap + ">", "</" + data.wrap + ">");
+      else if (data.ask === "link" && (url = window.prompt("Link address (https://… or mailto:…)"))) {
+        put('<a href="' + attribute(url) + '">', "</a>");
+      } else if (data.ask === "image" && (url = window.prompt("Image address (https://…)"))) {
+        put('<img src="' + attribute(url) + '" alt="">', "");
+      }
+    });
+  }
+
+  // A search field over a multi-select shows only the options that match
+  // (chosen ones stay chosen).
+  function selectFilters() {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-filter]"), function (input) {
+      var select = document.querySelector(input.dataset.filter);
+      if (!select) return;
+      input.hidden = false;
+      input.addEventListener("input", function () {
+        var wanted = input.value.trim().toLowerCase();
+        Array.prototype.forEach.call(select.options, function (option) {
+          option.hidden = wanted !== "" && option.textContent.toLowerCase().indexOf(wanted) < 0;
+        });
+      });
     });
   }
 
@@ -178,7 +211,7 @@
     form.addEventListener("input", later);
     form.addEventListener("change", later);
     form.addEventListener("click", function (event) {
-      if (event.target.dataset && event.target.dataset.token) later();
+      if (event.target.closest(".token-menu button")) later();
     });
   }
 
@@ -190,6 +223,7 @@
   copyButtons();
   tokenMenu();
   livePreview();
+  selectFilters();
   if (document.querySelector("#confirmation")) forwardingPage();
   if (document.querySelector("#rows")) listPage();
   if (document.querySelector("#messages")) conversationPage();

@@ -1,7 +1,8 @@
 //! Settings → Channels in a real browser (headless chromium over
 //! WebDriver), against the whole daemon: an admin connects a channel from
 //! nothing, following only what the pages say: names it, writes the
-//! signature with the "Insert token" menu and sees it in the preview,
+//! signature with the editor's Line break and "Insert token" buttons and
+//! sees it in the preview (which follows the form as it is typed),
 //! turns on round robin for a team, sees the address with its Copy
 //! button, sees Gmail's confirmation code appear without a reload, then
 //! connects and finishes and sees the address locked. An agent has no
@@ -71,7 +72,8 @@ both_databases! {
             // Step 1: how replies look, with the token menu and the preview.
             find(&client, "input[name=name]").await.send_keys("Sales").await.unwrap();
             find(&client, "#company").await.send_keys("Acme Sales").await.unwrap();
-            find(&client, "#signature").await.send_keys("<p>Best,<br>").await.unwrap();
+            find(&client, "#signature").await.send_keys("<p>Best,").await.unwrap();
+            find(&client, ".token-menu button[data-token='<br>']").await.click().await.unwrap();
             find(&client, ".token-menu button[data-token='{{sender.full_name}}']").await.click().await.unwrap();
             find(&client, "#signature").await.send_keys("</p>").await.unwrap();
             find(&client, "#preview-button").await.click().await.unwrap();
@@ -90,6 +92,7 @@ both_databases! {
             find(&client, "#next").await.click().await.unwrap();
             find(&client, "#routing-form").await;
             find(&client, "#auto-assign").await.click().await.unwrap();
+            find(&client, "input[data-filter='#assign-teams']").await.send_keys("supp").await.unwrap();
             find(&client, "#assign-teams option[value='Support']").await.click().await.unwrap();
             find(&client, "#next").await.click().await.unwrap();
 
