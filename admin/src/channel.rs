@@ -160,9 +160,9 @@ fn reply_settings(args: &ReplyArgs, store: &Store) -> Result<GivenReplies, Admin
             let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
             if !store.settings().sending_domain_verified(domain)? {
                 return Err(AdminError::Refused(format!(
-                    "the domain {domain} of --from-address is not a verified sending domain; \
-                     connect it with `teaminbox-admin domain add {domain}`, publish the DNS records it prints, \
-                     then `teaminbox-admin domain verify {domain}`"
+                    "{}; connect it with `teaminbox-admin domain add {domain}`, publish the DNS records it prints, \
+                     then `teaminbox-admin domain verify {domain}`",
+                    settings::not_verified(domain, "--from-address")
                 )));
             }
             Some(Some(from))
