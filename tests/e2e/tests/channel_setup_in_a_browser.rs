@@ -4,59 +4,48 @@
 //! signature with the editor's Line break and "Insert token" buttons and
 //! sees it in the preview (which follows the form as it is typed),
 //! turns on round robin for a team, sees the address with its Copy
-//! button, sees Gmail's confirmation code appear without a reload, then
+//! button, sees the code of Gmail's confirmation (sent through Postfix)
+//! appear without a reload, then
 //! connects and finishes and sees the address locked. An agent has no
 //! Settings.
 
 mod common;
 
-use common::browser::{self, find, open, sign_in, text, web_inbox, AGENT, PASSWORD};
-use teaminbox_store::inbound::{NewInboundMessage, Verdicts};
+use common::browser::{self, find, open, sign_in, text, web_inbox_with_dns, AGENT, PASSWORD};
+use teaminbox_e2e::send_message;
 use teaminbox_store::model::{AssignMode, UserRole};
-use teaminbox_store::testing::inbound_message;
 use teaminbox_testkit::both_databases;
+use teaminbox_testkit::dkim::{dkim_sign, senders};
+use teaminbox_testkit::dns::TestDns;
 
-/// Gmail's forwarding confirmation to `address`, queued as the milter
-/// queues authenticated mail; the daemon's processor files it.
-fn gmail_confirmation(store: &teaminbox_store::Store, address: &str) {
+/// Gmail's forwarding confirmation from the corpus, without the headers
+/// of its original delivery, to `address`, signed by Google's test key.
+fn gmail_confirmation(address: &str) -> Vec<u8> {
     let raw = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../milter/tests/corpus/gmail_forwarding_confirmation.eml"
     ))
-    .unwrap()
-    .replace("support-k3x9q@inbox.example.com", address);
-    let channel = store
-        .settings()
-        .channels()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.forwarding_address == address)
-        .unwrap();
-    let verdicts = Verdicts {
-        spf: "pass".into(),
-        dkim: "pass".into(),
-        arc: "none".into(),
-        dmarc: "pass".into(),
-        spam: false,
-        header_from: Some("google.com".into()),
-        arc_trusted: false,
-    };
-    store
-        .inbound()
-        .enqueue(NewInboundMessage {
-            verdicts: Some(verdicts),
-            ..inbound_message(address, channel.id, raw)
-        })
-        .unwrap();
+    .unwrap();
+    let start = raw.find("MIME-Version:").unwrap();
+    let raw = raw[start..].replace("support-k3x9q@inbox.example.com", address);
+    dkim_sign(raw.as_bytes(), &senders().google)
 }
 
 both_databases! {
     fn an_admin_connects_a_channel_in_the_browser(db: TestDatabase) {
-        let (milter, base, _config) = web_inbox(db);
+        // Google signs its forwarding confirmations.
+        let google = &senders().google;
+        let dns = TestDns::builder()
+            .txt(&google.record_name(), &google.dns_txt)
+            .txt("_dmarc.google.com", "v=DMARC1; p=none")
+            .start();
+        let (milter, base, _config) = web_inbox_with_dns(db, dns);
+        let postfix = milter.postfix();
+        let smtp = postfix.smtp_addr();
         let store = milter.store.clone();
         store.settings().add_team("Support").unwrap();
         store.settings().add_team_member("Support", AGENT).unwrap();
-        let (check, queue) = (store.clone(), store.clone());
+        let (check, roles) = (store.clone(), store.clone());
         browser::run(|client| async move {
             // An agent has no Settings.
             sign_in(&client, &base, AGENT, PASSWORD).await;
@@ -64,7 +53,7 @@ both_databases! {
             open(&client, &format!("{base}/settings/channels"), "body").await;
             assert_eq!(text(&client, "body").await, "this page is for admins");
 
-            queue.accounts().set_role(AGENT, UserRole::Admin).unwrap();
+            roles.accounts().set_role(AGENT, UserRole::Admin).unwrap();
             open(&client, &format!("{base}/"), "ul.filters").await;
             find(&client, "nav a[href='/settings/channels']").await.click().await.unwrap();
             find(&client, "#connect-channel").await.click().await.unwrap();
@@ -105,8 +94,10 @@ both_databases! {
             assert!(steps.contains(&format!("Click \"Add a forwarding address\", paste {address}")), "{steps}");
             assert!(text(&client, "#confirmation").await.contains("None received yet."));
 
-            // Gmail's confirmation arrives: its code shows without a reload.
-            gmail_confirmation(&queue, &address);
+            // Gmail's confirmation arrives through Postfix: its code shows
+            // without a reload.
+            let sent = send_message(smtp, "forwarding-noreply@google.com", &[&address], &gmail_confirmation(&address));
+            assert_eq!(sent.outcome().code, 250, "{:?}", sent.all);
             assert_eq!(text(&client, "#confirmation-code").await, "123456789");
 
             find(&client, "#finish").await.click().await.unwrap();
