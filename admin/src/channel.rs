@@ -10,7 +10,7 @@ use crate::{
         AssignArg, ChannelCommand, ChannelCreate, ChannelOptions, ChannelPreview, ChannelUpdate,
         FromNameArg, OnOff, ReplyArgs,
     },
-    input::{address, one_line, text_field},
+    input::{self, address, one_line, text_field},
     output, AdminError, AdminResult,
 };
 use serde::Serialize;
@@ -138,17 +138,7 @@ fn create(args: ChannelCreate, store: &Store, config: &Config) -> AdminResult {
 
 /// A forwarding address the admin typed, in a hosted domain.
 fn hosted_address(given: &str, config: &Config) -> Result<ForwardingAddress, AdminError> {
-    let address = ForwardingAddress::parse(given)
-        .map_err(|e| AdminError::Usage(format!("--forwarding-address: {e}")))?;
-    let hosted = &config.milter.hosted_domains;
-    if !hosted.iter().any(|d| d == address.domain()) {
-        return Err(AdminError::Refused(format!(
-            "--forwarding-address: {} is not in a hosted domain; hosted domains are {} (milter.hosted_domains in the configuration)",
-            address.domain(),
-            hosted.join(", ")
-        )));
-    }
-    Ok(address)
+    input::hosted_address("--forwarding-address", given, &config.milter.hosted_domains)
 }
 
 /// The reply settings given on the command line, checked: `None` where
@@ -170,9 +160,9 @@ fn reply_settings(args: &ReplyArgs, store: &Store) -> Result<GivenReplies, Admin
             let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
             if !store.settings().sending_domain_verified(domain)? {
                 return Err(AdminError::Refused(format!(
-                    "the domain {domain} of --from-address is not a verified sending domain; \
-                     connect it with `teaminbox-admin domain add {domain}`, publish the DNS records it prints, \
-                     then `teaminbox-admin domain verify {domain}`"
+                    "{}; connect it with `teaminbox-admin domain add {domain}`, publish the DNS records it prints, \
+                     then `teaminbox-admin domain verify {domain}`",
+                    settings::not_verified(domain, "--from-address")
                 )));
             }
             Some(Some(from))

@@ -1,7 +1,9 @@
 //! `teaminbox-admin domain ...`: sending domains and their DKIM keys.
 
 use crate::{cli::DomainCommand, output, AdminError, AdminResult};
-use teaminbox_outbound::dkim::{generate_key, public_key_of};
+use teaminbox_outbound::dkim::generate_key;
+use teaminbox_outbound::sending_domain::{self, dkim_advice, not_a_sending_domain};
+pub(crate) use teaminbox_outbound::sending_domain::{dmarc_advice, spf_advice, DkimRecord};
 use teaminbox_store::address::normalize_domain;
 use teaminbox_store::config::Config;
 use teaminbox_store::{outbound::SendingDomain, Store};
@@ -35,12 +37,10 @@ pub fn run(command: DomainCommand, store: &Store, config: &Config) -> AdminResul
             let known = store
                 .outbound()
                 .sending_domain(&domain)?
-                .ok_or_else(|| AdminError::Refused(format!("{domain} is not a sending domain; add it with `teaminbox-admin domain add {domain}`")))?;
+                .ok_or_else(|| AdminError::Refused(not_a_sending_domain(&domain)))?;
             let (name, record) = dkim_record(config, &known)?;
-            match record {
-                DkimRecord::Published => {}
-                DkimRecord::Missing => return Err(AdminError::Refused(format!("no DKIM record at {name} yet; publish the TXT record `domain add` printed (DNS changes can take a while), then try again"))),
-                DkimRecord::OtherKey => return Err(AdminError::Refused(format!("the DKIM record at {name} does not hold this domain's key; publish exactly the TXT record `domain list` shows"))),
+            if let Some(why) = record.refusal(&name) {
+                return Err(AdminError::Refused(why));
             }
             let verified = store.outbound().mark_domain_verified(&domain)?;
             if json.json {
@@ -84,10 +84,7 @@ fn print_records(d: &SendingDomain) {
         d.domain, d.domain
     );
     println!("  DKIM (required):");
-    println!(
-        "    {}._domainkey.{}. IN TXT \"{}\"\n",
-        d.selector, d.domain, d.dns_txt
-    );
+    println!("    {}\n", dkim_advice(d));
     println!(
         "  SPF (advice: allow the host that sends teaminbox's mail; keep your other senders):"
     );
@@ -96,55 +93,26 @@ fn print_records(d: &SendingDomain) {
     println!("    {}", dmarc_advice(&d.domain));
 }
 
-/// The SPF record we advise for a sending domain.
-pub(crate) fn spf_advice(domain: &str) -> String {
-    format!("{domain}. IN TXT \"v=spf1 a mx ip4:<this mail host's address> ~all\"")
-}
-
-/// The DMARC record we advise to start with.
-pub(crate) fn dmarc_advice(domain: &str) -> String {
-    format!("_dmarc.{domain}. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\"")
-}
-
-/// What a sending domain's DKIM name publishes, compared with our key.
-pub(crate) enum DkimRecord {
-    Published,
-    Missing,
-    OtherKey,
-}
-
 /// The DKIM record name of `known` (`selector._domainkey.domain`) and
 /// whether it publishes our key.
 pub(crate) fn dkim_record(
     config: &Config,
     known: &SendingDomain,
 ) -> Result<(String, DkimRecord), AdminError> {
-    let name = format!("{}._domainkey.{}", known.selector, known.domain);
-    let published = lookup_txt(config, &name)?;
-    let expected = public_key_of(&known.dns_txt);
-    let record = if published.is_empty() {
-        DkimRecord::Missing
-    } else if published.iter().any(|txt| public_key_of(txt) == expected) {
-        DkimRecord::Published
-    } else {
-        DkimRecord::OtherKey
-    };
-    Ok((name, record))
+    block_on(sending_domain::dkim_record(&config.nameservers(), known))
 }
 
 /// The TXT strings at `name`, through the configured resolver.
 pub(crate) fn lookup_txt(config: &Config, name: &str) -> Result<Vec<String>, AdminError> {
-    let resolver = teaminbox_store::dns::resolver(&config.nameservers())
-        .map_err(|e| AdminError::Refused(e.to_string()))?;
+    block_on(sending_domain::lookup_txt(&config.nameservers(), name))
+}
+
+fn block_on<T>(
+    lookup: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, AdminError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AdminError::Refused(format!("cannot start the DNS lookup: {e}")))?;
-    runtime.block_on(async {
-        match resolver.txt_raw_lookup(name).await {
-            Ok(bytes) => Ok(vec![String::from_utf8_lossy(&bytes).into_owned()]),
-            Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(_))) => Ok(Vec::new()),
-            Err(e) => Err(AdminError::Refused(format!("cannot look up {name}: {e}"))),
-        }
-    })
+    runtime.block_on(lookup).map_err(AdminError::Refused)
 }

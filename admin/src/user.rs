@@ -133,10 +133,9 @@ fn add(args: UserAdd, store: &Store) -> AdminResult {
     let email = address("EMAIL", &args.email)?;
     let first_name = text_field("--first-name", &args.first_name)?;
     let last_name = text_field("--last-name", &args.last_name)?;
-    let local = email.rsplit_once('@').map_or(email.as_str(), |(l, _)| l);
     let username = match &args.username {
         Some(given) => text_field("--username", given)?,
-        None => local,
+        None => NewUser::default_username(&email),
     };
     let user = store.settings().add_user(&NewUser {
         email: &email,

@@ -1,8 +1,10 @@
 //! `teaminbox-admin channel instructions`: how to forward a mail provider's
-//! mail to a channel, step by step, with the forwarding address filled in.
+//! mail to a channel, step by step, with the forwarding address filled in
+//! (the text is `teaminbox_store::instructions`, shared with the web).
 
 use crate::{cli::Provider, output};
 use serde::Serialize;
+use teaminbox_store::instructions::{self, Provider as Mail};
 use teaminbox_store::model::Channel;
 
 /// What `channel instructions --json` prints.
@@ -15,11 +17,18 @@ struct Instructions<'a> {
 }
 
 pub fn print(channel: &Channel, provider: Provider, json: bool) {
-    let steps = steps(channel, provider);
+    let provider = match provider {
+        Provider::Gmail => Mail::Gmail,
+        Provider::GoogleGroups => Mail::GoogleGroups,
+        Provider::Microsoft365 => Mail::Microsoft365,
+        Provider::Outlook => Mail::Outlook,
+        Provider::Other => Mail::Other,
+    };
+    let steps = instructions::steps(channel, provider);
     if json {
         output::json(&Instructions {
             channel_id: channel.id,
-            provider: provider_name(provider),
+            provider: provider.name(),
             forwarding_address: &channel.forwarding_address,
             steps,
         });
@@ -27,7 +36,7 @@ pub fn print(channel: &Channel, provider: Provider, json: bool) {
     }
     println!(
         "Forward {} mail to channel {} ({}): {}",
-        title(provider),
+        provider.title(),
         channel.id,
         output::line(&channel.name),
         channel.forwarding_address
@@ -36,123 +45,4 @@ pub fn print(channel: &Channel, provider: Provider, json: bool) {
     for (i, step) in steps.iter().enumerate() {
         println!("{:>2}. {step}", i + 1);
     }
-}
-
-fn provider_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Gmail => "gmail",
-        Provider::GoogleGroups => "google-groups",
-        Provider::Microsoft365 => "microsoft-365",
-        Provider::Outlook => "outlook",
-        Provider::Other => "other",
-    }
-}
-
-fn title(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Gmail => "Gmail",
-        Provider::GoogleGroups => "Google Group",
-        Provider::Microsoft365 => "Microsoft 365",
-        Provider::Outlook => "Outlook.com",
-        Provider::Other => "your mail server's",
-    }
-}
-
-fn steps(channel: &Channel, provider: Provider) -> Vec<String> {
-    let address = &channel.forwarding_address;
-    let id = channel.id;
-    let mut steps: Vec<String> = match provider {
-        Provider::Gmail => vec![
-            "In Gmail, open Settings (the gear) → See all settings → Forwarding and POP/IMAP."
-                .into(),
-            format!("Click \"Add a forwarding address\", paste {address}, then Next → Proceed → OK."),
-            format!(
-                "Gmail sends a confirmation message to {address}. It arrives in the channel's \
-                 inbox as a verification conversation, and `teaminbox-admin channel show {id}` \
-                 prints its confirmation code (and link) under Verification."
-            ),
-            "Back in Gmail's Forwarding and POP/IMAP settings, enter the code and click Verify."
-                .into(),
-            format!(
-                "Choose \"Forward a copy of incoming mail to\" {address}, choose \"keep Gmail's \
-                 copy in the Inbox\", and click Save Changes."
-            ),
-            "Google Workspace: if Gmail offers no forwarding, the domain's administrator allows \
-             it in the Admin console → Apps → Google Workspace → Gmail → End User Access → \
-             Automatic forwarding."
-                .into(),
-        ],
-        Provider::GoogleGroups => vec![
-            "Open groups.google.com and choose the group → Members → Add members.".into(),
-            format!(
-                "Paste {address}, turn on \"Directly add members\" (or invite it, where direct \
-                 adding is not offered), and click Add members."
-            ),
-            format!(
-                "Make sure the new member gets every message: in Members, select {address} → \
-                 Change subscription → Each email (Google Workspace groups can also be managed \
-                 in the Admin console → Directory → Groups)."
-            ),
-            "Check the group's Settings → Who can post: customers who write to the group must be \
-             allowed to post, and moderated messages reach the channel only once approved."
-                .into(),
-            format!(
-                "Google Groups rewrites From to the group's address (\"'Alice' via Support\" \
-                 <support@yourcompany.example>) and names the customer in X-Original-From. The \
-                 channel believes that only from a group it knows: add the group's address as a \
-                 source with `teaminbox-admin channel update {id} --source GROUP-ADDRESS` (for \
-                 example `teaminbox-admin channel update {id} --source support@yourcompany.example`). \
-                 Until then, the group is the contact of every conversation it forwards."
-            ),
-        ],
-        Provider::Microsoft365 => vec![
-            "Open the Exchange admin center (admin.exchange.microsoft.com) → Recipients → \
-             Mailboxes, and select the mailbox (for a team address, its shared mailbox)."
-                .into(),
-            "On the Mailbox tab, under Mail flow, choose \"Manage mail flow settings\" → Email \
-             forwarding → Edit."
-                .into(),
-            format!(
-                "Turn on \"Forward all emails sent to this mailbox\", enter {address}, tick \
-                 \"Keep a copy of forwarded email in this mailbox\" (deliver to both), and Save."
-            ),
-            "Microsoft's outbound spam policy blocks automatic forwarding to outside addresses by \
-             default (the forward bounces with 5.7.520 Access denied). Allow it in the Microsoft \
-             Defender portal (security.microsoft.com) → Email & collaboration → Policies & rules \
-             → Threat policies → Anti-spam → the outbound policy (or a new one for this mailbox) \
-             → Automatic forwarding rules: On - Forwarding is enabled."
-                .into(),
-        ],
-        Provider::Outlook => vec![
-            "In Outlook.com, open Settings (the gear) → Mail → Forwarding.".into(),
-            format!(
-                "Turn on \"Enable forwarding\", enter {address}, tick \"Keep a copy of forwarded \
-                 messages\", and Save."
-            ),
-        ],
-        Provider::Other => vec![
-            format!(
-                "Point an alias or a forward of the address your customers write to (for example \
-                 support@yourcompany.example) at {address}; to keep a local copy, forward to both. \
-                 In Postfix, a virtual alias: `support@yourcompany.example support@yourcompany.example, {address}`; \
-                 in a hosting panel, Forwarders → Add forwarder."
-            ),
-            "Forward the message as it is (do not resend or rewrite it), so the sender's DKIM \
-             signature stays valid: teaminbox checks SPF, DKIM, ARC and DMARC."
-                .into(),
-        ],
-    };
-    steps.push(format!(
-        "Send a test message to the address you forward; `teaminbox-admin conversation list \
-         --channel {id}` shows it when it arrived."
-    ));
-    steps.push(if channel.status == "draft" {
-        format!(
-            "Connect and finish: `teaminbox-admin channel finish {id}` (the forwarding address is \
-             fixed from then on)."
-        )
-    } else {
-        format!("Channel {id} is already connected and finished; nothing more to do.")
-    });
-    steps
 }

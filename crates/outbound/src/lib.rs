@@ -12,6 +12,7 @@
 pub mod compose;
 pub mod dkim;
 pub mod reply;
+pub mod sending_domain;
 pub mod signature;
 
 use lettre::{address::Envelope, SmtpTransport, Transport};

@@ -32,6 +32,8 @@ mod contacts;
 mod group_commit;
 pub mod inbound;
 pub mod inbox;
+pub mod input;
+pub mod instructions;
 pub mod model;
 pub mod outbound;
 pub mod queue;

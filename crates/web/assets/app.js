@@ -122,6 +122,109 @@
     });
   }
 
+  // --- Settings: connect a channel -------------------------------------
+  // Copy buttons copy the text of the element they name.
+  function copyButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (button) {
+      var source = document.querySelector(button.dataset.copy);
+      if (!source || !navigator.clipboard) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+          button.textContent = "Copied";
+        });
+      });
+    });
+  }
+
+  // The signature's simple editor: bold, italic, a link, an image by URL,
+  // a line break, and the "Insert token" menu, at the cursor (or around
+  // the selected text). The server checks the HTML as it checks a file.
+  function tokenMenu() {
+    var menu = document.querySelector(".token-menu");
+    var field = document.querySelector("#signature");
+    if (!menu || !field) return;
+    menu.hidden = false;
+    function attribute(text) {
+      return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+    }
+    function put(before, after) {
+      var start = field.selectionStart, end = field.selectionEnd;
+      var selected = field.value.slice(start, end);
+      field.value = field.value.slice(0, start) + before + selected + after + field.value.slice(end);
+      field.focus();
+      field.selectionStart = start + before.length;
+      field.selectionEnd = start + before.length + selected.length;
+    }
+    menu.addEventListener("click", function (event) {
+      var button = event.target.closest("button");
+      if (!button) return;
+      var data = button.dataset, url;
+      if (data.token) put(data.token, "");
+      else if (data.wrap) put("<" + data.wrap + ">", "</" + data.wrap + ">");
+      else if (data.ask === "link" && (url = window.prompt("Link address (https://… or mailto:…)"))) {
+        put('<a href="' + attribute(url) + '">', "</a>");
+      } else if (data.ask === "image" && (url = window.prompt("Image address (https://…)"))) {
+        put('<img src="' + attribute(url) + '" alt="">', "");
+      }
+    });
+  }
+
+  // A search field over a multi-select shows only the options that match
+  // (chosen ones stay chosen).
+  function selectFilters() {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-filter]"), function (input) {
+      var select = document.querySelector(input.dataset.filter);
+      if (!select) return;
+      input.hidden = false;
+      input.addEventListener("input", function () {
+        var wanted = input.value.trim().toLowerCase();
+        Array.prototype.forEach.call(select.options, function (option) {
+          option.hidden = wanted !== "" && option.textContent.toLowerCase().indexOf(wanted) < 0;
+        });
+      });
+    });
+  }
+
+  // The preview follows the form as the admin types (the server renders
+  // it, unsaved, with the reply composer's own code).
+  function livePreview() {
+    var form = document.querySelector("#replies-form[data-preview]");
+    if (!form) return;
+    var timer = null;
+    function refresh() {
+      fetch(form.dataset.preview, {
+        method: "POST",
+        credentials: "same-origin",
+        body: new URLSearchParams(new FormData(form))
+      })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html) swap(new DOMParser().parseFromString(html, "text/html"), "#preview");
+        })
+        .catch(function () { /* the saved preview stays */ });
+    }
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 300);
+    }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("click", function (event) {
+      if (event.target.closest(".token-menu button")) later();
+    });
+  }
+
+  // The provider's confirmation code appears without a reload.
+  function forwardingPage() {
+    poll(function (fresh) { swap(fresh, "#confirmation"); });
+  }
+
+  copyButtons();
+  tokenMenu();
+  livePreview();
+  selectFilters();
+  if (document.querySelector("#confirmation")) forwardingPage();
   if (document.querySelector("#rows")) listPage();
   if (document.querySelector("#messages")) conversationPage();
 })();

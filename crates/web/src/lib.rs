@@ -36,6 +36,13 @@ pub struct AppState {
     limits: Arc<limits::SignInLimits>,
     /// How replies are composed: the same as `conversation reply`.
     reply: Arc<ReplySettings>,
+    /// Where forwarding addresses may be (`milter.hosted_domains`); new
+    /// channels get theirs in the first.
+    hosted_domains: Arc<Vec<String>>,
+    /// The base of sign-in links (`[web] public_url`).
+    public_url: Arc<String>,
+    /// The resolver's, to verify a sending domain's DKIM record.
+    nameservers: Arc<Vec<SocketAddr>>,
 }
 
 /// The whole application, for [`serve`] or a test's `oneshot`.
@@ -45,6 +52,9 @@ pub fn router(store: Store, config: &Config) -> Router {
         secure_cookies: config.web.is_https(),
         limits: Arc::new(limits::SignInLimits::default()),
         reply: Arc::new(ReplySettings::new(config)),
+        hosted_domains: Arc::new(config.milter.hosted_domains.clone()),
+        public_url: Arc::new(config.web.public_url().to_owned()),
+        nameservers: Arc::new(config.nameservers()),
     };
     pages::routes()
         .with_state(state)

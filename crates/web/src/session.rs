@@ -18,6 +18,9 @@ pub struct Nav {
     /// For the sign-out forms.
     pub csrf: String,
     pub is_admin: bool,
+    /// Whether round robin gives the user conversations (the header's
+    /// switch).
+    pub available: bool,
 }
 
 /// A request from a signed-in user; anything else is sent to sign in.
@@ -47,6 +50,7 @@ impl SignedIn {
             user_email: self.session.user.email.clone(),
             csrf: self.session.csrf_token.clone(),
             is_admin: self.is_admin(),
+            available: self.session.user.available,
         }
     }
 

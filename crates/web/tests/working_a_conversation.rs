@@ -244,7 +244,7 @@ both_databases! {
         let (bob, _) = inbox.signed_in("bob@example.com").await;
         let admin = inbox.get("/admin/users", Some(&bob)).await;
         assert_eq!(admin.status, StatusCode::OK);
-        assert!(admin.body.contains("<td>alice@example.com</td>") && admin.body.contains("<td>admin</td>"), "{}", admin.body);
+        assert!(admin.body.contains("<td>alice@example.com</td>") && admin.body.contains("<option value=\"admin\" selected>"), "{}", admin.body);
         assert!(inbox.get("/", Some(&bob)).await.body.contains("href=\"/admin/users\""));
         assert_eq!(inbox.get("/admin/users", None).await.status, StatusCode::SEE_OTHER);
     }

@@ -23,6 +23,7 @@ pub(crate) use sources::add_source;
 
 pub use people::{NewUser, TeamWithMembers};
 pub use routing::RoutingUpdate;
+pub use sending_domains::not_verified;
 
 use super::{DbConnection, Store};
 use diesel::prelude::*;

@@ -23,6 +23,14 @@ pub struct NewUser<'a> {
     pub username: &'a str,
 }
 
+impl NewUser<'_> {
+    /// The username of a user added without one: the local part of their
+    /// email (`teaminbox-admin user add` and the web's Users).
+    pub fn default_username(email: &str) -> &str {
+        email.rsplit_once('@').map_or(email, |(local, _)| local)
+    }
+}
+
 /// A team and its members' emails, sorted.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct TeamWithMembers {

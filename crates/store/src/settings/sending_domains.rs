@@ -10,6 +10,13 @@ impl Settings<'_> {
     pub fn sending_domain_verified(&self, domain: &str) -> StoreResult<bool> {
         self.store.read(|conn| domain_verified(conn, domain))
     }
+
+    /// Refuses a custom From address outside the verified sending domains,
+    /// in the words the channel's writes use ([`StoreError::Conflict`]):
+    /// for a form that shows the refusal next to the field before saving.
+    pub fn check_from_address(&self, address: &str) -> StoreResult<()> {
+        self.store.read(|conn| require_verified_from(conn, address))
+    }
 }
 
 fn domain_verified(conn: &mut DbConnection, domain: &str) -> StoreResult<bool> {
@@ -28,8 +35,16 @@ pub(super) fn require_verified_from(conn: &mut DbConnection, address: &str) -> S
     if domain_verified(conn, domain)? {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!(
-            "the domain {domain} of the From address {address} is not a verified sending domain"
+        Err(StoreError::Conflict(not_verified(
+            domain,
+            &format!("the From address {address}"),
         )))
     }
+}
+
+/// The refusal of a From address (`what`: the field, or the address) in
+/// `domain`, which is not a verified sending domain: the store's, the
+/// admin tool's and the web's words.
+pub fn not_verified(domain: &str, what: &str) -> String {
+    format!("the domain {domain} of {what} is not a verified sending domain")
 }

@@ -73,3 +73,29 @@ pub(super) fn capitalised(text: &str) -> String {
         first.to_uppercase().chain(chars).collect::<String>() + "."
     })
 }
+
+#[derive(Deserialize)]
+pub(super) struct AvailabilityForm {
+    #[serde(default)]
+    csrf: String,
+    /// `available` or `away`.
+    #[serde(default)]
+    value: String,
+}
+
+/// An agent sets their own availability from the header, as `user
+/// availability` sets it: round robin skips them while away.
+pub(super) async fn set_availability(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Form(form): Form<AvailabilityForm>,
+) -> PageResult {
+    signed_in.check_csrf(&form.csrf)?;
+    let email = signed_in.session.user.email.clone();
+    let available = form.value == "available";
+    blocking(&state, move |store| {
+        store.settings().set_availability(&email, available)
+    })
+    .await?;
+    Ok(axum::response::Redirect::to("/").into_response())
+}

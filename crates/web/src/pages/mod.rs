@@ -6,7 +6,9 @@
 mod account;
 mod actions;
 mod admin;
+mod channels;
 mod conversation;
+mod domains;
 mod list;
 mod reply;
 mod sign_in;
@@ -51,7 +53,16 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(account::password_page).post(account::set_password),
         )
-        .route("/admin/users", get(admin::users))
+        .route("/account/availability", post(account::set_availability))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/users/role", post(admin::set_role))
+        .route("/admin/users/availability", post(admin::set_availability))
+        .route("/admin/users/sign-in-link", post(admin::new_sign_in_link))
+        .route("/admin/teams", post(admin::add_team))
+        .route("/admin/teams/members", post(admin::add_member))
+        .route("/settings/domains", get(domains::list).post(domains::add))
+        .route("/settings/domains/verify", post(domains::verify))
+        .merge(channels::routes())
 }
 
 /// Why a page is not shown.

@@ -59,13 +59,17 @@ impl Inbox {
                 .unwrap();
             store.accounts().set_password(email, PASSWORD).unwrap();
         }
-        let mut config = Config {
-            web: config.clone(),
-            ..Config::default()
-        };
-        config.outbound.default_from_domain = "inbox.example.com".into();
-        let router = teaminbox_web::router(store.clone(), &config);
+        let router = teaminbox_web::router(store.clone(), &inbox_config(config, None));
         Self { store, router }
+    }
+
+    /// The same inbox, its DNS lookups sent to `nameserver` (sessions stay).
+    pub fn with_nameserver(&self, nameserver: String) -> Self {
+        let config = inbox_config(&WebConfig::default(), Some(nameserver));
+        Self {
+            store: self.store.clone(),
+            router: teaminbox_web::router(self.store.clone(), &config),
+        }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -125,6 +129,17 @@ impl Inbox {
     pub fn status_of(&self, id: i64) -> String {
         self.store.views().conversation(id).unwrap().status
     }
+}
+
+fn inbox_config(web: &WebConfig, nameserver: Option<String>) -> Config {
+    let mut config = Config {
+        web: web.clone(),
+        ..Config::default()
+    };
+    config.outbound.default_from_domain = "inbox.example.com".into();
+    config.milter.hosted_domains = vec!["inbox.example.com".into()];
+    config.dns.nameservers.extend(nameserver);
+    config
 }
 
 pub fn one_conversation(store: &Store, html: Option<&str>) -> i64 {

@@ -271,7 +271,12 @@ pub async fn sign_in(client: &Client, base: &str, email: &str, password: &str) {
 /// with [`PASSWORD`] (set as an admin would, on standard input); the
 /// inbox's address and the admin's configuration file.
 pub fn web_inbox(db: TestDatabase) -> (Milter, String, PathBuf) {
-    let mut milter = Milter::start_full(db, TestDns::builder().start(), 1);
+    web_inbox_with_dns(db, TestDns::builder().start())
+}
+
+/// [`web_inbox`] whose daemon resolves through `dns`.
+pub fn web_inbox_with_dns(db: TestDatabase, dns: TestDns) -> (Milter, String, PathBuf) {
+    let mut milter = Milter::start_full(db, dns, 1);
     milter.channel(&format!("support@{HOSTED}"));
     let base = milter.serve_web(free_port());
     let config = milter.admin_config();
