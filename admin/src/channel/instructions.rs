@@ -4,7 +4,7 @@
 
 use crate::{cli::Provider, output};
 use serde::Serialize;
-use teaminbox_store::instructions::{self, Provider as Mail};
+use teaminbox_store::instructions::{self, Provider as Mail, Reader};
 use teaminbox_store::model::Channel;
 
 /// What `channel instructions --json` prints.
@@ -24,7 +24,7 @@ pub fn print(channel: &Channel, provider: Provider, json: bool) {
         Provider::Outlook => Mail::Outlook,
         Provider::Other => Mail::Other,
     };
-    let steps = instructions::steps(channel, provider);
+    let steps = instructions::steps(channel, provider, Reader::AdminTool);
     if json {
         output::json(&Instructions {
             channel_id: channel.id,

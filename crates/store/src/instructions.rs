@@ -51,8 +51,66 @@ impl Provider {
     }
 }
 
-/// The steps, in order.
-pub fn steps(channel: &Channel, provider: Provider) -> Vec<String> {
+/// Where the steps are read: the words for what to do in teaminbox differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// `teaminbox-admin channel instructions`: commands to run.
+    AdminTool,
+    /// The web's "Connect a channel": this page's parts.
+    Web,
+}
+
+impl Reader {
+    /// Where the provider's confirmation code shows.
+    fn confirmation(self, id: i64) -> String {
+        match self {
+            Self::AdminTool => format!(
+                "`teaminbox-admin channel show {id}` prints its confirmation code (and link) \
+                 under Verification"
+            ),
+            Self::Web => "its confirmation code (and link) appear on this page, under \
+                 Confirmation, without a reload"
+                .into(),
+        }
+    }
+
+    /// How a group's address becomes a source.
+    fn add_source(self, id: i64) -> String {
+        match self {
+            Self::AdminTool => format!(
+                "add the group's address as a source with `teaminbox-admin channel update {id} \
+                 --source GROUP-ADDRESS` (for example `teaminbox-admin channel update {id} \
+                 --source support@yourcompany.example`)"
+            ),
+            Self::Web => "add the group's address under Sources on this page (for example \
+                 support@yourcompany.example)"
+                .into(),
+        }
+    }
+
+    /// Where a test message shows.
+    fn test_arrived(self, id: i64) -> String {
+        match self {
+            Self::AdminTool => {
+                format!(
+                    "`teaminbox-admin conversation list --channel {id}` shows it when it arrived"
+                )
+            }
+            Self::Web => "it shows in the inbox when it arrived".into(),
+        }
+    }
+
+    /// How the channel is connected and finished.
+    fn finish(self, id: i64) -> String {
+        match self {
+            Self::AdminTool => format!("`teaminbox-admin channel finish {id}`"),
+            Self::Web => "the Connect and finish button below".into(),
+        }
+    }
+}
+
+/// The steps, in order, in the words of `reader`.
+pub fn steps(channel: &Channel, provider: Provider, reader: Reader) -> Vec<String> {
     let address = &channel.forwarding_address;
     let id = channel.id;
     let mut steps: Vec<String> = match provider {
@@ -62,8 +120,8 @@ pub fn steps(channel: &Channel, provider: Provider) -> Vec<String> {
             format!("Click \"Add a forwarding address\", paste {address}, then Next → Proceed → OK."),
             format!(
                 "Gmail sends a confirmation message to {address}. It arrives in the channel's \
-                 inbox as a verification conversation, and `teaminbox-admin channel show {id}` \
-                 prints its confirmation code (and link) under Verification."
+                 inbox as a verification conversation, and {}.",
+                reader.confirmation(id)
             ),
             "Back in Gmail's Forwarding and POP/IMAP settings, enter the code and click Verify."
                 .into(),
@@ -93,10 +151,9 @@ pub fn steps(channel: &Channel, provider: Provider) -> Vec<String> {
             format!(
                 "Google Groups rewrites From to the group's address (\"'Alice' via Support\" \
                  <support@yourcompany.example>) and names the customer in X-Original-From. The \
-                 channel believes that only from a group it knows: add the group's address as a \
-                 source with `teaminbox-admin channel update {id} --source GROUP-ADDRESS` (for \
-                 example `teaminbox-admin channel update {id} --source support@yourcompany.example`). \
-                 Until then, the group is the contact of every conversation it forwards."
+                 channel believes that only from a group it knows: {}. Until then, the group is \
+                 the contact of every conversation it forwards.",
+                reader.add_source(id)
             ),
         ],
         Provider::Microsoft365 => vec![
@@ -137,13 +194,13 @@ pub fn steps(channel: &Channel, provider: Provider) -> Vec<String> {
         ],
     };
     steps.push(format!(
-        "Send a test message to the address you forward; `teaminbox-admin conversation list \
-         --channel {id}` shows it when it arrived."
+        "Send a test message to the address you forward; {}.",
+        reader.test_arrived(id)
     ));
     steps.push(if channel.status == "draft" {
         format!(
-            "Connect and finish: `teaminbox-admin channel finish {id}` (the forwarding address is \
-             fixed from then on)."
+            "Connect and finish: {} (the forwarding address is fixed from then on).",
+            reader.finish(id)
         )
     } else {
         format!("Channel {id} is already connected and finished; nothing more to do.")

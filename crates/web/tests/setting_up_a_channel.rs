@@ -14,7 +14,7 @@ use teaminbox_processor::Processor;
 use teaminbox_store::both_databases;
 use teaminbox_store::config::WebConfig;
 use teaminbox_store::inbound::Verdicts;
-use teaminbox_store::instructions::{self, Provider};
+use teaminbox_store::instructions::{self, Provider, Reader};
 use teaminbox_store::model::{AssignMode, Channel, FromNameMode, UserRole};
 use teaminbox_store::testing::inbound_message;
 
@@ -191,9 +191,12 @@ both_databases! {
         let step3 = inbox.get(&format!("/settings/channels/{id}/forwarding?provider=microsoft-365"), Some(&bob)).await;
         let shown = step3.text();
         assert!(shown.contains("<code id=\"forwarding-address\">support@inbox.example.com</code>"), "{shown}");
-        for step in instructions::steps(&channel, Provider::Microsoft365) {
+        for step in instructions::steps(&channel, Provider::Microsoft365, Reader::Web) {
             assert!(shown.contains(&format!("<li>{step}</li>")), "{step}\n{shown}");
         }
+        // The web's steps point at the page, not at the admin tool.
+        assert!(shown.contains("Connect and finish: the Connect and finish button below"), "{shown}");
+        assert!(!shown.contains("teaminbox-admin"), "{shown}");
         assert!(shown.contains("None received yet."), "{shown}");
         assert!(shown.contains("id=\"customise\""), "{shown}");
 

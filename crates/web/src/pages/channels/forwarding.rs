@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use serde::Deserialize;
 use teaminbox_store::input;
-use teaminbox_store::instructions::{self, Provider};
+use teaminbox_store::instructions::{self, Provider, Reader};
 use teaminbox_store::model::{Channel, Source};
 use teaminbox_store::settings::ChannelUpdate;
 use teaminbox_store::{Store, StoreError};
@@ -72,7 +72,7 @@ fn forwarding_page(
             })
             .collect(),
         provider: provider.name(),
-        instructions: instructions::steps(channel, provider),
+        instructions: instructions::steps(channel, provider, Reader::Web),
         confirmation: Confirmation::of(channel),
         sources: channel.sources.clone(),
         finished: channel
