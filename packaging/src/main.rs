@@ -12,7 +12,7 @@
 // The admin's command line, from its own file: teaminbox-admin is a binary
 // only, and this is the one definition of it.
 #[allow(dead_code)]
-#[path = "../../admin/src/cli.rs"]
+#[path = "../../admin/src/cli/mod.rs"]
 mod admin_cli;
 
 use clap::CommandFactory;
