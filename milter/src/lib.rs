@@ -60,14 +60,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// Runs the milter until `shutdown` completes, then lets sessions in flight
 /// finish. Brings the database schema up to date first.
 pub async fn run(config: Config, shutdown: impl Future) -> Result<(), RunError> {
-    let store = Store::from_config(&config);
-    let migrate = store.clone();
-    let applied = tokio::task::spawn_blocking(move || migrate.migrate())
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-    for name in applied {
-        info!("applied database migration {name}");
-    }
+    let store = migrated_store(&config).await?;
     // Before any worker starts: what a killed daemon of this host held is
     // worked on now, not when its lease runs out.
     let release = store.clone();
@@ -198,11 +191,10 @@ async fn stop_gracefully(
     let _ = stop.send(true);
 }
 
-/// Runs the web inbox alone (`--web-only`): no milter socket, processor,
-/// outbound or retention, for a web host beside a shared PostgreSQL. Brings
-/// the database schema up to date first, as [`run`] does.
-pub async fn run_web_only(config: Config, shutdown: impl Future) -> Result<(), RunError> {
-    let store = Store::from_config(&config);
+/// The store of `config`, its schema brought up to date (off the async
+/// threads), each migration applied logged.
+async fn migrated_store(config: &Config) -> Result<Store, RunError> {
+    let store = Store::from_config(config);
     let migrate = store.clone();
     let applied = tokio::task::spawn_blocking(move || migrate.migrate())
         .await
@@ -210,6 +202,14 @@ pub async fn run_web_only(config: Config, shutdown: impl Future) -> Result<(), R
     for name in applied {
         info!("applied database migration {name}");
     }
+    Ok(store)
+}
+
+/// Runs the web inbox alone (`--web-only`): no milter socket, processor,
+/// outbound or retention, for a web host beside a shared PostgreSQL. Brings
+/// the database schema up to date first, as [`run`] does.
+pub async fn run_web_only(config: Config, shutdown: impl Future) -> Result<(), RunError> {
+    let store = migrated_store(&config).await?;
     let Some(listener) = bind_web(&config).await? else {
         return Err(RunError::Listen {
             address: "(web.listen is empty)".into(),
