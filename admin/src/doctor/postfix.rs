@@ -189,18 +189,63 @@ fn message_size_limit(postfix: &Postfix, ours: u64) -> Finding {
     }
 }
 
+/// Every SMTP listener takes hosted mail without a flow-control delay: the
+/// global setting, or `-o in_flow_delay=0` on each smtpd inet service
+/// (which leaves Postfix's flow control to its other services).
 fn in_flow_delay(postfix: &Postfix) -> Finding {
     const CHECK: &str = "in_flow_delay";
-    let value = postfix.param(CHECK);
-    if is_zero_time(value) {
-        Finding::ok(CHECK, format!("{value}: clients are not slowed down"))
-    } else {
-        Finding::wrong(
-            CHECK,
-            format!("is `{value}`: mail the milter takes never frees a flow-control token, so each client would be held to about one message per delay"),
-            format!("postconf -e '{CHECK} = 0' && postfix reload"),
-        )
+    let global = postfix.param(CHECK);
+    let listeners: Vec<&Service> = postfix
+        .master
+        .iter()
+        .filter(|s| s.command == "smtpd" && s.kind == "inet")
+        .collect();
+    let slowed: Vec<(&Service, &str)> = listeners
+        .iter()
+        .map(|s| (*s, service_override(s, CHECK).unwrap_or(global)))
+        .filter(|(_, value)| !is_zero_time(value))
+        .collect();
+    if slowed.is_empty() {
+        let how = if is_zero_time(global) {
+            format!("{global}: clients are not slowed down")
+        } else {
+            format!("`{global}` in main.cf, but 0 on every smtpd listener in master.cf: clients are not slowed down")
+        };
+        return Finding::ok(CHECK, how);
     }
+    let names: Vec<String> = slowed
+        .iter()
+        .map(|(s, value)| format!("{} ({value})", s.name))
+        .collect();
+    let fix: Vec<String> = slowed
+        .iter()
+        .map(|(s, _)| format!("postconf -P '{}/inet/{CHECK}=0'", s.name))
+        .collect();
+    Finding::wrong(
+        CHECK,
+        format!("is not 0 for {}: mail the milter takes never frees a flow-control token, so each client would be held to about one message per delay", names.join(", ")),
+        format!("{} && postfix reload", fix.join(" && ")),
+    )
+}
+
+/// The value a master.cf service gives `name` with `-o name=value`.
+fn service_override<'s>(service: &'s Service, name: &str) -> Option<&'s str> {
+    let mut words = service.args.split_whitespace();
+    let mut value = None;
+    while let Some(word) = words.next() {
+        let setting = match word.strip_prefix("-o") {
+            Some("") => words.next().unwrap_or(""),
+            Some(rest) => rest,
+            None => continue,
+        };
+        if let Some((key, v)) = setting.split_once('=') {
+            if key.trim() == name {
+                // The last one counts, as for Postfix.
+                value = Some(v.trim());
+            }
+        }
+    }
+    value
 }
 
 /// A Postfix time value (`0`, `0s`, `1s`, `2m`) that is zero.

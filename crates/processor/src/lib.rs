@@ -28,7 +28,7 @@ use teaminbox_store::{
         ContactRef, InboxTx, NewAttachment, NewConversation, NewMessage, Thread, VerifiedSource,
     },
     model::{AssignMode, ConversationKind, ConversationStatus, SpamAction},
-    queue::ClaimedMessage,
+    queue::{Batch, ClaimedMessage},
     Store, StoreError, StoreResult,
 };
 use teaminbox_telemetry::{logging, metrics::metrics};
@@ -36,6 +36,13 @@ use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
 pub use teaminbox_store::queue::MAX_ATTEMPTS;
+/// How much a worker claims and files at once when fresh messages wait:
+/// one claim and one filing transaction for all of them. Small enough
+/// that a batch's raw messages stay a few MiB in memory.
+pub const BATCH: Batch = Batch {
+    messages: 16,
+    bytes: 4 << 20,
+};
 /// How often an idle worker looks at the queue without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -87,60 +94,112 @@ impl Processor {
         teaminbox_store::worker::keep_working(&label, step, &self.wake, IDLE_POLL, stop).await;
     }
 
-    /// Claims and processes one message, renewing the claim meanwhile;
-    /// false when the queue was empty or the database could not be reached.
+    /// Claims and processes one message, or a batch of fresh ones, renewing
+    /// the claim meanwhile; false when the queue was empty or the database
+    /// could not be reached.
     pub fn process_next(&self, worker: &str) -> bool {
+        self.process_batch(worker) > 0
+    }
+
+    /// [`Processor::process_next`], saying how many messages it took.
+    pub fn process_batch(&self, worker: &str) -> usize {
         let unreleased = self.unreleased_claims().remove(worker);
         if let Some(error) = unreleased {
             if !self.release(worker, error) {
-                return false;
+                return 0;
             }
         }
-        let claimed = match self
-            .store
-            .queue()
-            .claim(worker, claims::LEASE, MAX_ATTEMPTS)
-        {
-            Ok(Some(claimed)) => claimed,
-            Ok(None) => return false,
-            Err(e) => {
-                warn!("cannot claim from the inbound queue: {e}");
-                // The claim may have been made and its answer lost, or the
-                // message not read: whatever the worker holds goes back.
-                self.release(worker, format!("interrupted claim: {e}"));
-                return false;
-            }
-        };
-        let id = claimed.id;
-        let span = logging::message_span(claimed.queue_id.as_deref(), Some(id));
-        let _in_span = span.clone().entered();
+        let claimed =
+            match self
+                .store
+                .queue()
+                .claim_batch(worker, claims::LEASE, MAX_ATTEMPTS, BATCH)
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    warn!("cannot claim from the inbound queue: {e}");
+                    // The claim may have been made and its answer lost, or the
+                    // message not read: whatever the worker holds goes back.
+                    self.release(worker, format!("interrupted claim: {e}"));
+                    return 0;
+                }
+            };
+        if claimed.is_empty() {
+            return 0;
+        }
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
         let (store, holder) = (self.store.clone(), worker.to_owned());
-        // On the renewer thread, in the message's span all the same.
-        let renew = move || {
-            span.in_scope(|| match store.queue().renew(id, &holder) {
-                // Finished just now, or taken over after a lapse: either
-                // way the filing transaction and the dedupe key keep it once.
-                Ok(false) => debug!("{holder} no longer holds its claim"),
-                Ok(true) => {}
-                Err(e) => warn!("cannot renew the claim of {holder}: {e}"),
-            })
+        let renew = move || match store.queue().renew_all(&ids, &holder) {
+            // Finished just now, or taken over after a lapse: either way
+            // the filing transaction and the dedupe key keep it once.
+            Ok(held) if held < ids.len() => {
+                debug!("{holder} holds {held} of its {} claims", ids.len())
+            }
+            Ok(_) => {}
+            Err(e) => warn!("cannot renew the claims of {holder}: {e}"),
         };
+        claims::renewing(renew, || {
+            if claimed.len() == 1 || !self.file_together(&claimed) {
+                for message in &claimed {
+                    self.file_alone(worker, message);
+                }
+            }
+        });
+        claimed.len()
+    }
+
+    /// Files a batch in one transaction; false, with nothing filed, when
+    /// any message of it failed (a panic too): then each is filed alone,
+    /// so that one bad message does not hold the others back.
+    fn file_together(&self, claimed: &[ClaimedMessage]) -> bool {
+        let started = Instant::now();
+        let outcome = teaminbox_store::worker::catch_panic(|| self.process(claimed))
+            .and_then(|done| done.map_err(|e| e.to_string()));
+        match outcome {
+            Ok(summaries) => {
+                for (message, summary) in claimed.iter().zip(summaries) {
+                    let span = logging::message_span(message.queue_id.as_deref(), Some(message.id));
+                    span.in_scope(|| info!("{summary}"));
+                    metrics().processed(started, true);
+                }
+                true
+            }
+            Err(e) => {
+                debug!(
+                    "a batch of {} messages failed, filing each alone: {e}",
+                    claimed.len()
+                );
+                false
+            }
+        }
+    }
+
+    /// Files one message in its own transaction; after an error it goes
+    /// back to the queue (or is parked after its attempts).
+    fn file_alone(&self, worker: &str, message: &ClaimedMessage) {
+        let span = logging::message_span(message.queue_id.as_deref(), Some(message.id));
+        let _in_span = span.entered();
         // A panic is an error like another: the message goes back, and is
         // parked after its attempts, rather than retried forever.
         let started = Instant::now();
-        let processed = claims::renewing(renew, || {
-            teaminbox_store::worker::catch_panic(|| self.process(&claimed))
-        });
-        let processed = processed.and_then(|done| done.map_err(|e| e.to_string()));
+        let processed =
+            teaminbox_store::worker::catch_panic(|| self.process(std::slice::from_ref(message)))
+                .and_then(|done| done.map_err(|e| e.to_string()));
         metrics().processed(started, processed.is_ok());
         match processed {
-            Ok(summary) => info!("{summary}"),
+            Ok(summary) => info!("{}", summary.join("")),
             Err(e) => {
-                warn!(attempt = claimed.attempts, "cannot process message: {e}");
-                self.release(worker, e);
+                warn!(attempt = message.attempts, "cannot process message: {e}");
+                if let Err(release) =
+                    self.store
+                        .queue()
+                        .release_claim(message.id, worker, &e, MAX_ATTEMPTS)
+                {
+                    warn!("cannot put the message back in the queue, will try again: {release}");
+                    self.unreleased_claims().insert(worker.to_owned(), e);
+                }
             }
         }
-        true
     }
 
     /// Gives back what `worker` holds after `error`, or keeps it to try
@@ -166,33 +225,48 @@ impl Processor {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn process(&self, claimed: &ClaimedMessage) -> StoreResult<String> {
+    /// Reads the messages, then files them in one transaction; what
+    /// happened to each.
+    fn process(&self, claimed: &[ClaimedMessage]) -> StoreResult<Vec<String>> {
         let team_addresses = self.store.inbox().team_addresses()?;
-        let recipients: Vec<String> = claimed
-            .recipients
+        let recipients: Vec<Vec<String>> = claimed
             .iter()
-            .map(|r| r.address.clone())
+            .map(|c| c.recipients.iter().map(|r| r.address.clone()).collect())
             .collect();
-        let context = Context {
-            mail_from: &claimed.mail_from,
-            recipients: &recipients,
-            // The milter's verdicts: DMARC passed, or a trusted
-            // forwarder's ARC seal vouched for the message.
-            authenticated: claimed.dmarc.as_deref() == Some("pass") || claimed.arc_trusted,
-            team_addresses: &team_addresses,
-            loop_marker: &self.loop_marker,
-        };
-        let reading = reading::read(&claimed.raw_message, &context);
-        self.store.inbox().apply(claimed.id, |inbox| {
-            #[cfg(feature = "testing")]
-            self.panic_if_told(claimed);
-            let mut filed = Vec::new();
-            for filing in filings(inbox, claimed, &reading)? {
-                filed.push(file_into_channel(
-                    inbox, claimed, &reading, &context, &filing,
-                )?);
+        let contexts: Vec<Context<'_>> = claimed
+            .iter()
+            .zip(&recipients)
+            .map(|(c, recipients)| Context {
+                mail_from: &c.mail_from,
+                recipients,
+                // The milter's verdicts: DMARC passed, or a trusted
+                // forwarder's ARC seal vouched for the message.
+                authenticated: c.dmarc.as_deref() == Some("pass") || c.arc_trusted,
+                team_addresses: &team_addresses,
+                loop_marker: &self.loop_marker,
+            })
+            .collect();
+        // Read before the transaction: the write lock is not held for it.
+        let readings: Vec<Reading> = claimed
+            .iter()
+            .zip(&contexts)
+            .map(|(c, context)| reading::read(&c.raw_message, context))
+            .collect();
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        self.store.inbox().apply_all(&ids, |inbox| {
+            let mut summaries = Vec::with_capacity(claimed.len());
+            for ((claimed, reading), context) in claimed.iter().zip(&readings).zip(&contexts) {
+                #[cfg(feature = "testing")]
+                self.panic_if_told(claimed);
+                let mut filed = Vec::new();
+                for filing in filings(inbox, claimed, reading)? {
+                    filed.push(file_into_channel(
+                        inbox, claimed, reading, context, &filing,
+                    )?);
+                }
+                summaries.push(filed.join("; "));
             }
-            Ok(filed.join("; "))
+            Ok(summaries)
         })
     }
 }

@@ -36,9 +36,21 @@ impl Inbox<'_> {
         inbound_id: i64,
         work: impl FnOnce(&mut InboxTx<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
+        self.apply_all(&[inbound_id], work)
+    }
+
+    /// [`Inbox::apply`] for a batch of claimed messages: `work` files them
+    /// all, and they are done together, or none is.
+    pub fn apply_all<T>(
+        &self,
+        inbound_ids: &[i64],
+        work: impl FnOnce(&mut InboxTx<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         self.store.write_relaxed(|conn| {
             let value = work(&mut InboxTx { conn })?;
-            queue::mark_done(conn, inbound_id)?;
+            for id in inbound_ids {
+                queue::mark_done(conn, *id)?;
+            }
             Ok(value)
         })
     }

@@ -42,6 +42,25 @@ pub struct ClaimedMessage {
     pub attempts: i32,
 }
 
+/// How much one claim takes at most: fresh messages are claimed and filed
+/// together, so that a worker pays one claim and one filing transaction
+/// for several of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch {
+    pub messages: usize,
+    /// The raw messages' sizes together; the first message is claimed
+    /// whatever its size.
+    pub bytes: i64,
+}
+
+impl Batch {
+    /// One message at a time.
+    pub const ONE: Batch = Batch {
+        messages: 1,
+        bytes: 0,
+    };
+}
+
 pub struct Queue<'s> {
     pub(super) store: &'s Store,
 }
@@ -60,65 +79,96 @@ impl Queue<'_> {
         lease: Duration,
         max_attempts: i32,
     ) -> StoreResult<Option<ClaimedMessage>> {
+        let claimed = self.claim_batch(worker, lease, max_attempts, Batch::ONE)?;
+        Ok(claimed.into_iter().next())
+    }
+
+    /// Claims as [`Queue::claim`] does, and with a fresh message (never
+    /// tried before) the next fresh ones too, up to `batch`, in one
+    /// transaction. A message tried before is claimed alone: should it be
+    /// the one that kills its worker, it takes no other message's
+    /// attempts with it.
+    pub fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: i32,
+        batch: Batch,
+    ) -> StoreResult<Vec<ClaimedMessage>> {
         let now = crate::now();
         let expired = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let claimed = self.store.write_relaxed(|conn| loop {
-            let Some(id) = next_claimable(conn, expired)? else {
-                return Ok(None);
+        let ids = self.store.write_relaxed(|conn| {
+            let first = loop {
+                let Some(id) = next_claimable(conn, expired)? else {
+                    return Ok(Vec::new());
+                };
+                if let Some(taken) = take(conn, id, worker, now, max_attempts)? {
+                    break taken;
+                }
             };
-            if take(conn, id, worker, now, max_attempts)? {
-                return Ok(Some(id));
+            let mut ids = vec![first.id];
+            let mut bytes = first.size;
+            while first.fresh && ids.len() < batch.messages && bytes < batch.bytes {
+                let Some(id) = next_pending(conn)? else { break };
+                let Some(size) = take_fresh(conn, id, worker, now)? else {
+                    break;
+                };
+                ids.push(id);
+                bytes += size;
             }
+            Ok(ids)
         })?;
-        match claimed {
-            Some(id) => self.load(id).map(Some),
-            None => Ok(None),
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
+        self.store
+            .read(|conn| ids.iter().map(|id| load(conn, *id)).collect())
     }
+}
 
-    fn load(&self, id: i64) -> StoreResult<ClaimedMessage> {
-        self.store.read(|conn| {
-            let (
-                (queue_id, raw_message, mail_from, dmarc, arc_trusted, spam),
-                (attempts, spam_action, spam_score),
-            ) = inbound_messages::table
-                .find(id)
-                .select((
-                    (
-                        inbound_messages::queue_id,
-                        inbound_messages::raw_message,
-                        inbound_messages::mail_from,
-                        inbound_messages::dmarc,
-                        inbound_messages::arc_trusted,
-                        inbound_messages::spam,
-                    ),
-                    (
-                        inbound_messages::attempts,
-                        inbound_messages::spam_action,
-                        inbound_messages::spam_score,
-                    ),
-                ))
-                .first::<(
-                    (Option<String>, Vec<u8>, String, Option<String>, bool, bool),
-                    (i32, Option<String>, Option<f64>),
-                )>(conn)?;
-            let recipients = super::inbound::load_recipients(conn, id)?;
-            Ok(ClaimedMessage {
-                spam_action,
-                spam_score,
-                id,
-                queue_id,
-                raw_message,
-                mail_from,
-                recipients,
-                dmarc,
-                arc_trusted,
-                spam,
-                attempts,
-            })
-        })
-    }
+/// A claimed message's row and its recipients.
+fn load(conn: &mut DbConnection, id: i64) -> StoreResult<ClaimedMessage> {
+    let (
+        (queue_id, raw_message, mail_from, dmarc, arc_trusted, spam),
+        (attempts, spam_action, spam_score),
+    ) = inbound_messages::table
+        .find(id)
+        .select((
+            (
+                inbound_messages::queue_id,
+                inbound_messages::raw_message,
+                inbound_messages::mail_from,
+                inbound_messages::dmarc,
+                inbound_messages::arc_trusted,
+                inbound_messages::spam,
+            ),
+            (
+                inbound_messages::attempts,
+                inbound_messages::spam_action,
+                inbound_messages::spam_score,
+            ),
+        ))
+        .first::<(
+            (Option<String>, Vec<u8>, String, Option<String>, bool, bool),
+            (i32, Option<String>, Option<f64>),
+        )>(conn)?;
+    let recipients = super::inbound::load_recipients(conn, id)?;
+    Ok(ClaimedMessage {
+        spam_action,
+        spam_score,
+        id,
+        queue_id,
+        raw_message,
+        mail_from,
+        recipients,
+        dmarc,
+        arc_trusted,
+        spam,
+        attempts,
+    })
+}
 
+impl Queue<'_> {
     /// Keeps `worker`'s claim on message `id` for another lease; false when
     /// the worker no longer holds it (its lease ran out and another worker
     /// took it, or it was given back).
@@ -131,9 +181,37 @@ impl Queue<'_> {
         })
     }
 
+    /// [`Queue::renew`] for every message of a batch; how many are still
+    /// held.
+    pub fn renew_all(&self, ids: &[i64], worker: &str) -> StoreResult<usize> {
+        self.store.write_relaxed(|conn| {
+            let mut held = 0;
+            for id in ids {
+                held += diesel::update(held_by(*id, worker))
+                    .set(inbound_messages::claimed_at.eq(crate::now()))
+                    .execute(conn)?;
+            }
+            Ok(held)
+        })
+    }
+
+    /// Gives back message `id` after `error`, as [`Queue::release_failed`]
+    /// does, if `worker` still holds it; the rest of its batch stays
+    /// claimed.
+    pub fn release_claim(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        max_attempts: i32,
+    ) -> StoreResult<()> {
+        self.store
+            .write_relaxed(|conn| release(conn, id, worker, error, max_attempts))
+    }
+
     /// Gives back what `worker` holds after an error: `pending` again, or
     /// `failed` (parked, with the error) after `max_attempts`. A worker
-    /// holds one message at a time, and after an error it may hold one it
+    /// holds one claim at a time, and after an error it may hold messages it
     /// does not know of (the answer to its claim was lost), so everything
     /// under its name goes back. Nothing it no longer holds is touched, so
     /// a release retried later cannot undo another worker's claim.
@@ -213,6 +291,11 @@ fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResul
     if let Some(id) = first_unclaimed!(conn, abandoned)? {
         return Ok(Some(id));
     }
+    next_pending(conn)
+}
+
+/// The oldest pending message.
+fn next_pending(conn: &mut DbConnection) -> StoreResult<Option<i64>> {
     let pending = inbound_messages::table
         .filter(inbound_messages::state.eq("pending"))
         .order(inbound_messages::id)
@@ -221,34 +304,78 @@ fn next_claimable(conn: &mut DbConnection, expired: NaiveDateTime) -> StoreResul
     Ok(first_unclaimed!(conn, pending)?)
 }
 
-/// Claims message `id` for `worker` and counts the attempt; true when
-/// claimed. A message taken from a dead worker keeps why in `last_error`,
-/// and is parked as `failed` instead once it has had its `max_attempts`.
+/// A message just claimed.
+struct Taken {
+    id: i64,
+    /// Pending and never tried before.
+    fresh: bool,
+    size: i64,
+}
+
+/// Claims message `id` for `worker` and counts the attempt; `None` when
+/// it was parked instead. A message taken from a dead worker keeps why in
+/// `last_error`, and is parked as `failed` instead once it has had its
+/// `max_attempts`.
 fn take(
     conn: &mut DbConnection,
     id: i64,
     worker: &str,
     now: NaiveDateTime,
     max_attempts: i32,
-) -> StoreResult<bool> {
-    let (state, holder, attempts) = inbound_messages::table
+) -> StoreResult<Option<Taken>> {
+    let (state, holder, attempts, size) = inbound_messages::table
         .find(id)
         .select((
             inbound_messages::state,
             inbound_messages::claimed_by,
             inbound_messages::attempts,
+            inbound_messages::message_size,
         ))
-        .first::<(String, Option<String>, i32)>(conn)?;
+        .first::<(String, Option<String>, i32, i64)>(conn)?;
     if state == "processing" {
         let error = died_while_processing(holder.as_deref().unwrap_or("unknown"));
         if attempts >= max_attempts {
             give_back(conn, id, "failed", &error)?;
-            return Ok(false);
+            return Ok(None);
         }
         diesel::update(inbound_messages::table.find(id))
             .set(inbound_messages::last_error.eq(error))
             .execute(conn)?;
     }
+    mark_claimed(conn, id, worker, now)?;
+    Ok(Some(Taken {
+        id,
+        fresh: state == "pending" && attempts == 0,
+        size,
+    }))
+}
+
+/// Claims pending message `id` for `worker` if it was never tried before;
+/// its size when claimed.
+fn take_fresh(
+    conn: &mut DbConnection,
+    id: i64,
+    worker: &str,
+    now: NaiveDateTime,
+) -> StoreResult<Option<i64>> {
+    let (attempts, size) = inbound_messages::table
+        .find(id)
+        .select((inbound_messages::attempts, inbound_messages::message_size))
+        .first::<(i32, i64)>(conn)?;
+    if attempts > 0 {
+        return Ok(None);
+    }
+    mark_claimed(conn, id, worker, now)?;
+    Ok(Some(size))
+}
+
+/// `processing` by `worker` since `now`, one more attempt.
+fn mark_claimed(
+    conn: &mut DbConnection,
+    id: i64,
+    worker: &str,
+    now: NaiveDateTime,
+) -> StoreResult<()> {
     diesel::update(inbound_messages::table.find(id))
         .set((
             inbound_messages::state.eq("processing"),
@@ -257,7 +384,7 @@ fn take(
             inbound_messages::attempts.eq(inbound_messages::attempts + 1),
         ))
         .execute(conn)?;
-    Ok(true)
+    Ok(())
 }
 
 /// The row of message `id` while `worker` holds its claim.

@@ -247,17 +247,18 @@ const EPOCH: i64 = 1_795_737_600;
 
 /// The plain text message of the SMTP benchmarks, about `size` bytes with
 /// its headers, from [`crate::SENDER`] to [`crate::RECIPIENT`]. Unsigned:
-/// the driver has dkimpy sign it (From, To, Subject, Date, Message-ID).
+/// the driver has dkimpy sign it (From, To, Subject, Date). No Message-ID:
+/// the benchmark's Postfix adds a unique one to each copy it receives
+/// (`always_add_missing_headers`), as each real message has its own.
 pub fn smtp_message(size: usize) -> Vec<u8> {
     let mut rng = Rng::new(10_240);
     let headers = format!(
         "From: Alice Example <{}>\r\nTo: Support <{}>\r\nSubject: The printer is on fire again\r\n\
-         Date: {}\r\nMessage-ID: <bench-10k@{}>\r\nMIME-Version: 1.0\r\n\
+         Date: {}\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n",
         crate::SENDER,
         crate::RECIPIENT,
         rfc5322_date(EPOCH),
-        crate::SENDER_DOMAIN,
     );
     let mut message = headers.into_bytes();
     let body = lorem(&mut rng, size.saturating_sub(message.len()));
@@ -378,6 +379,12 @@ pub struct QueuedMessage {
     pub header_from: String,
 }
 
+/// How many contacts the driver's background of `background`
+/// conversations has: conversation k's contact is customer k % this.
+pub fn background_contacts(background: u64) -> u64 {
+    (background / 5).clamp(CUSTOMERS, 200_000)
+}
+
 /// `n` messages; replies refer to earlier ones, [`Kind::ReplyToOld`] to
 /// `bg-{k}@example.net` with k below `background` (the ids of the driver's
 /// background conversations).
@@ -393,7 +400,33 @@ pub fn processor_corpus(n: usize, seed: u64, background: u64) -> Vec<QueuedMessa
             60..=84 => 1,
             _ => 2,
         };
-        let customer = rng.below(CUSTOMERS);
+        let mut customer = rng.below(CUSTOMERS);
+        let mut channel = channel;
+        // A reply comes from the conversation's contact, to its channel:
+        // anyone else's starts a conversation of its own (the processor
+        // threads only a participant's mail).
+        let refers = match kind {
+            Kind::Reply if !sent.is_empty() => {
+                // Mostly a recent conversation.
+                let earlier = sent.len() - 1 - rng.below(sent.len().min(2000) as u64) as usize;
+                let (id, subject, who, to) = &sent[earlier];
+                (customer, channel) = (*who, *to);
+                Some((id.clone(), subject.clone()))
+            }
+            Kind::ReplyToOld => {
+                // Background conversation k is in channel k % 3.
+                let k = match 3 * rng.below((background / 3).max(1)) + channel as u64 {
+                    0 => 3,
+                    k => k,
+                };
+                customer = k % background_contacts(background);
+                Some((
+                    format!("bg-{k}@example.net"),
+                    format!("Background conversation {k}"),
+                ))
+            }
+            _ => None,
+        };
         let date = rfc5322_date(EPOCH + i as i64 * 7);
         let message_id = format!("m{i}.{seed}@mail.example.com");
         let subject = format!(
@@ -405,8 +438,7 @@ pub fn processor_corpus(n: usize, seed: u64, background: u64) -> Vec<QueuedMessa
         let mut q = build(
             kind,
             &mut rng,
-            &sent,
-            background,
+            refers.as_ref(),
             customer,
             channel,
             &date,
@@ -440,8 +472,7 @@ fn capitalised(word: &str) -> String {
 fn build(
     kind: Kind,
     rng: &mut Rng,
-    sent: &[(String, String, u64, usize)],
-    background: u64,
+    refers: Option<&(String, String)>,
     customer: u64,
     channel: usize,
     date: &str,
@@ -467,26 +498,11 @@ fn build(
     let body: String = match kind {
         Kind::New | Kind::ReplyToOld | Kind::Reply | Kind::Automated => {
             let (subject, extra) = match kind {
-                Kind::Reply if !sent.is_empty() => {
-                    // Mostly the same customer's earlier conversation.
-                    let (id, subj, _, _) =
-                        &sent[sent.len() - 1 - rng.below(sent.len().min(2000) as u64) as usize];
+                Kind::Reply | Kind::ReplyToOld if refers.is_some() => {
+                    let (id, earlier) = refers.expect("checked");
                     (
-                        format!("Re: {subj}"),
+                        format!("Re: {earlier}"),
                         format!("In-Reply-To: <{id}>\r\nReferences: <{id}>\r\n"),
-                    )
-                }
-                Kind::ReplyToOld => {
-                    // Background conversation k is in channel k % 3.
-                    let k = match 3 * rng.below((background / 3).max(1)) + channel as u64 {
-                        0 => 3,
-                        k => k,
-                    };
-                    (
-                        format!("Re: Background conversation {k}"),
-                        format!(
-                            "In-Reply-To: <bg-{k}@example.net>\r\nReferences: <bg-{k}@example.net>\r\n"
-                        ),
                     )
                 }
                 Kind::Automated => (

@@ -124,6 +124,7 @@ both_databases! {
         // Postfix::start opened the socket to all; only the daemon's user now.
         std::fs::set_permissions(milter.socket(), std::fs::Permissions::from_mode(0o600)).unwrap();
 
+        let listener = postfix.smtp_addr();
         let (code, out, err) = doctor(&milter, &postfix, &[]);
         assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
         assert_eq!(
@@ -139,8 +140,8 @@ both_databases! {
             "fix: postconf -e 'milter_default_action = tempfail' && postfix reload".into(),
             "WRONG  message_size_limit: `10240000` is not above the milter's max_message_size (31457280)".into(),
             "fix: postconf -e 'message_size_limit = 41943040' && postfix reload".into(),
-            "WRONG  in_flow_delay: is `1s`".into(),
-            "fix: postconf -e 'in_flow_delay = 0' && postfix reload".into(),
+            format!("WRONG  in_flow_delay: is not 0 for {listener} (1s)"),
+            format!("fix: postconf -P '{listener}/inet/in_flow_delay=0' && postfix reload"),
             format!("WRONG  non_smtpd_milters: names the teaminbox milter (unix:{socket})"),
             "fix: postconf -e 'non_smtpd_milters =' && postfix reload".into(),
             format!("WRONG  hosted domain {HOSTED}: its mail goes to the transport `relay`"),
@@ -162,6 +163,15 @@ both_databases! {
             .map(|(check, _)| check)
             .collect();
         assert_eq!(ok, ["database", "dns resolver"], "{json}");
+
+        // The fix it printed, scoped to the SMTP listener, is enough.
+        let scoped = format!("{listener}/inet/in_flow_delay=0");
+        assert!(postfix.exec(&["postconf", "-P", &scoped]).status.success());
+        let (_, out, _) = doctor(&milter, &postfix, &[]);
+        assert!(
+            out.contains("ok     in_flow_delay: `1s` in main.cf, but 0 on every smtpd listener in master.cf"),
+            "{out}"
+        );
 
         // A resolver that does not answer: one finding, no record lookups.
         let config = milter.admin_config();

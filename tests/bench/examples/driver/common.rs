@@ -79,11 +79,17 @@ impl Mail {
 }
 
 /// The daemon's configuration for the benchmarks.
-pub fn daemon_config(socket: &Path, db_url: &str, dns: &str, workers: usize) -> Config {
+/// The daemon's configuration for a benchmark: its defaults but for the
+/// socket, the database, the test DNS and no web listener; `workers` sets
+/// the processor's workers (`None`: the default, as users run it).
+pub fn daemon_config(socket: &Path, db_url: &str, dns: &str, workers: Option<usize>) -> Config {
+    let processor = workers
+        .map(|n| format!("[processor]\nworkers = {n}\n"))
+        .unwrap_or_default();
     Config::from_toml(&format!(
         "[milter]\nlisten = \"unix:{}\"\nsocket_mode = \"0666\"\nhosted_domains = [\"{HOSTED}\"]\n\
          [database]\nurl = \"{db_url}\"\n[dns]\nnameservers = [\"{dns}\"]\n\
-         [security]\nauthserv_id = \"{AUTHSERV_ID}\"\n[processor]\nworkers = {workers}\n\
+         [security]\nauthserv_id = \"{AUTHSERV_ID}\"\n{processor}\
          [outbound]\nworkers = 0\n[web]\nlisten = \"\"\n",
         socket.display()
     ))
@@ -153,6 +159,31 @@ pub const DISCARD_HOSTED: &str = "transport_maps = inline:{ inbox.example.com=di
 /// puts Postfix's default back to show why.
 pub const DEFAULT_IN_FLOW_DELAY: &str = "in_flow_delay = 1s";
 
+/// Postfix's default flow control in main.cf, turned off for the public
+/// smtpd alone with `-o in_flow_delay=0` in master.cf (the README's advice).
+pub fn no_flow_delay_on_public_smtpd(postfix: &Postfix) {
+    let service = format!("{}/inet/in_flow_delay=0", postfix.smtp_addr());
+    let out = postfix.exec(&[
+        "sh",
+        "-c",
+        &format!("postconf -P '{service}' && postfix reload"),
+    ]);
+    assert!(
+        out.status.success(),
+        "postconf -P {service}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = postfix.exec(&["postconf", "-P"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains(&service.replace('=', " = ")),
+        "master.cf has no {service}: {}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+    // Running smtpd processes keep their settings; new ones start after the
+    // reload.
+    std::thread::sleep(Duration::from_secs(2));
+}
+
 pub fn postfix(milter: Option<String>, shared: &Path, discard: bool, capture: bool) -> Postfix {
     postfix_with(milter, shared, discard, capture, &[])
 }
@@ -176,6 +207,9 @@ pub fn postfix_with(
     if discard {
         lines.push(DISCARD_HOSTED.into());
     }
+    // The benchmark's message has no Message-ID, so that each copy gets
+    // its own from Postfix and is filed as a message of its own.
+    lines.push("always_add_missing_headers = yes".into());
     Postfix::start(PostfixOptions {
         milter,
         socket_dir: Some(shared.to_owned()),

@@ -68,7 +68,8 @@ pub fn run(
             let store = Store::from_url(&url).expect("store");
             store.migrate().expect("migrate");
             common::ensure_channel(&store, RECIPIENT, "Acme");
-            let config = common::daemon_config(&socket, &url, &mail.dns.nameserver(), workers);
+            let config =
+                common::daemon_config(&socket, &url, &mail.dns.nameserver(), Some(workers));
             let config_path = dir.join("teaminbox.toml");
             std::fs::write(&config_path, config.to_toml()).expect("write config");
             let mut daemon =

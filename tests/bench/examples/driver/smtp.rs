@@ -1,13 +1,19 @@
 //! Stages 1 and 2, SMTP throughput and latency, through a real Postfix on 127.0.0.1:
 //!
 //! * a: Postfix alone (the hosted domain goes to `discard:`);
-//! * b: teaminbox (in-process, release build), SQLite;
-//! * c: teaminbox, PostgreSQL;
-//! * d: Debian's OpenDKIM (verify) + OpenDMARC (SPF, DMARC, reject).
+//! * b, c: teaminbox (in-process, release build) as users run it, the
+//!   processor filing every message as it comes (its default workers), on
+//!   SQLite and on PostgreSQL: the whole job, end to end;
+//! * b₀, c₀: the same with processor workers 0 (receive only);
+//! * d: Debian's OpenDKIM (verify) + OpenDMARC (SPF, DMARC, reject);
+//! * b′, b″, a′: Postfix's flow control (one run each, after the others).
 //!
 //! Throughput: Postfix's own `smtp-source` inside the Postfix container
 //! sends the DKIM-signed message file (`-F`) over N sessions, one message
-//! per connection; runs alternate a b c d a b c d ...
+//! per connection; runs alternate a b c b₀ c₀ d a b ... The file has no
+//! Message-ID: Postfix adds a unique one to each message
+//! (`always_add_missing_headers`), so that every message is a new
+//! conversation to file, not a duplicate of the first.
 //! Latency: our client, one session per case, times each message from the
 //! final "." to the reply, the cases interleaved message by message.
 
@@ -16,21 +22,37 @@ use std::{
     io::{BufRead, BufReader, Write},
     net::{SocketAddr, TcpStream},
     path::Path,
+    sync::{
+        atomic::{AtomicBool, AtomicI64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 use teaminbox_bench::{stats, HELO, RECIPIENT, SENDER};
 use teaminbox_e2e::Postfix;
-use teaminbox_store::Store;
+use teaminbox_store::{views::ConversationQuery, Store};
 use teaminbox_testkit::TestDatabase;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Case {
     A,
+    /// End to end (the default configuration), SQLite.
     B,
+    /// End to end, PostgreSQL.
     C,
+    /// Receive only, SQLite.
+    B0,
+    /// Receive only, PostgreSQL.
+    C0,
     D,
     /// b with Postfix's default in_flow_delay (one run, after the others).
-    BFlow,
+    FlowDefault,
+    /// b with Postfix's default in_flow_delay in main.cf, and
+    /// `-o in_flow_delay=0` on the public smtpd only (master.cf).
+    FlowScoped,
+    /// a with Postfix's default in_flow_delay: mail Postfix delivers itself
+    /// (to `discard:`) hands its flow-control token back.
+    FlowBaseline,
 }
 
 impl Case {
@@ -39,19 +61,47 @@ impl Case {
             Case::A => "a",
             Case::B => "b",
             Case::C => "c",
+            Case::B0 => "b₀",
+            Case::C0 => "c₀",
             Case::D => "d",
-            Case::BFlow => "b′",
+            Case::FlowDefault => "b′",
+            Case::FlowScoped => "b″",
+            Case::FlowBaseline => "a′",
+        }
+    }
+
+    /// The case's name in TEAMINBOX_TEST_BENCH_CASES (ASCII).
+    pub fn key(self) -> &'static str {
+        match self {
+            Case::B0 => "b0",
+            Case::C0 => "c0",
+            Case::FlowDefault => "b1",
+            Case::FlowScoped => "b2",
+            Case::FlowBaseline => "a1",
+            other => other.letter(),
         }
     }
 
     pub fn describe(self) -> &'static str {
         match self {
             Case::A => "Postfix alone, no milter (hosted domain delivered to `discard:`)",
-            Case::B => "teaminbox milter, all checks, SQLite (stored before 250; Postfix discards its copy)",
-            Case::C => "teaminbox milter, all checks, PostgreSQL (durable: fsync on)",
+            Case::B => "**teaminbox as users run it, SQLite**: the milter (all checks, stored before 250; Postfix discards its copy) and the processor filing each message (default 2 workers), end to end",
+            Case::C => "**the same on PostgreSQL** (durable: fsync on)",
+            Case::B0 => "b receiving only (processor workers 0), SQLite",
+            Case::C0 => "c receiving only (processor workers 0), PostgreSQL",
             Case::D => "OpenDKIM (verify) + OpenDMARC (SPF, DMARC, reject) milters (hosted domain delivered to `discard:`)",
-            Case::BFlow => "b's daemon again, but Postfix with its default `in_flow_delay = 1s` (one run, after the alternation; not in the ratios)",
+            Case::FlowDefault => "b's daemon, Postfix with its default `in_flow_delay = 1s` (one run, after the alternation; not in the ratios)",
+            Case::FlowScoped => "b's daemon, `in_flow_delay = 1s` in main.cf but `-o in_flow_delay=0` on the public smtpd in master.cf (one run)",
+            Case::FlowBaseline => "a with the default `in_flow_delay = 1s`: Postfix queues and delivers the mail itself, as it would if the milter accepted hosted mail for `discard:` by `transport_maps` (one run)",
         }
+    }
+
+    /// Whether the processor files the mail as it comes in.
+    pub fn files(self) -> bool {
+        matches!(
+            self,
+            Case::B | Case::C | Case::FlowDefault | Case::FlowScoped
+        )
     }
 }
 
@@ -100,6 +150,11 @@ pub struct Run {
     pub cpu_filters: f64,
     pub cpu_postgres: f64,
     pub cpu_machine: f64,
+    /// Cases that file: the most messages stored and not yet filed at any
+    /// sample during the run (every 100 ms), and the seconds from the end
+    /// of the run until every message was filed.
+    pub max_depth: Option<i64>,
+    pub drain_seconds: Option<f64>,
 }
 
 impl Results {
@@ -124,6 +179,17 @@ impl Results {
             stats::median(&self.of(case, |r| r.cpu_postgres)),
             stats::median(&self.of(case, |r| r.cpu_machine)),
         ]
+    }
+
+    /// Cases that file: the deepest queue and the longest drain of any run.
+    pub fn worst_backlog(&self, case: Case) -> Option<(i64, f64)> {
+        let runs: Vec<&Run> = self.runs.iter().filter(|r| r.case == case).collect();
+        let depth = runs.iter().filter_map(|r| r.max_depth).max()?;
+        let drain = runs
+            .iter()
+            .filter_map(|r| r.drain_seconds)
+            .fold(0.0, f64::max);
+        Some((depth, drain))
     }
 
     pub fn median_rate(&self, case: Case) -> f64 {
@@ -173,18 +239,31 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
     common::assert_pg_durable(pg_admin);
     let dns = mail.dns.nameserver();
     let mut checks = Vec::new();
+    // For profiling some cases: TEAMINBOX_TEST_BENCH_CASES=a,b (see Case::key).
+    let only: Option<Vec<String>> = std::env::var("TEAMINBOX_TEST_BENCH_CASES")
+        .ok()
+        .map(|v| v.split(',').map(|k| k.trim().to_string()).collect());
+    let wanted = |case: Case| {
+        only.as_ref()
+            .is_none_or(|o| o.iter().any(|k| k == case.key()))
+    };
 
-    // The daemons under test.
-    let sqlite = TestDatabase::sqlite();
-    let postgres = TestDatabase::postgres();
+    // The daemons under test: end to end (the processor's default workers)
+    // and receive only, each on a database of its own.
+    let databases = [
+        (Case::B, TestDatabase::sqlite(), None),
+        (Case::C, TestDatabase::postgres(), None),
+        (Case::B0, TestDatabase::sqlite(), Some(0)),
+        (Case::C0, TestDatabase::postgres(), Some(0)),
+    ];
     let mut daemons = InProcess::new();
     let mut stores = Vec::new();
-    for (db, name) in [(&sqlite, "b"), (&postgres, "c")] {
+    for (case, db, workers) in &databases {
         let store = db.store();
         common::ensure_channel(&store, RECIPIENT, "Acme");
-        let socket = shared.join(format!("{name}.sock"));
-        daemons.start(common::daemon_config(&socket, &db.url, &dns, 0));
-        stores.push(store);
+        let socket = shared.join(format!("{}.sock", case.key()));
+        daemons.start(common::daemon_config(&socket, &db.url, &dns, *workers));
+        stores.push((*case, store));
     }
 
     // The comparison's filters; their absence is reported, not fatal.
@@ -205,27 +284,36 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
     };
 
     eprintln!("bench: starting Postfix containers");
-    let mut targets = vec![Target::new(
-        Case::A,
-        common::postfix(None, shared, true, false),
-        None,
-        Vec::new(),
-    )];
-    for (case, store) in [Case::B, Case::C].into_iter().zip(stores) {
-        let socket = shared.join(format!("{}.sock", case.letter()));
+    let milter_of = |case: Case| {
+        let socket = shared.join(format!("{}.sock", case.key()));
+        Some(format!("unix:{}", socket.display()))
+    };
+    let store_of = |case: Case| {
+        stores
+            .iter()
+            .find(|(c, _)| *c == case)
+            .map(|(_, s)| s.clone())
+    };
+    let mut targets = Vec::new();
+    if wanted(Case::A) {
         targets.push(Target::new(
-            case,
-            common::postfix(
-                Some(format!("unix:{}", socket.display())),
-                shared,
-                false,
-                false,
-            ),
-            Some(store),
+            Case::A,
+            common::postfix(None, shared, true, false),
+            None,
             Vec::new(),
         ));
     }
-    if let Some(tp) = &third_party {
+    for case in [Case::B, Case::C, Case::B0, Case::C0] {
+        if wanted(case) {
+            targets.push(Target::new(
+                case,
+                common::postfix(milter_of(case), shared, false, false),
+                store_of(case),
+                Vec::new(),
+            ));
+        }
+    }
+    if let (Some(tp), true) = (&third_party, wanted(Case::D)) {
         targets.push(Target::new(
             Case::D,
             common::postfix(Some(tp.milters.clone()), shared, true, true),
@@ -233,10 +321,10 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
             tp.pids(),
         ));
     }
-    let postfix_version = common::postfix_version(&targets[0].postfix);
-    // For profiling one case: TEAMINBOX_TEST_BENCH_CASES=b (letters; "f" for b′).
-    let only = std::env::var("TEAMINBOX_TEST_BENCH_CASES").unwrap_or_else(|_| "abcdf".into());
-    targets.retain(|t| only.contains(t.case.letter()));
+    let postfix_version = targets
+        .first()
+        .map(|t| common::postfix_version(&t.postfix))
+        .unwrap_or_default();
 
     // Every case does what it says before it is timed.
     for t in &targets {
@@ -262,44 +350,42 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
     for round in 0..p.runs {
         for t in &targets {
             let run = measure(t, p.messages, p.sessions, &file);
-            eprintln!(
-                "bench: throughput round {} case {}: {:.1} msg/s, CPUs {:.0}% busy",
-                round + 1,
-                t.case.letter(),
-                run.rate,
-                run.busy * 100.0
+            report_run(
+                &format!("round {} case {}", round + 1, t.case.letter()),
+                &run,
             );
             runs.push(run);
             settle(t);
         }
     }
-    // What Postfix's default flow control does to b (see DEFAULT_IN_FLOW_DELAY).
-    if let Some(b) = targets
-        .iter()
-        .find(|t| t.case == Case::B && only.contains('f'))
-    {
-        let socket = shared.join("b.sock");
-        let t = Target::new(
-            Case::BFlow,
-            common::postfix_with(
-                Some(format!("unix:{}", socket.display())),
-                shared,
-                false,
-                false,
-                &[common::DEFAULT_IN_FLOW_DELAY],
-            ),
-            b.store.clone(),
-            Vec::new(),
+    // What Postfix's flow control does: one run each, after the others.
+    let flow_experiments = [
+        (Case::FlowDefault, milter_of(Case::B), false, false),
+        (Case::FlowScoped, milter_of(Case::B), false, true),
+        (Case::FlowBaseline, None, true, false),
+    ];
+    for (case, milter, discard, scoped) in flow_experiments {
+        if !wanted(case) {
+            continue;
+        }
+        let postfix = common::postfix_with(
+            milter.clone(),
+            shared,
+            discard,
+            false,
+            &[common::DEFAULT_IN_FLOW_DELAY],
         );
+        if scoped {
+            common::no_flow_delay_on_public_smtpd(&postfix);
+        }
+        let store = milter.is_some().then(|| store_of(Case::B)).flatten();
+        let t = Target::new(case, postfix, store, Vec::new());
         measure(&t, p.warmup, p.sessions, &file);
         settle(&t);
         let run = measure(&t, p.messages, p.sessions, &file);
-        eprintln!(
-            "bench: throughput case b′ (in_flow_delay 1s): {:.1} msg/s, CPUs {:.0}% busy",
-            run.rate,
-            run.busy * 100.0
-        );
+        report_run(&format!("case {}", case.letter()), &run);
         runs.push(run);
+        settle(&t);
     }
 
     eprintln!(
@@ -311,10 +397,20 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
         settle(t);
     }
 
-    let mut cases: Vec<Case> = targets.iter().map(|t| t.case).collect();
-    if runs.iter().any(|r| r.case == Case::BFlow) {
-        cases.push(Case::BFlow);
-    }
+    let cases: Vec<Case> = [
+        Case::A,
+        Case::B,
+        Case::C,
+        Case::B0,
+        Case::C0,
+        Case::D,
+        Case::FlowDefault,
+        Case::FlowScoped,
+        Case::FlowBaseline,
+    ]
+    .into_iter()
+    .filter(|c| runs.iter().any(|r| r.case == *c))
+    .collect();
     let third_party_versions = third_party
         .as_ref()
         .map(|tp| tp.versions.clone())
@@ -347,6 +443,18 @@ pub fn run(p: &Params, work: &Path, shared: &Path, mail: &Mail, pg_admin: &str) 
     }
 }
 
+fn report_run(what: &str, run: &Run) {
+    let backlog = match (run.max_depth, run.drain_seconds) {
+        (Some(depth), Some(drain)) => format!(", queue at most {depth}, filed {drain:.2} s after"),
+        _ => String::new(),
+    };
+    eprintln!(
+        "bench: throughput {what}: {:.1} msg/s, CPUs {:.0}% busy{backlog}",
+        run.rate,
+        run.busy * 100.0
+    );
+}
+
 /// CPU counters, for the split of a run's CPU time.
 struct CpuSnapshot {
     machine: (u64, u64),
@@ -374,10 +482,16 @@ impl CpuSnapshot {
 }
 
 /// One timed smtp-source run inside the container: messages per second,
-/// how busy the machine's CPUs were meanwhile, who used the CPU.
+/// how busy the machine's CPUs were meanwhile, who used the CPU. For a case
+/// that files, the run ends when the last message is filed: its CPU counts
+/// until then, and the queue's depth is sampled meanwhile.
 fn measure(t: &Target, n: usize, sessions: usize, file: &Path) -> Run {
-    let before = t.store.as_ref().map(pending);
+    let before = t.store.as_ref().map(received);
     let cpu = CpuSnapshot::take(t);
+    let sampler = t
+        .case
+        .files()
+        .then(|| DepthSampler::start(t.store.clone().expect("store")));
     let script = format!(
         "s=$(date +%s%N); smtp-source -s {sessions} -m {n} -F {} -f {SENDER} -t {RECIPIENT} -M {HELO} \
          {}; rc=$?; e=$(date +%s%N); echo \"$rc $((e - s))\"",
@@ -385,6 +499,12 @@ fn measure(t: &Target, n: usize, sessions: usize, file: &Path) -> Run {
         t.postfix.smtp_addr()
     );
     let out = t.postfix.exec(&["sh", "-c", &script]);
+    let sent = Instant::now();
+    let drain_seconds = sampler.as_ref().map(|_| {
+        wait_filed(t.store.as_ref().expect("store"), t.case);
+        sent.elapsed().as_secs_f64()
+    });
+    let max_depth = sampler.map(DepthSampler::stop);
     let cpu_after = CpuSnapshot::take(t);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or("");
@@ -402,7 +522,7 @@ fn measure(t: &Target, n: usize, sessions: usize, file: &Path) -> Run {
         stdout
     );
     if let (Some(store), Some(before)) = (&t.store, before) {
-        let after = pending(store);
+        let after = received(store);
         assert_eq!(
             after - before,
             n as i64,
@@ -422,17 +542,69 @@ fn measure(t: &Target, n: usize, sessions: usize, file: &Path) -> Run {
         cpu_filters: ms(cpu_after.filters.saturating_sub(cpu.filters)),
         cpu_postgres: ms(cpu_after.postgres.saturating_sub(cpu.postgres)),
         cpu_machine: ms(cpu_after.machine.0.saturating_sub(cpu.machine.0)),
+        max_depth,
+        drain_seconds,
     }
 }
 
-fn pending(store: &Store) -> i64 {
-    store.inbound().counts().expect("queue counts").pending
+/// Every message the daemon has stored, filed or not.
+fn received(store: &Store) -> i64 {
+    let c = store.inbound().counts().expect("queue counts");
+    c.pending + c.processing + c.done + c.failed
+}
+
+/// Stored and not yet filed.
+fn unfiled(store: &Store) -> i64 {
+    let c = store.inbound().counts().expect("queue counts");
+    assert_eq!(c.failed, 0, "the processor parked messages as failed");
+    c.pending + c.processing
+}
+
+/// Waits until the processor has filed everything stored.
+fn wait_filed(store: &Store, case: Case) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while unfiled(store) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "case {}: the processor did not file the queue within 300 s",
+            case.letter()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Samples the queue's depth every 100 ms on a thread of its own.
+struct DepthSampler {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicI64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl DepthSampler {
+    fn start(store: Store) -> DepthSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicI64::new(0));
+        let (stop2, max2) = (stop.clone(), max.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                max2.fetch_max(unfiled(&store), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        DepthSampler { stop, max, thread }
+    }
+
+    fn stop(self) -> i64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("depth sampler");
+        self.max.load(Ordering::Relaxed)
+    }
 }
 
 /// Lets the case finish its background work before the next run: Postfix
 /// delivers what it queued (a, d).
 fn settle(t: &Target) {
-    if matches!(t.case, Case::A | Case::D) {
+    if !t.case.files() && t.store.is_none() {
         common::drain(&t.postfix);
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -467,6 +639,9 @@ fn sanity_check(t: &Target, mail: &Mail) -> Vec<String> {
             "{}: signed message 250 and stored with spf=pass dkim=pass dmarc=pass",
             t.case.letter()
         ));
+        if t.case.files() {
+            lines.push(sanity_check_filing(t, store, mail));
+        }
     } else if t.case == Case::D {
         // To an outside address the message is relayed to smtp-sink with
         // the filters' headers, which show what they checked.
@@ -525,10 +700,46 @@ fn sanity_check(t: &Target, mail: &Mail) -> Vec<String> {
             ));
         }
     }
-    if matches!(t.case, Case::A | Case::D) {
+    if t.store.is_none() {
         common::drain(&t.postfix);
     }
     lines
+}
+
+/// The same file sent twice is filed as two new conversations of its
+/// author: Postfix gave each its own Message-ID, so neither is a duplicate.
+fn sanity_check_filing(t: &Target, store: &Store, mail: &Mail) -> String {
+    let again =
+        teaminbox_e2e::send_message(t.postfix.smtp_addr(), SENDER, &[RECIPIENT], &mail.signed);
+    assert!(
+        again.accepted(),
+        "case {}: second message:\n{again}",
+        t.case.letter()
+    );
+    wait_filed(store, t.case);
+    let newest = store
+        .views()
+        .conversations(&ConversationQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .expect("conversations");
+    let filed: Vec<(&str, i64)> = newest
+        .iter()
+        .map(|c| (c.contact_address.as_str(), c.message_count))
+        .collect();
+    assert_eq!(
+        filed,
+        [(SENDER, 1), (SENDER, 1)],
+        "case {}: two sends must be two conversations of one message each",
+        t.case.letter()
+    );
+    format!(
+        "{}: the same file sent twice is filed as conversations {} and {} of {SENDER}, one message each (Postfix adds a Message-ID to each)",
+        t.case.letter(),
+        newest[1].id,
+        newest[0].id
+    )
 }
 
 /// A client that times each message from the final "." to the reply.
