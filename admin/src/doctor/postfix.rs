@@ -189,27 +189,40 @@ fn message_size_limit(postfix: &Postfix, ours: u64) -> Finding {
     }
 }
 
-/// Every SMTP listener takes hosted mail without a flow-control delay: the
-/// global setting, or `-o in_flow_delay=0` on each smtpd inet service
-/// (which leaves Postfix's flow control to its other services).
+/// The cleanup service the README gives the public smtpd, so that its
+/// flow-control delay can be turned off for that smtpd alone.
+const FLOW_CLEANUP: &str = "teaminbox-cleanup";
+
+/// Every SMTP listener hands mail to a cleanup service that does not delay
+/// it. Postfix's flow control is the cleanup service's pause before it
+/// takes a message (in_flow_delay, from main.cf or the cleanup service's
+/// `-o`): `-o in_flow_delay=0` on smtpd itself changes nothing.
 fn in_flow_delay(postfix: &Postfix) -> Finding {
     const CHECK: &str = "in_flow_delay";
     let global = postfix.param(CHECK);
-    let listeners: Vec<&Service> = postfix
+    let delay_of = |smtpd: &Service| {
+        let cleanup = service_override(smtpd, "cleanup_service_name")
+            .unwrap_or_else(|| postfix.param("cleanup_service_name"));
+        let entry = postfix
+            .master
+            .iter()
+            .find(|s| s.name == cleanup && s.kind == "unix" && s.command == "cleanup");
+        entry
+            .and_then(|e| service_override(e, CHECK))
+            .unwrap_or(global)
+    };
+    let slowed: Vec<(&Service, &str)> = postfix
         .master
         .iter()
         .filter(|s| s.command == "smtpd" && s.kind == "inet")
-        .collect();
-    let slowed: Vec<(&Service, &str)> = listeners
-        .iter()
-        .map(|s| (*s, service_override(s, CHECK).unwrap_or(global)))
+        .map(|s| (s, delay_of(s)))
         .filter(|(_, value)| !is_zero_time(value))
         .collect();
     if slowed.is_empty() {
         let how = if is_zero_time(global) {
             format!("{global}: clients are not slowed down")
         } else {
-            format!("`{global}` in main.cf, but 0 on every smtpd listener in master.cf: clients are not slowed down")
+            format!("`{global}` in main.cf, but 0 for the cleanup service of every smtpd listener: clients are not slowed down")
         };
         return Finding::ok(CHECK, how);
     }
@@ -217,14 +230,21 @@ fn in_flow_delay(postfix: &Postfix) -> Finding {
         .iter()
         .map(|(s, value)| format!("{} ({value})", s.name))
         .collect();
-    let fix: Vec<String> = slowed
-        .iter()
-        .map(|(s, _)| format!("postconf -P '{}/inet/{CHECK}=0'", s.name))
-        .collect();
+    let mut fix = vec![
+        format!("postconf -M '{FLOW_CLEANUP}/unix={FLOW_CLEANUP} unix n - n - 0 cleanup'"),
+        format!("postconf -P '{FLOW_CLEANUP}/unix/{CHECK}=0'"),
+    ];
+    fix.extend(slowed.iter().map(|(s, _)| {
+        format!(
+            "postconf -P '{}/inet/cleanup_service_name={FLOW_CLEANUP}'",
+            s.name
+        )
+    }));
+    fix.push("postfix reload".into());
     Finding::wrong(
         CHECK,
-        format!("is not 0 for {}: mail the milter takes never frees a flow-control token, so each client would be held to about one message per delay", names.join(", ")),
-        format!("{} && postfix reload", fix.join(" && ")),
+        format!("is not 0 for the mail of {}: mail the milter takes never frees a flow-control token, so each client would be held to about one message per delay", names.join(", ")),
+        format!("{} (or, for all of Postfix: postconf -e '{CHECK} = 0')", fix.join(" && ")),
     )
 }
 

@@ -210,6 +210,12 @@ impl Senders {
 /// d= and s= from `key`, rsa-sha256, c=relaxed/relaxed, h= the
 /// [`SIGNED_HEADERS`] (those absent are signed as absent), t= now.
 pub fn dkim_sign(message: &[u8], key: &DkimKey) -> Vec<u8> {
+    dkim_sign_headers(message, key, &SIGNED_HEADERS)
+}
+
+/// [`dkim_sign`] with h= these `headers`: a header left out may be added
+/// later without breaking the signature.
+pub fn dkim_sign_headers(message: &[u8], key: &DkimKey, headers: &[&str]) -> Vec<u8> {
     let message = crlf(message);
     let signature = python(
         &[
@@ -217,7 +223,7 @@ pub fn dkim_sign(message: &[u8], key: &DkimKey) -> Vec<u8> {
             &key.selector,
             &key.domain,
             &key.private_pem,
-            &SIGNED_HEADERS.join(":"),
+            &headers.join(":"),
         ],
         &message,
     );

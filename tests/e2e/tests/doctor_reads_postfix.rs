@@ -140,8 +140,8 @@ both_databases! {
             "fix: postconf -e 'milter_default_action = tempfail' && postfix reload".into(),
             "WRONG  message_size_limit: `10240000` is not above the milter's max_message_size (31457280)".into(),
             "fix: postconf -e 'message_size_limit = 41943040' && postfix reload".into(),
-            format!("WRONG  in_flow_delay: is not 0 for {listener} (1s)"),
-            format!("fix: postconf -P '{listener}/inet/in_flow_delay=0' && postfix reload"),
+            format!("WRONG  in_flow_delay: is not 0 for the mail of {listener} (1s)"),
+            format!("fix: postconf -M 'teaminbox-cleanup/unix=teaminbox-cleanup unix n - n - 0 cleanup' && postconf -P 'teaminbox-cleanup/unix/in_flow_delay=0' && postconf -P '{listener}/inet/cleanup_service_name=teaminbox-cleanup' && postfix reload (or, for all of Postfix: postconf -e 'in_flow_delay = 0')"),
             format!("WRONG  non_smtpd_milters: names the teaminbox milter (unix:{socket})"),
             "fix: postconf -e 'non_smtpd_milters =' && postfix reload".into(),
             format!("WRONG  hosted domain {HOSTED}: its mail goes to the transport `relay`"),
@@ -164,12 +164,22 @@ both_databases! {
             .collect();
         assert_eq!(ok, ["database", "dns resolver"], "{json}");
 
-        // The fix it printed, scoped to the SMTP listener, is enough.
-        let scoped = format!("{listener}/inet/in_flow_delay=0");
-        assert!(postfix.exec(&["postconf", "-P", &scoped]).status.success());
+        // `-o in_flow_delay=0` on smtpd itself changes nothing (the delay is
+        // cleanup's); the fix it printed, scoped to the SMTP listener, does.
+        let on_smtpd = format!("{listener}/inet/in_flow_delay=0");
+        assert!(postfix.exec(&["postconf", "-P", &on_smtpd]).status.success());
+        let (_, out, _) = doctor(&milter, &postfix, &[]);
+        assert!(out.contains("WRONG  in_flow_delay: is not 0 for the mail of"), "{out}");
+        let fix = format!(
+            "postconf -M 'teaminbox-cleanup/unix=teaminbox-cleanup unix n - n - 0 cleanup' && \
+             postconf -P 'teaminbox-cleanup/unix/in_flow_delay=0' && \
+             postconf -P '{listener}/inet/cleanup_service_name=teaminbox-cleanup'"
+        );
+        let applied = postfix.exec(&["sh", "-c", &fix]);
+        assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
         let (_, out, _) = doctor(&milter, &postfix, &[]);
         assert!(
-            out.contains("ok     in_flow_delay: `1s` in main.cf, but 0 on every smtpd listener in master.cf"),
+            out.contains("ok     in_flow_delay: `1s` in main.cf, but 0 for the cleanup service of every smtpd listener"),
             "{out}"
         );
 

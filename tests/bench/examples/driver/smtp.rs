@@ -47,8 +47,8 @@ pub enum Case {
     D,
     /// b with Postfix's default in_flow_delay (one run, after the others).
     FlowDefault,
-    /// b with Postfix's default in_flow_delay in main.cf, and
-    /// `-o in_flow_delay=0` on the public smtpd only (master.cf).
+    /// b with Postfix's default in_flow_delay in main.cf, and a cleanup
+    /// service with `-o in_flow_delay=0` for the public smtpd only.
     FlowScoped,
     /// a with Postfix's default in_flow_delay: mail Postfix delivers itself
     /// (to `discard:`) hands its flow-control token back.
@@ -91,7 +91,7 @@ impl Case {
             Case::C0 => "c receiving only (processor workers 0), PostgreSQL",
             Case::D => "OpenDKIM (verify) + OpenDMARC (SPF, DMARC, reject) milters (hosted domain delivered to `discard:`)",
             Case::FlowDefault => "b's daemon, Postfix with its default `in_flow_delay = 1s` (one run, after the alternation; not in the ratios)",
-            Case::FlowScoped => "b's daemon, `in_flow_delay = 1s` in main.cf but `-o in_flow_delay=0` on the public smtpd in master.cf (one run)",
+            Case::FlowScoped => "b's daemon, `in_flow_delay = 1s` in main.cf, but the public smtpd has a cleanup service of its own with `-o in_flow_delay=0` (master.cf, as the README advises; one run)",
             Case::FlowBaseline => "a with the default `in_flow_delay = 1s`: Postfix queues and delivers the mail itself, as it would if the milter accepted hosted mail for `discard:` by `transport_maps` (one run)",
         }
     }
