@@ -118,3 +118,35 @@ both_databases! {
         assert_eq!(outcomes(&db, "inbound_messages"), [("failed".into(), "5".into(), Some(why))]);
     }
 }
+
+both_databases! {
+    fn fresh_messages_are_claimed_together_and_a_message_tried_before_alone(db: TestDatabase) {
+        let store = db.store();
+        let channel = channel(&store, SUPPORT);
+        let batch = teaminbox_processor::BATCH;
+        for n in 0..batch.messages + 4 {
+            enqueue(&store, channel, &format!("message-{n}"));
+        }
+        // A worker claims a batch of fresh messages, then dies.
+        let claimed = store.queue().claim_batch("dying:0", SHORT_LEASE, MAX_ATTEMPTS, batch).unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        assert_eq!(ids, (1..=batch.messages as i64).collect::<Vec<_>>());
+        std::thread::sleep(SHORT_LEASE * 2);
+        // Any of them may be what killed it: each is claimed alone now.
+        for id in [1, 2] {
+            let again = store.queue().claim_batch("next", SHORT_LEASE, MAX_ATTEMPTS, batch).unwrap();
+            let got: Vec<(i64, i32)> = again.iter().map(|c| (c.id, c.attempts)).collect();
+            assert_eq!(got, [(id, 2)]);
+        }
+        // Given back (as a restart does), the processor files them all, each once.
+        for holder in ["dying:0", "next"] {
+            store.queue().release_failed(holder, "test: given back", MAX_ATTEMPTS).unwrap();
+        }
+        let processor = Processor::new(store.clone(), "teaminbox@inbox.example.com".into());
+        while processor.process_next("w") {}
+        let rows = outcomes(&db, "inbound_messages");
+        assert!(rows.iter().all(|(state, _, _)| state == "done"), "{rows:?}");
+        let filed = db.rows("SELECT CAST(COUNT(*) AS TEXT) AS a, CAST(NULL AS TEXT) AS b, CAST(NULL AS TEXT) AS c FROM messages");
+        assert_eq!(filed[0].0.as_deref(), Some(&*(batch.messages + 4).to_string()));
+    }
+}
