@@ -43,6 +43,10 @@ pub const BATCH: Batch = Batch {
     messages: 16,
     bytes: 4 << 20,
 };
+/// How long a worker waits after a batch that was not full before it
+/// claims again. Mail is filed this much later under a steady flow; the
+/// first message after a quiet spell is claimed at once.
+const LINGER: Duration = Duration::from_millis(20);
 /// How often an idle worker looks at the queue without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -90,7 +94,15 @@ impl Processor {
         let worker = format!("{}:{n}", self.worker_prefix);
         let label = format!("processor worker {worker}");
         let this = Arc::clone(&self);
-        let step = Arc::new(move || this.process_next(&worker));
+        let step = Arc::new(move || {
+            let taken = this.process_batch(&worker);
+            if taken > 0 && taken < BATCH.messages {
+                // Mail is coming in: let some gather for the next batch
+                // rather than pay a claim and a commit for each message.
+                std::thread::sleep(LINGER);
+            }
+            taken > 0
+        });
         teaminbox_store::worker::keep_working(&label, step, &self.wake, IDLE_POLL, stop).await;
     }
 
