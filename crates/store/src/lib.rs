@@ -471,19 +471,10 @@ impl Manager {
                 conn.batch_execute(SQLITE_SYNCHRONOUS_FULL)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseTarget::Postgres(url) => {
-                let mut conn = PgConnection::establish(url)
-                    // libpq's messages span lines; ours are one line.
-                    .map_err(|e| StoreError::Unavailable(one_line(&e.to_string())))?;
-                // diesel prepares each statement once per connection; after
-                // five runs PostgreSQL may switch it to a generic plan made
-                // for a table as small as it then was, and keep it as the
-                // table grows: the processor's duplicate check became a
-                // sequential scan of messages (0.44 ms a message, growing;
-                // tests/bench/analysis.md). Our queries are small to plan.
-                conn.batch_execute("SET plan_cache_mode = force_custom_plan")?;
-                Ok(DbConnection::Postgres(conn))
-            }
+            DatabaseTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                // libpq's messages span lines; ours are one line.
+                .map_err(|e| StoreError::Unavailable(one_line(&e.to_string()))),
         }
     }
 }

@@ -9,3 +9,5 @@ BEGIN
         ALTER TABLE attachments ALTER COLUMN content SET COMPRESSION default;
     END IF;
 END $$;
+
+CREATE INDEX messages_message_id ON messages (channel_id, message_id_header);
