@@ -241,20 +241,30 @@ impl InboxTx<'_> {
         if message_ids.is_empty() {
             return Ok(None);
         }
-        let found = messages::table
+        // The messages named, in every channel (a Message-ID names one
+        // message, so a few rows), and the channel picked here: with the
+        // channel in the query, SQLite (no statistics) and PostgreSQL's
+        // generic plans took the (channel_id, dedupe_key) index instead and
+        // read every message of the channel (tests/bench/analysis.md).
+        let named = messages::table
             .inner_join(conversations::table)
-            .filter(messages::channel_id.eq(channel_id))
             .filter(messages::message_id_header.eq_any(message_ids))
             .order(messages::id.desc())
             .inner_join(contacts::table.on(contacts::id.eq(conversations::contact_id)))
             .select((
+                messages::channel_id,
                 conversations::id,
                 conversations::status,
                 messages::message_id_header,
                 contacts::address,
             ))
-            .first::<(i64, String, Option<String>, String)>(self.conn)
-            .optional()?;
+            .load::<(i64, i64, String, Option<String>, String)>(self.conn)?;
+        let found = named
+            .into_iter()
+            .find(|(channel, ..)| *channel == channel_id)
+            .map(|(_, conversation, status, matched, contact)| {
+                (conversation, status, matched, contact)
+            });
         found
             .map(|(conversation_id, status, matched, contact_address)| {
                 Ok(Thread {

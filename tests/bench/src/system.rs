@@ -46,6 +46,24 @@ pub fn load_average() -> (f64, f64, f64) {
     )
 }
 
+/// The 1-minute load average below which the machine counts as idle.
+pub const IDLE_LOAD: f64 = 0.5;
+
+/// Waits, up to `limit`, for the 1-minute load average to fall below
+/// [`IDLE_LOAD`]: the build and the micro-benchmarks just before keep it up
+/// for a minute or two after they end. Returns the load it ended with.
+pub fn wait_until_idle(limit: std::time::Duration) -> f64 {
+    let started = std::time::Instant::now();
+    loop {
+        let load = load_average().0;
+        if !(load >= IDLE_LOAD) || started.elapsed() >= limit {
+            return load;
+        }
+        eprintln!("bench: waiting for the machine to settle (1-minute load average {load:.2})");
+        std::thread::sleep(std::time::Duration::from_secs(10));
+    }
+}
+
 /// The kernel release (`uname -r`).
 pub fn kernel() -> String {
     fs::read_to_string("/proc/sys/kernel/osrelease")
