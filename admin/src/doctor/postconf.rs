@@ -24,6 +24,28 @@ pub struct Service {
     pub args: String,
 }
 
+impl Service {
+    /// The value this service gives `name` with `-o name=value` (or
+    /// `-oname=value`); the last one counts, as for Postfix.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        let mut words = self.args.split_whitespace();
+        let mut value = None;
+        while let Some(word) = words.next() {
+            let setting = match word.strip_prefix("-o") {
+                Some("") => words.next().unwrap_or(""),
+                Some(rest) => rest,
+                None => continue,
+            };
+            if let Some((key, v)) = setting.split_once('=') {
+                if key.trim() == name {
+                    value = Some(v.trim());
+                }
+            }
+        }
+        value
+    }
+}
+
 impl Commands {
     pub fn new(args: &DoctorArgs) -> Self {
         let split = |s: &str| s.split_whitespace().map(str::to_owned).collect();
@@ -238,5 +260,16 @@ mod tests {
         assert_eq!((s.chroot.as_str(), s.command.as_str()), ("n", "pipe"));
         assert!(s.args.ends_with("{ exit 75 }"));
         assert!(parse_service("# comment").is_none());
+    }
+
+    #[test]
+    fn a_services_options_are_its_dash_o_settings_the_last_winning() {
+        let s = parse_service(
+            "smtp inet n - n - - smtpd -o in_flow_delay=1s -o smtpd_tls_security_level=may -oin_flow_delay=0",
+        )
+        .unwrap();
+        assert_eq!(s.option("in_flow_delay"), Some("0"));
+        assert_eq!(s.option("smtpd_tls_security_level"), Some("may"));
+        assert_eq!(s.option("cleanup_service_name"), None);
     }
 }

@@ -201,15 +201,14 @@ fn in_flow_delay(postfix: &Postfix) -> Finding {
     const CHECK: &str = "in_flow_delay";
     let global = postfix.param(CHECK);
     let delay_of = |smtpd: &Service| {
-        let cleanup = service_override(smtpd, "cleanup_service_name")
+        let cleanup = smtpd
+            .option("cleanup_service_name")
             .unwrap_or_else(|| postfix.param("cleanup_service_name"));
         let entry = postfix
             .master
             .iter()
             .find(|s| s.name == cleanup && s.kind == "unix" && s.command == "cleanup");
-        entry
-            .and_then(|e| service_override(e, CHECK))
-            .unwrap_or(global)
+        entry.and_then(|e| e.option(CHECK)).unwrap_or(global)
     };
     let slowed: Vec<(&Service, &str)> = postfix
         .master
@@ -246,26 +245,6 @@ fn in_flow_delay(postfix: &Postfix) -> Finding {
         format!("is not 0 for the mail of {}: mail the milter takes never frees a flow-control token, so each client would be held to about one message per delay", names.join(", ")),
         format!("{} (or, for all of Postfix: postconf -e '{CHECK} = 0')", fix.join(" && ")),
     )
-}
-
-/// The value a master.cf service gives `name` with `-o name=value`.
-fn service_override<'s>(service: &'s Service, name: &str) -> Option<&'s str> {
-    let mut words = service.args.split_whitespace();
-    let mut value = None;
-    while let Some(word) = words.next() {
-        let setting = match word.strip_prefix("-o") {
-            Some("") => words.next().unwrap_or(""),
-            Some(rest) => rest,
-            None => continue,
-        };
-        if let Some((key, v)) = setting.split_once('=') {
-            if key.trim() == name {
-                // The last one counts, as for Postfix.
-                value = Some(v.trim());
-            }
-        }
-    }
-    value
 }
 
 /// A Postfix time value (`0`, `0s`, `1s`, `2m`) that is zero.

@@ -117,7 +117,7 @@ impl Processor {
     pub fn process_batch(&self, worker: &str) -> usize {
         let unreleased = self.unreleased_claims().remove(worker);
         if let Some(error) = unreleased {
-            if !self.release(worker, error) {
+            if !self.release(worker, None, error) {
                 return 0;
             }
         }
@@ -132,7 +132,7 @@ impl Processor {
                     warn!("cannot claim from the inbound queue: {e}");
                     // The claim may have been made and its answer lost, or the
                     // message not read: whatever the worker holds goes back.
-                    self.release(worker, format!("interrupted claim: {e}"));
+                    self.release(worker, None, format!("interrupted claim: {e}"));
                     return 0;
                 }
             };
@@ -202,26 +202,21 @@ impl Processor {
             Ok(summary) => info!("{}", summary.join("")),
             Err(e) => {
                 warn!(attempt = message.attempts, "cannot process message: {e}");
-                if let Err(release) =
-                    self.store
-                        .queue()
-                        .release_claim(message.id, worker, &e, MAX_ATTEMPTS)
-                {
-                    warn!("cannot put the message back in the queue, will try again: {release}");
-                    self.unreleased_claims().insert(worker.to_owned(), e);
-                }
+                self.release(worker, Some(message.id), e);
             }
         }
     }
 
-    /// Gives back what `worker` holds after `error`, or keeps it to try
-    /// again; true when given back.
-    fn release(&self, worker: &str, error: String) -> bool {
-        match self
-            .store
-            .queue()
-            .release_failed(worker, &error, MAX_ATTEMPTS)
-        {
+    /// Gives back `message` after `error`, or with `None` everything
+    /// `worker` holds; else keeps the error so that everything the worker
+    /// holds is given back before it claims again. True when given back.
+    fn release(&self, worker: &str, message: Option<i64>, error: String) -> bool {
+        let queue = self.store.queue();
+        let released = match message {
+            Some(id) => queue.release_claim(id, worker, &error, MAX_ATTEMPTS),
+            None => queue.release_failed(worker, &error, MAX_ATTEMPTS),
+        };
+        match released {
             Ok(()) => true,
             Err(e) => {
                 warn!("cannot put the message of {worker} back in the queue, will try again: {e}");

@@ -173,12 +173,7 @@ impl Queue<'_> {
     /// the worker no longer holds it (its lease ran out and another worker
     /// took it, or it was given back).
     pub fn renew(&self, id: i64, worker: &str) -> StoreResult<bool> {
-        self.store.write_relaxed(|conn| {
-            let renewed = diesel::update(held_by(id, worker))
-                .set(inbound_messages::claimed_at.eq(crate::now()))
-                .execute(conn)?;
-            Ok(renewed == 1)
-        })
+        Ok(self.renew_all(&[id], worker)? == 1)
     }
 
     /// [`Queue::renew`] for every message of a batch; how many are still
